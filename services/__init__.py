@@ -1,0 +1,1 @@
+"""The four QuoteFlow services and the `quoteflow` command line."""

@@ -1,0 +1,302 @@
+"""The `quoteflow` command line (SPEC.md §2).
+
+Every command reports a failure as one line on stderr and a non-zero exit code;
+tracebacks go to the log only with ``--debug``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import signal
+import sys
+from collections.abc import Coroutine
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from services import pipeline
+from shared.settings import Settings
+from shared.telemetry import configure_logging
+
+app = typer.Typer(
+    name="quoteflow",
+    help="Turn buyer–supplier e-mail threads into quotes (self-hosted).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+err_console = Console(stderr=True)
+T = TypeVar("T")
+
+PathsArg = Annotated[list[Path], typer.Argument(help=".eml or .mbox files, or folders of them.")]
+
+
+class UserError(Exception):
+    """A problem the user can fix; printed as one line."""
+
+
+def _run(coro: Coroutine[Any, Any, T]) -> T:
+    return asyncio.run(coro)
+
+
+# --------------------------------------------------------------------------- pipeline
+
+
+@app.command()
+def run() -> None:
+    """Start all services on the embedded (or configured) Kafka and Redis until Ctrl-C."""
+    settings = Settings()
+    configure_logging(settings)
+
+    async def main() -> None:
+        from shared.embedded import embedded_stack
+
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        async with embedded_stack(settings) as stack, pipeline.running_services(stack.settings):
+            console.print(
+                f"[green]QuoteFlow running[/]: kafka={stack.settings.kafka_bootstrap} "
+                f"({'embedded' if settings.embedded_kafka else 'configured'}), "
+                f"redis={'embedded' if settings.embedded_redis else 'configured'}. Ctrl-C stops."
+            )
+            await stop.wait()
+        console.print("stopped")
+
+    _run(main())
+
+
+@app.command()
+def serve(service: Annotated[str, typer.Argument(help="ingest, extract, quote or trainer")]) -> None:
+    """Run one service alone against the configured Kafka and Redis (QUOTEFLOW_KAFKA_BOOTSTRAP, QUOTEFLOW_REDIS_URL)."""
+    if service not in pipeline.SERVICE_NAMES:
+        raise UserError(f"unknown service {service!r}: choose one of {', '.join(pipeline.SERVICE_NAMES)}")
+    settings = Settings()
+    configure_logging(settings)
+    if settings.embedded_kafka or settings.embedded_redis:
+        raise UserError("serve needs QUOTEFLOW_KAFKA_BOOTSTRAP and QUOTEFLOW_REDIS_URL (or use `quoteflow run`)")
+    runtime = pipeline.build_named_service(service, settings)
+    _run(runtime.app().run())
+
+
+@app.command()
+def process(
+    paths: PathsArg,
+    out: Annotated[Path, typer.Option("--out", help="Folder for the quotes.")] = Path("out"),
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for all quotes.")] = 120.0,
+) -> None:
+    """Feed e-mail files through the pipeline over Kafka and write each resulting quote into --out."""
+    settings = Settings()
+    configure_logging(settings)
+    files = pipeline.read_mail_files(paths)
+    if not files:
+        raise UserError("no .eml or .mbox files found")
+
+    async def main() -> list[pipeline.ThreadOutcome]:
+        from shared.embedded import embedded_stack
+
+        async with embedded_stack(settings) as stack:
+            if settings.embedded_kafka:
+                async with pipeline.running_services(stack.settings):
+                    return await pipeline.process_files(files, stack.settings, timeout_s=timeout)
+            return await pipeline.process_files(files, stack.settings, timeout_s=timeout)
+
+    with console.status(f"processing {sum(len(f.messages) for f in files)} message(s) in {len(files)} file(s)…"):
+        outcomes = _run(main())
+    table = Table(title="QuoteFlow: processed threads")
+    for column in ("thread", "messages", "engine", "quote", "rev", "total", "review", "files"):
+        table.add_column(column)
+    failed = 0
+    for outcome in outcomes:
+        written = pipeline.write_outcome(outcome, out)
+        quote = outcome.quote
+        if not outcome.done:
+            failed += 1
+        table.add_row(
+            outcome.name,
+            str(outcome.messages),
+            outcome.facts.engine if outcome.facts else "-",
+            quote.quote_number if quote else "[red]none[/]",
+            str(quote.revision) if quote else "-",
+            f"{quote.total:,} {quote.currency or ''}" if quote and quote.total is not None else "-",
+            ("yes: " + ", ".join(quote.missing_fields)) if quote and quote.needs_review else "no",
+            ", ".join(p.name for p in written) or "; ".join(outcome.dead_letters) or "timed out",
+        )
+    console.print(table)
+    console.print(f"quotes written to {out.resolve()}")
+    if failed:
+        raise UserError(f"{failed} of {len(outcomes)} thread(s) did not produce a final quote")
+
+
+@app.command()
+def publish(
+    paths: PathsArg,
+    tenant: Annotated[str | None, typer.Option(help="Tenant header for the messages.")] = None,
+) -> None:
+    """Send e-mail files to quoteflow.emails.raw on the configured broker."""
+    settings = Settings()
+    configure_logging(settings)
+    if settings.embedded_kafka:
+        raise UserError("publish needs QUOTEFLOW_KAFKA_BOOTSTRAP (a running pipeline's broker)")
+    files = pipeline.read_mail_files(paths)
+
+    async def main() -> int:
+        from shared import topics
+        from shared.broker import build_broker
+        from shared.telemetry import build_telemetry
+
+        client = settings.model_copy(update={"service_name": "quoteflow-cli"})
+        telemetry = build_telemetry(client)
+        broker = build_broker(client, telemetry)
+        sent = 0
+        try:
+            await broker.connect()
+            headers = {"x-quoteflow-tenant": tenant} if tenant else None
+            for file in files:
+                for raw in file.messages:
+                    await broker.publish(raw, topics.EMAILS_RAW, key=file.name.encode(), headers=headers)
+                    sent += 1
+        finally:
+            await broker.stop()
+            telemetry.shutdown()
+        return sent
+
+    console.print(f"published {_run(main())} message(s) to quoteflow.emails.raw")
+
+
+# --------------------------------------------------------------------------- offline tools
+
+
+@app.command()
+def normalize(paths: PathsArg) -> None:
+    """Print the normalized thread JSON of e-mail files (.eml, .mbox, maildir), without a broker."""
+    from services.ingest.settings import IngestSettings
+    from services.ingest.threads import ThreadRepository
+    from shared.store import MemoryStore
+
+    settings = IngestSettings()
+    files = pipeline.read_mail_files(paths)
+
+    async def main() -> None:
+        from services.ingest.normalize import normalize_raw
+
+        for file in files:
+            repository = ThreadRepository(MemoryStore(), settings)
+            thread = None
+            for arrival, raw in enumerate(file.messages):
+                incoming = normalize_raw(raw, settings, arrival=arrival)
+                thread = await repository.assemble(incoming)
+                await repository.commit(incoming, thread)
+            if thread is not None:
+                print(thread.model_dump_json(indent=2))
+
+    _run(main())
+
+
+@app.command()
+def extract(
+    paths: PathsArg,
+    engine: Annotated[str, typer.Option("--engine", help="rules or llm")] = "rules",
+) -> None:
+    """Print facts, summary and tags of each thread as JSON (SPEC.md §2), without a broker."""
+    from services.extract.handlers import to_event
+    from services.extract.main import build_engine
+    from services.extract.settings import ExtractSettings
+    from services.ingest.settings import IngestSettings
+    from services.ingest.threads import ThreadRepository
+    from shared.store import MemoryStore
+
+    if engine not in ("rules", "llm"):
+        raise UserError(f"unknown engine {engine!r}: choose rules or llm")
+    extract_settings = ExtractSettings().model_copy(update={"engine": engine})
+    ingest_settings = IngestSettings()
+    files = pipeline.read_mail_files(paths)
+
+    async def main() -> None:
+        from services.ingest.normalize import normalize_raw
+
+        chosen = build_engine(extract_settings)
+        for file in files:
+            repository = ThreadRepository(MemoryStore(), ingest_settings)
+            thread = None
+            for arrival, raw in enumerate(file.messages):
+                incoming = normalize_raw(raw, ingest_settings, arrival=arrival)
+                thread = await repository.assemble(incoming)
+                await repository.commit(incoming, thread)
+            if thread is None:
+                continue
+            result = await chosen.extract(thread)
+            event = to_event(thread, result).model_dump(mode="json")
+            event["source"] = str(file.path)
+            print(json.dumps(event, ensure_ascii=False, indent=2))
+
+    _run(main())
+
+
+@app.command()
+def quote(
+    facts_file: Annotated[Path, typer.Argument(help="FactsExtracted JSON, or bare key facts JSON.")],
+    fmt: Annotated[str, typer.Option("--format", help="markdown or html")] = "markdown",
+    language: Annotated[str, typer.Option(help="ko or en (for bare key facts)")] = "ko",
+) -> None:
+    """Render one quote document from facts, without a broker."""
+    from services.quote.handlers import build_quote_event
+    from services.quote.numbering import QuoteSlot
+    from services.quote.settings import QuoteSettings
+    from shared.events import FactsExtracted, KeyFacts
+
+    data = json.loads(facts_file.read_text(encoding="utf-8"))
+    if "facts" in data:
+        event = FactsExtracted.model_validate(data)
+    else:
+        event = FactsExtracted(thread_id=facts_file.stem, language=language, facts=KeyFacts.model_validate(data))
+    today = date.today()
+    slot = QuoteSlot(quote_number=f"Q-{today.year}-DRAFT", revision=1)
+    document = build_quote_event(event, slot, QuoteSettings(), today)
+    print(document.html if fmt == "html" else document.markdown)
+
+
+# --------------------------------------------------------------------------- entry point
+
+
+def main() -> None:
+    """Console entry point: one-line errors, never a traceback (unless QUOTEFLOW_DEBUG=1)."""
+    import os
+
+    debug = os.environ.get("QUOTEFLOW_DEBUG") == "1"
+    try:
+        app(standalone_mode=False)
+    except (typer.Exit, SystemExit) as exc:
+        code = getattr(exc, "exit_code", getattr(exc, "code", 0))
+        sys.exit(code if isinstance(code, int) else 0)
+    except typer.Abort:
+        err_console.print("aborted")
+        sys.exit(130)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as exc:
+        if debug:
+            logging.getLogger("quoteflow").exception("command failed")
+        err_console.print(f"[red]error:[/] {_one_line(exc)}", highlight=False)
+        sys.exit(1)
+
+
+def _one_line(exc: BaseException) -> str:
+    import click
+
+    if isinstance(exc, click.ClickException):
+        return exc.format_message()
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{text}" if isinstance(exc, UserError | FileNotFoundError) else f"{type(exc).__name__}: {text}"
+
+
+if __name__ == "__main__":
+    main()

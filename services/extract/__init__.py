@@ -1,0 +1,1 @@
+"""Extract: key facts, summary and tags from a normalized thread (rules or LLM engine)."""

@@ -1,0 +1,73 @@
+"""Extract handler: quoteflow.threads.normalized → quoteflow.facts.extracted."""
+
+from __future__ import annotations
+
+import logging
+
+from faststream.kafka.annotations import KafkaMessage
+
+from services.extract.engine import ExtractionEngine, Extraction
+from services.extract.settings import ExtractSettings
+from shared import topics
+from shared.broker import subscriber_options
+from shared.consumer import MessageGuard, parse_event
+from shared.events import FactsExtracted, NormalizedThread
+from shared.service import ServiceRuntime
+
+logger = logging.getLogger(__name__)
+
+
+def to_event(thread: NormalizedThread, extraction: Extraction) -> FactsExtracted:
+    """The facts.extracted event for one thread version."""
+    return FactsExtracted(
+        thread_id=thread.thread_id,
+        tenant=thread.tenant,
+        thread_version=thread.version,
+        language=thread.language,
+        facts=extraction.facts,
+        summary=extraction.summary,
+        tags=extraction.tags,
+        engine=extraction.engine,
+        model=extraction.model,
+        adapter_id=extraction.adapter_id,
+        evidence=extraction.evidence,
+        warnings=extraction.warnings,
+        needs_review=extraction.needs_review,
+    )
+
+
+def register(runtime: ServiceRuntime, settings: ExtractSettings, engine: ExtractionEngine) -> None:
+    """Subscribe extract to normalized threads on the runtime's broker."""
+    broker = runtime.broker
+    guard = MessageGuard(broker, settings, topics.THREADS_NORMALIZED)
+    tracer = runtime.telemetry.tracer
+    publisher = broker.publisher(
+        topics.FACTS_EXTRACTED,
+        title="facts.extracted",
+        description="Key facts, summary and tags of a thread, with the engine that produced them.",
+        schema=FactsExtracted,
+    )
+
+    @broker.subscriber(
+        topics.THREADS_NORMALIZED,
+        title="threads.normalized",
+        description="Normalized threads from ingest.",
+        **subscriber_options(settings, group_id="quoteflow-extract"),
+    )
+    async def on_thread(body: bytes, msg: KafkaMessage) -> None:
+        async def process() -> None:
+            thread = parse_event(NormalizedThread, body)
+            with tracer.start_as_current_span("extract.engine") as span:
+                span.set_attribute("quoteflow.engine", engine.name)
+                span.set_attribute("quoteflow.thread.messages", len(thread.messages))
+                extraction = await engine.extract(thread)
+                if extraction.adapter_id:
+                    span.set_attribute("quoteflow.llm.adapter_id", extraction.adapter_id)
+            event = to_event(thread, extraction)
+            await publisher.publish(
+                event.model_dump_json().encode(),
+                key=thread.thread_id.encode(),
+                headers={"content-type": "application/json", "x-quoteflow-tenant": thread.tenant},
+            )
+
+        await guard.run(msg, process)

@@ -1,0 +1,75 @@
+"""Ingest handler: quoteflow.emails.raw → quoteflow.threads.normalized."""
+
+from __future__ import annotations
+
+import logging
+
+from faststream.kafka.annotations import KafkaMessage
+
+from services.ingest.normalize import BadEmail, IncomingEmail, normalize_event, normalize_raw
+from services.ingest.settings import IngestSettings
+from services.ingest.threads import ThreadRepository
+from shared import topics
+from shared.broker import subscriber_options
+from shared.consumer import MessageGuard, parse_event
+from shared.events import EmailEvent, NormalizedThread
+from shared.service import ServiceRuntime
+
+logger = logging.getLogger(__name__)
+
+
+def decode_incoming(body: bytes, settings: IngestSettings, *, tenant: str | None, arrival: int) -> IncomingEmail:
+    """A JSON e-mail event if the payload is a JSON object, otherwise raw RFC 5322 bytes."""
+    if len(body) > settings.max_email_bytes:
+        raise BadEmail(f"message of {len(body)} bytes exceeds the limit of {settings.max_email_bytes}")
+    if body.lstrip()[:1] == b"{":
+        event = parse_event(EmailEvent, body)
+        if tenant and event.tenant == "default":
+            event = event.model_copy(update={"tenant": tenant})
+        return normalize_event(event, settings, arrival=arrival)
+    if b"\0" in body[:4096]:
+        raise BadEmail("binary data, not an e-mail")
+    return normalize_raw(body, settings, tenant=tenant, arrival=arrival)
+
+
+def register(runtime: ServiceRuntime, settings: IngestSettings) -> None:
+    """Subscribe ingest to the raw topic on the runtime's broker."""
+    broker = runtime.broker
+    repository = ThreadRepository(runtime.store, settings)
+    guard = MessageGuard(broker, settings, topics.EMAILS_RAW)
+    tracer = runtime.telemetry.tracer
+    publisher = broker.publisher(
+        topics.THREADS_NORMALIZED,
+        title="threads.normalized",
+        description="The conversation so far, with sender roles and only new text.",
+        schema=NormalizedThread,
+    )
+
+    @broker.subscriber(
+        topics.EMAILS_RAW,
+        title="emails.raw",
+        description="Raw RFC 5322 bytes or a JSON EmailEvent.",
+        **subscriber_options(settings, group_id="quoteflow-ingest"),
+    )
+    async def on_raw_email(body: bytes, msg: KafkaMessage) -> None:
+        async def process() -> None:
+            record = msg.raw_message
+            tenant = msg.headers.get("x-quoteflow-tenant") if msg.headers else None
+            arrival = int(getattr(record, "timestamp", 0) or 0)
+            with tracer.start_as_current_span("ingest.normalize") as span:
+                incoming = decode_incoming(body, settings, tenant=tenant, arrival=max(arrival, 0))
+                span.set_attribute("quoteflow.message.language", incoming.message.language)
+            if await repository.is_duplicate(incoming):
+                logger.info("duplicate message %s ignored", incoming.message.content_hash[:12])
+                return
+            with tracer.start_as_current_span("ingest.assemble_thread"):
+                thread = await repository.assemble(incoming)
+            await publisher.publish(
+                thread.model_dump_json().encode(),
+                key=thread.thread_id.encode(),
+                headers={"content-type": "application/json", "x-quoteflow-tenant": thread.tenant},
+            )
+            await repository.commit(incoming, thread)
+
+        await guard.run(msg, process)
+

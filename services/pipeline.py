@@ -1,0 +1,279 @@
+"""Run the services together and feed mail through them.
+
+``quoteflow run`` and ``quoteflow process`` use these: the embedded broker and
+store (or the configured ones), the four services in this process, and a client
+that publishes mail files and collects the resulting quotes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import mailbox
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from services.extract.main import build_service as build_extract
+from services.extract.settings import ExtractSettings
+from services.ingest.main import build_service as build_ingest
+from services.ingest.normalize import BadEmail, normalize_raw
+from services.ingest.settings import IngestSettings
+from services.ingest.threads import ThreadRepository
+from services.quote.main import build_service as build_quote
+from services.quote.settings import QuoteSettings
+from services.trainer.main import build_service as build_trainer
+from services.trainer.settings import TrainerSettings
+from shared import topics
+from shared.broker import _admin_client_kwargs, build_broker, ensure_topics
+from shared.events import FactsExtracted, QuoteGenerated
+from shared.service import ServiceRuntime
+from shared.settings import Settings
+from shared.store import MemoryStore
+from shared.telemetry import Telemetry, build_telemetry
+
+logger = logging.getLogger(__name__)
+
+SERVICE_NAMES = ("ingest", "extract", "quote", "trainer")
+CONNECTION_FIELDS = ("kafka_bootstrap", "kafka_idempotence", "redis_url")
+
+
+def _service_factories() -> dict[str, tuple[type[Settings], Callable[..., ServiceRuntime]]]:
+    return {
+        "ingest": (IngestSettings, build_ingest),
+        "extract": (ExtractSettings, build_extract),
+        "quote": (QuoteSettings, build_quote),
+        "trainer": (TrainerSettings, build_trainer),
+    }
+
+
+def build_named_service(
+    name: str, connections: Settings, telemetry: Telemetry | None = None, **overrides: Any
+) -> ServiceRuntime:
+    """One service with its own settings (from the environment) on the given broker and store."""
+    settings_cls, factory = _service_factories()[name]
+    update = {f: getattr(connections, f) for f in CONNECTION_FIELDS}
+    update.update(overrides)
+    settings = settings_cls().model_copy(update=update)
+    return factory(settings, telemetry=telemetry)
+
+
+@contextlib.asynccontextmanager
+async def running_services(
+    connections: Settings,
+    names: Sequence[str] = SERVICE_NAMES,
+    telemetry_for: Callable[[str], Telemetry | None] = lambda _name: None,
+) -> AsyncIterator[list[ServiceRuntime]]:
+    """Start the named services in this process; stop them (in reverse) on exit."""
+    await ensure_topics(connections, topics.ALL_TOPICS)
+    runtimes: list[ServiceRuntime] = []
+    try:
+        for name in names:
+            runtime = build_named_service(name, connections, telemetry=telemetry_for(name))
+            runtimes.append(runtime)
+            await runtime.start()
+        yield runtimes
+    finally:
+        for runtime in reversed(runtimes):
+            with contextlib.suppress(Exception):
+                await runtime.stop()
+
+
+# --------------------------------------------------------------------------- mail files
+
+
+@dataclass
+class MailFile:
+    """One input thread: a .eml (one message) or a .mbox (its messages, in order)."""
+
+    path: Path
+    messages: list[bytes]
+
+    @property
+    def name(self) -> str:
+        return self.path.stem
+
+
+def read_mail_files(paths: Iterable[Path]) -> list[MailFile]:
+    """Expand folders; read .eml and .mbox (one thread each). Unknown extensions are read as .eml."""
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            files.extend(sorted(p for p in path.rglob("*") if p.suffix.lower() in (".eml", ".mbox")))
+        elif path.exists():
+            files.append(path)
+        else:
+            raise FileNotFoundError(f"no such file or folder: {path}")
+    result = []
+    for file in files:
+        if file.suffix.lower() == ".mbox":
+            box = mailbox.mbox(str(file), create=False)
+            try:
+                messages = [bytes(m.as_bytes()) for m in box]
+            finally:
+                box.close()
+        else:
+            messages = [file.read_bytes()]
+        result.append(MailFile(path=file, messages=messages))
+    return result
+
+
+async def expected_threads(files: Sequence[MailFile], settings: IngestSettings) -> dict[str, tuple[str, int]]:
+    """thread id → (file name, messages) as ingest will assemble them (same rules, in memory)."""
+    repository = ThreadRepository(MemoryStore(), settings)
+    expected: dict[str, tuple[str, int]] = {}
+    for file in files:
+        for arrival, raw in enumerate(file.messages):
+            try:
+                incoming = normalize_raw(raw, settings, arrival=arrival)
+            except BadEmail:
+                continue
+            if await repository.is_duplicate(incoming):
+                continue
+            thread = await repository.assemble(incoming)
+            await repository.commit(incoming, thread)
+            expected[thread.thread_id] = (file.name, thread.version)
+    return expected
+
+
+# --------------------------------------------------------------------------- process
+
+
+@dataclass
+class ThreadOutcome:
+    """What became of one input thread."""
+
+    name: str
+    thread_id: str
+    messages: int
+    facts: FactsExtracted | None = None
+    quote: QuoteGenerated | None = None
+    dead_letters: list[str] = field(default_factory=list)
+
+    @property
+    def done(self) -> bool:
+        if self.facts is None or self.facts.thread_version < self.messages:
+            return False
+        return self.quote is not None and self.quote.facts_hash == self.facts.facts.content_hash()
+
+
+async def _collector(settings: Settings, wanted_topics: Sequence[str]) -> AIOKafkaConsumer:
+    """A group-less consumer positioned at the end of the topics, to see only what follows."""
+    kwargs = _admin_client_kwargs(settings)
+    kwargs.pop("client_id", None)
+    consumer = AIOKafkaConsumer(
+        client_id=f"{settings.service_name}-collector",
+        enable_auto_commit=False,
+        fetch_max_bytes=settings.kafka_max_message_bytes,
+        max_partition_fetch_bytes=settings.kafka_max_message_bytes,
+        **kwargs,
+    )
+    await consumer.start()
+    partitions = []
+    for topic in wanted_topics:
+        for partition in consumer.partitions_for_topic(topic) or await _partitions(consumer, topic):
+            partitions.append(TopicPartition(topic, partition))
+    consumer.assign(partitions)
+    await consumer.seek_to_end(*partitions)
+    for tp in partitions:
+        await consumer.position(tp)
+    return consumer
+
+
+async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
+    for _ in range(50):
+        await consumer._client.force_metadata_update()
+        found = consumer.partitions_for_topic(topic)
+        if found:
+            return set(found)
+        await asyncio.sleep(0.1)
+    raise RuntimeError(f"topic {topic} has no partitions")
+
+
+async def process_files(
+    files: Sequence[MailFile],
+    settings: Settings,
+    *,
+    timeout_s: float = 120.0,
+    on_progress: Callable[[ThreadOutcome], None] | None = None,
+) -> list[ThreadOutcome]:
+    """Publish the files to quoteflow.emails.raw and wait for each thread's final quote."""
+    ingest_settings = IngestSettings().model_copy(update={f: getattr(settings, f) for f in CONNECTION_FIELDS})
+    expected = await expected_threads(files, ingest_settings)
+    outcomes = {tid: ThreadOutcome(name=name, thread_id=tid, messages=n) for tid, (name, n) in expected.items()}
+    watched = [topics.FACTS_EXTRACTED, topics.QUOTES_GENERATED, *(topics.dlq(t) for t in topics.PIPELINE_TOPICS)]
+    collector = await _collector(settings, watched)
+    client_settings = settings.model_copy(update={"service_name": "quoteflow-cli"})
+    telemetry = build_telemetry(client_settings)
+    broker = build_broker(client_settings, telemetry)
+    dead_letters = 0
+    try:
+        await broker.connect()
+        for file in files:
+            for raw in file.messages:
+                await broker.publish(raw, topics.EMAILS_RAW, key=file.name.encode())
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        while not all(o.done for o in outcomes.values()) and loop.time() < deadline:
+            batch = await collector.getmany(timeout_ms=200)
+            for tp, records in batch.items():
+                for record in records:
+                    if tp.topic.endswith(".dlq"):
+                        dead_letters += 1
+                        _record_dead_letter(outcomes, record)
+                        continue
+                    _record_result(outcomes, tp.topic, record.value, on_progress)
+    finally:
+        await collector.stop()
+        await broker.stop()
+        telemetry.shutdown()
+    if dead_letters:
+        logger.warning("%d message(s) went to dead-letter topics", dead_letters)
+    return list(outcomes.values())
+
+
+def _record_result(
+    outcomes: dict[str, ThreadOutcome], topic: str, value: bytes, on_progress: Callable[[ThreadOutcome], None] | None
+) -> None:
+    if topic == topics.FACTS_EXTRACTED:
+        facts = FactsExtracted.model_validate_json(value)
+        outcome = outcomes.get(facts.thread_id)
+        if outcome and (outcome.facts is None or facts.thread_version >= outcome.facts.thread_version):
+            outcome.facts = facts
+    else:
+        quote = QuoteGenerated.model_validate_json(value)
+        outcome = outcomes.get(quote.thread_id)
+        if outcome and (outcome.quote is None or quote.revision >= outcome.quote.revision):
+            outcome.quote = quote
+    if outcome and on_progress and outcome.done:
+        on_progress(outcome)
+
+
+def _record_dead_letter(outcomes: dict[str, ThreadOutcome], record: Any) -> None:
+    key = record.key.decode("utf-8", "replace") if record.key else ""
+    headers = {k: v.decode("utf-8", "replace") for k, v in (record.headers or [])}
+    reason = headers.get("x-quoteflow-dlq-error-message", "unknown error")
+    for outcome in outcomes.values():
+        if key in (outcome.thread_id, outcome.name):
+            outcome.dead_letters.append(reason)
+
+
+def write_outcome(outcome: ThreadOutcome, out_dir: Path) -> list[Path]:
+    """Write the quote (Markdown, HTML) and the facts of one thread into ``out_dir/<name>/``."""
+    folder = out_dir / outcome.name
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    if outcome.facts is not None:
+        path = folder / "facts.json"
+        path.write_text(outcome.facts.model_dump_json(indent=2), encoding="utf-8")
+        written.append(path)
+    if outcome.quote is not None:
+        for suffix, content in (("md", outcome.quote.markdown), ("html", outcome.quote.html)):
+            path = folder / f"quote.{suffix}"
+            path.write_text(content, encoding="utf-8")
+            written.append(path)
+    return written

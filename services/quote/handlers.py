@@ -1,0 +1,83 @@
+"""Quote handler: quoteflow.facts.extracted → quoteflow.quotes.generated."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import date
+
+from faststream.kafka.annotations import KafkaMessage
+
+from services.quote.numbering import QuoteBook, QuoteSlot
+from services.quote.render import render_quote
+from services.quote.settings import QuoteSettings
+from shared import topics
+from shared.broker import subscriber_options
+from shared.consumer import MessageGuard, parse_event
+from shared.events import FactsExtracted, QuoteGenerated
+from shared.service import ServiceRuntime
+
+logger = logging.getLogger(__name__)
+
+
+def build_quote_event(event: FactsExtracted, slot: QuoteSlot, settings: QuoteSettings, today: date) -> QuoteGenerated:
+    """Render the document for one slot and wrap it in the public event."""
+    rendered = render_quote(event, slot, settings, today)
+    return QuoteGenerated(
+        thread_id=event.thread_id,
+        tenant=event.tenant,
+        quote_number=slot.quote_number,
+        revision=slot.revision,
+        language="ko" if event.language in ("ko", "mixed") else "en",
+        currency=event.facts.currency,
+        lines=rendered.lines,
+        subtotal=rendered.subtotal,
+        vat=rendered.vat,
+        total=rendered.total,
+        markdown=rendered.markdown,
+        html=rendered.html,
+        needs_review=rendered.needs_review or event.needs_review,
+        missing_fields=rendered.missing_fields,
+        facts_hash=event.facts.content_hash(),
+        engine=event.engine,
+    )
+
+
+def register(runtime: ServiceRuntime, settings: QuoteSettings, today: Callable[[], date] = date.today) -> None:
+    """Subscribe quote to extracted facts on the runtime's broker."""
+    broker = runtime.broker
+    book = QuoteBook(runtime.store)
+    guard = MessageGuard(broker, settings, topics.FACTS_EXTRACTED)
+    tracer = runtime.telemetry.tracer
+    publisher = broker.publisher(
+        topics.QUOTES_GENERATED,
+        title="quotes.generated",
+        description="Rendered quote documents (Markdown and HTML) with totals and revision.",
+        schema=QuoteGenerated,
+    )
+
+    @broker.subscriber(
+        topics.FACTS_EXTRACTED,
+        title="facts.extracted",
+        description="Extraction results from extract.",
+        **subscriber_options(settings, group_id="quoteflow-quote"),
+    )
+    async def on_facts(body: bytes, msg: KafkaMessage) -> None:
+        async def process() -> None:
+            event = parse_event(FactsExtracted, body)
+            facts_hash = event.facts.content_hash()
+            slot = await book.next_slot(event.tenant, event.thread_id, facts_hash, today())
+            if slot is None:
+                logger.info("facts unchanged for %s: no new revision", event.thread_id)
+                return
+            with tracer.start_as_current_span("quote.render") as span:
+                span.set_attribute("quoteflow.quote.revision", slot.revision)
+                quote = build_quote_event(event, slot, settings, today())
+            await publisher.publish(
+                quote.model_dump_json().encode(),
+                key=event.thread_id.encode(),
+                headers={"content-type": "application/json", "x-quoteflow-tenant": event.tenant},
+            )
+            await book.record(event.tenant, event.thread_id, slot, facts_hash)
+
+        await guard.run(msg, process)

@@ -1,0 +1,1 @@
+"""Trainer: collects corrected facts and fine-tunes, evaluates and promotes LoRA adapters."""

@@ -1,0 +1,1 @@
+"""Code shared by all QuoteFlow services: events, topics, settings, broker, store, telemetry."""

@@ -1,0 +1,139 @@
+"""Kafka broker factory: one place for producer, consumer and topic policy.
+
+Producer: ``acks=all``; idempotence on for Apache Kafka, off for the embedded
+Tansu 0.6 broker (it answers InitProducerId with an error).
+Consumers: explicit ``NACK_ON_ERROR`` ack policy (commit after the handler, rewind
+on an exception: at-least-once) and ``auto_offset_reset=earliest`` (a new group
+must not skip what was published before it joined).
+Topics are created at start-up because Tansu does not auto-create them.
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+from typing import Any
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker
+from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
+from faststream.message import StreamMessage
+from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
+
+from shared.settings import Settings
+from shared.telemetry import Telemetry
+
+logger = logging.getLogger(__name__)
+
+TOPIC_ALREADY_EXISTS = 36
+
+
+def _ssl_context(settings: Settings) -> ssl.SSLContext | None:
+    if settings.kafka_security_protocol not in ("SSL", "SASL_SSL"):
+        return None
+    cafile = str(settings.kafka_ssl_cafile) if settings.kafka_ssl_cafile else None
+    return ssl.create_default_context(cafile=cafile)
+
+
+def broker_security(settings: Settings) -> BaseSecurity | None:
+    """faststream security object from the settings (SASL PLAIN/SCRAM, TLS)."""
+    context = _ssl_context(settings)
+    if settings.kafka_security_protocol in ("SASL_PLAINTEXT", "SASL_SSL"):
+        if not settings.kafka_sasl_username or settings.kafka_sasl_password is None:
+            raise ValueError("SASL needs QUOTEFLOW_KAFKA_SASL_USERNAME and QUOTEFLOW_KAFKA_SASL_PASSWORD")
+        kind = {
+            "PLAIN": SASLPlaintext,
+            "SCRAM-SHA-256": SASLScram256,
+            "SCRAM-SHA-512": SASLScram512,
+        }[settings.kafka_sasl_mechanism]
+        return kind(
+            username=settings.kafka_sasl_username,
+            password=settings.kafka_sasl_password.get_secret_value(),
+            ssl_context=context,
+            use_ssl=context is not None,
+        )
+    if context is not None:
+        return BaseSecurity(ssl_context=context, use_ssl=True)
+    return None
+
+
+def _admin_client_kwargs(settings: Settings) -> dict[str, Any]:
+    """The aiokafka connection options equivalent to :func:`broker_security`."""
+    kwargs: dict[str, Any] = {
+        "bootstrap_servers": settings.kafka_bootstrap,
+        "security_protocol": settings.kafka_security_protocol,
+        "client_id": f"{settings.service_name}-admin",
+    }
+    context = _ssl_context(settings)
+    if context is not None:
+        kwargs["ssl_context"] = context
+    if settings.kafka_security_protocol.startswith("SASL"):
+        kwargs["sasl_mechanism"] = settings.kafka_sasl_mechanism
+        kwargs["sasl_plain_username"] = settings.kafka_sasl_username
+        kwargs["sasl_plain_password"] = (
+            settings.kafka_sasl_password.get_secret_value() if settings.kafka_sasl_password else None
+        )
+    return kwargs
+
+
+def build_broker(settings: Settings, telemetry: Telemetry) -> KafkaBroker:
+    """The service's KafkaBroker (publisher + subscribers), traced by faststream's middleware."""
+    if settings.kafka_bootstrap is None:
+        raise ValueError("kafka_bootstrap is not set: start the embedded stack first")
+    return KafkaBroker(
+        settings.kafka_bootstrap,
+        client_id=settings.service_name,
+        acks="all",
+        enable_idempotence=settings.producer_idempotence,
+        max_request_size=settings.kafka_max_message_bytes,
+        linger_ms=1,
+        allow_auto_create_topics=False,
+        security=broker_security(settings),
+        middlewares=[KafkaTelemetryMiddleware(tracer_provider=telemetry.tracer_provider)],
+        graceful_timeout=30.0,
+        logger=logging.getLogger(f"quoteflow.{settings.service_name}.broker"),
+        log_level=logging.DEBUG,
+    )
+
+
+async def raw_body(message: StreamMessage[Any]) -> bytes:
+    """Decoder that hands handlers the undecoded bytes: parsing is ours, so bad input can be dead-lettered."""
+    return bytes(message.body)
+
+
+def subscriber_options(settings: Settings, group_id: str) -> dict[str, Any]:
+    """Consumer options every QuoteFlow subscriber uses (at-least-once, from the beginning)."""
+    return {
+        "group_id": group_id,
+        "auto_offset_reset": "earliest",
+        "ack_policy": AckPolicy.NACK_ON_ERROR,
+        "max_poll_interval_ms": settings.kafka_max_poll_interval_ms,
+        "max_partition_fetch_bytes": settings.kafka_max_message_bytes,
+        "fetch_max_bytes": settings.kafka_max_message_bytes,
+        "decoder": raw_body,
+    }
+
+
+async def ensure_topics(settings: Settings, topics: tuple[str, ...] | list[str]) -> list[str]:
+    """Create the missing topics; returns those created. Existing topics are left as they are."""
+    admin = AIOKafkaAdminClient(**_admin_client_kwargs(settings))
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [t for t in topics if t not in existing]
+        if not missing:
+            return []
+        response = await admin.create_topics(
+            [NewTopic(t, settings.kafka_partitions, settings.kafka_replication_factor) for t in missing]
+        )
+        created = []
+        for topic, code, message in response.topic_errors:
+            if code == 0:
+                created.append(topic)
+            elif code != TOPIC_ALREADY_EXISTS:
+                raise RuntimeError(f"cannot create topic {topic}: error {code} {message}")
+        logger.info("created topics %s", created)
+        return created
+    finally:
+        await admin.close()

@@ -1,0 +1,187 @@
+"""At-least-once message handling with a dead-letter topic.
+
+Every handler runs inside :class:`MessageGuard`, which sorts failures three ways:
+
+- the message itself is bad (:class:`PermanentError`, pydantic validation, bad
+  JSON or encoding): it goes to ``<topic>.dlq`` at once, with the reason in
+  headers, and is acknowledged so the partition moves on;
+- a dependency is down (:class:`TransientError`, connection errors, timeouts):
+  the exception propagates, the NACK_ON_ERROR policy rewinds the partition and
+  the message is tried again after a back-off, for as long as it takes: nothing
+  is acknowledged without its effect;
+- anything else (a bug): retried ``max_attempts`` times, then dead-lettered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from faststream.kafka import KafkaBroker
+from faststream.kafka.message import KafkaMessage
+from pydantic import ValidationError
+
+from shared.settings import Settings
+from shared.topics import dlq
+
+logger = logging.getLogger(__name__)
+
+DLQ_HEADER_PREFIX = "x-quoteflow-dlq-"
+
+
+class PermanentError(Exception):
+    """The message cannot be processed however often it is tried (bad input)."""
+
+
+class TransientError(Exception):
+    """A dependency failed; the same message should succeed later."""
+
+
+def _is_transient(exc: BaseException) -> bool:
+    if isinstance(exc, TransientError | ConnectionError | TimeoutError | asyncio.TimeoutError):
+        return True
+    try:
+        import redis.exceptions as redis_errors
+
+        if isinstance(exc, redis_errors.ConnectionError | redis_errors.TimeoutError | redis_errors.BusyLoadingError):
+            return True
+    except ImportError:  # pragma: no cover
+        pass
+    try:
+        from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError, NotEnoughReplicasError
+
+        if isinstance(exc, KafkaConnectionError | KafkaTimeoutError | NotEnoughReplicasError):
+            return True
+    except ImportError:  # pragma: no cover
+        pass
+    return False
+
+
+def _is_permanent(exc: BaseException) -> bool:
+    return isinstance(exc, PermanentError | ValidationError | json.JSONDecodeError | UnicodeDecodeError)
+
+
+def error_headers(exc: BaseException, attempt: int, source_topic: str, service: str, record: Any) -> dict[str, str]:
+    """Headers that tell an operator why a message is in the DLQ (no body content)."""
+    message = str(exc).replace("\n", " ")[:1000] or exc.__class__.__name__
+    headers = {
+        f"{DLQ_HEADER_PREFIX}error-class": f"{type(exc).__module__}.{type(exc).__qualname__}",
+        f"{DLQ_HEADER_PREFIX}error-message": message,
+        f"{DLQ_HEADER_PREFIX}attempt": str(attempt),
+        f"{DLQ_HEADER_PREFIX}source-topic": source_topic,
+        f"{DLQ_HEADER_PREFIX}service": service,
+    }
+    if record is not None:
+        headers[f"{DLQ_HEADER_PREFIX}source-partition"] = str(getattr(record, "partition", ""))
+        headers[f"{DLQ_HEADER_PREFIX}source-offset"] = str(getattr(record, "offset", ""))
+    return headers
+
+
+async def publish_dead_letter(
+    broker: KafkaBroker,
+    *,
+    topic: str,
+    body: bytes,
+    key: bytes | None,
+    original_headers: dict[str, Any],
+    exc: BaseException,
+    attempt: int,
+    service: str,
+    record: Any = None,
+) -> None:
+    """Send the original bytes to ``<topic>.dlq`` with the error in headers."""
+    headers = {k: v if isinstance(v, str) else bytes(v).decode("utf-8", "replace") for k, v in original_headers.items()}
+    headers.update(error_headers(exc, attempt, topic, service, record))
+    await broker.publish(body, dlq(topic), key=key, headers=headers)
+
+
+@dataclass
+class MessageGuard:
+    """Wraps one subscriber's processing with retries, back-off and dead-lettering."""
+
+    broker: KafkaBroker
+    settings: Settings
+    topic: str
+    on_dead_letter: Callable[[str, BaseException], None] | None = None
+    _attempts: dict[tuple[int, int], int] = field(default_factory=dict)
+
+    async def run(self, message: KafkaMessage, process: Callable[[], Awaitable[None]]) -> None:
+        record = message.raw_message
+        position = (int(getattr(record, "partition", -1)), int(getattr(record, "offset", -1)))
+        attempt = self._attempts.get(position, 0) + 1
+        try:
+            await process()
+        except Exception as exc:
+            if _is_permanent(exc) or (not _is_transient(exc) and attempt >= self.settings.max_attempts):
+                await self._dead_letter(message, exc, attempt)
+                self._attempts.pop(position, None)
+                return
+            self._attempts[position] = attempt
+            delay = min(self.settings.retry_backoff_s * 2 ** (attempt - 1), self.settings.retry_backoff_max_s)
+            logger.warning(
+                "%s: attempt %d failed on %s[%d]@%d (%s), retrying in %.1fs",
+                self.settings.service_name,
+                attempt,
+                self.topic,
+                position[0],
+                position[1],
+                type(exc).__name__,
+                delay,
+            )
+            await asyncio.sleep(delay)
+            raise
+        self._attempts.pop(position, None)
+
+    async def _dead_letter(self, message: KafkaMessage, exc: BaseException, attempt: int) -> None:
+        record = message.raw_message
+        logger.error(
+            "%s: dead-lettering %s[%s]@%s after %d attempt(s): %s: %s",
+            self.settings.service_name,
+            self.topic,
+            getattr(record, "partition", "?"),
+            getattr(record, "offset", "?"),
+            attempt,
+            type(exc).__name__,
+            str(exc)[:300],
+        )
+        await publish_dead_letter(
+            self.broker,
+            topic=self.topic,
+            body=bytes(getattr(record, "value", None) or message.body or b""),
+            key=getattr(record, "key", None),
+            original_headers=dict(message.headers),
+            exc=exc,
+            attempt=attempt,
+            service=self.settings.service_name,
+            record=record,
+        )
+        if self.on_dead_letter is not None:
+            self.on_dead_letter(self.topic, exc)
+
+
+def parse_event(model: type[Any], body: bytes) -> Any:
+    """Validate a JSON payload against a versioned model; any problem is a PermanentError."""
+    if not body:
+        raise PermanentError("empty message")
+    try:
+        data = json.loads(body)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise PermanentError(f"invalid JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise PermanentError(f"expected a JSON object, got {type(data).__name__}")
+    version = data.get("schema_version", 1)
+    expected = model.model_fields["schema_version"].default
+    if version != expected:
+        raise PermanentError(f"unsupported schema_version {version!r} for {model.__name__} (expected {expected})")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise PermanentError(f"invalid {model.__name__}: {exc.error_count()} error(s): {_first_errors(exc)}") from exc
+
+
+def _first_errors(exc: ValidationError, n: int = 3) -> str:
+    return "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:n])

@@ -1,0 +1,280 @@
+"""Versioned event models for every QuoteFlow topic (the public contract of SPEC.md §3).
+
+Every payload carries ``schema_version``. A consumer accepts only the versions it
+knows; anything else is a dead letter with the reason, never a silent guess.
+Key facts follow SPEC.md §1 exactly; extensions (evidence, warnings, engine
+details) live beside them in the envelope, never inside ``KeyFacts``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime, timezone
+from decimal import Decimal
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SHIPPING_METHODS = ("air", "sea", "express", "standard", "courier", "rail", "truck")
+INCOTERMS = ("EXW", "FCA", "FAS", "FOB", "CFR", "CIF", "CPT", "CIP", "DAP", "DPU", "DDP")
+
+ShippingMethod = Literal["air", "sea", "express", "standard", "courier", "rail", "truck"]
+Incoterm = Literal["EXW", "FCA", "FAS", "FOB", "CFR", "CIF", "CPT", "CIP", "DAP", "DPU", "DDP"]
+Role = Literal["buyer", "supplier", "unknown"]
+Language = Literal["ko", "en", "mixed"]
+
+
+def utc_now() -> datetime:
+    """Timezone-aware 'now', so every timestamp in an event is unambiguous."""
+    return datetime.now(timezone.utc)
+
+
+class StrictModel(BaseModel):
+    """Base for contract models: unknown keys are an error, not silently dropped."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+# --------------------------------------------------------------------------- key facts
+
+
+class Party(StrictModel):
+    """One side of the negotiation: the buyer asks, the supplier offers."""
+
+    name: str | None = Field(default=None, description="Person's name as written in the thread.")
+    company: str | None = Field(default=None, description="Company name, e.g. 한빛무역 or Acme Co., Ltd.")
+    email: str | None = Field(default=None, description="The person's e-mail address.")
+
+
+class LineItem(StrictModel):
+    """One product or service line of the latest offer."""
+
+    product: str | None = Field(default=None, description="Product or service as named in the thread.")
+    quantity: float | None = Field(default=None, description="Ordered or quoted quantity.")
+    unit: str | None = Field(default=None, description="Unit as written: 개, 대, 세트, pcs, kg, km, 야드, …")
+    unit_price: float | None = Field(
+        default=None, description="Net price per unit after any discount, in `currency` units."
+    )
+    currency: str | None = Field(default=None, description="ISO 4217 code of unit_price.")
+    discount_percent: float | None = Field(default=None, description="Discount applied to the list price, in %.")
+
+
+class KeyFacts(StrictModel):
+    """The latest terms on the table at the end of a thread (SPEC.md §1).
+
+    Every field is always present; ``None`` means 'not stated in the thread'.
+    """
+
+    buyer: Party | None = Field(default=None, description="The party that asks for the quote.")
+    supplier: Party | None = Field(default=None, description="The party that makes the offer.")
+    currency: str | None = Field(default=None, description="The thread's ISO 4217 currency code.")
+    items: list[LineItem] = Field(default_factory=list, description="One entry per product or service line.")
+    moq: float | None = Field(default=None, description="Minimum order quantity.")
+    delivery_lead_time_days: int | None = Field(
+        default=None, description="Calendar days from order to delivery (weeks × 7)."
+    )
+    delivery_date: str | None = Field(default=None, description="Fixed delivery date, YYYY-MM-DD.")
+    shipping_method: ShippingMethod | None = Field(default=None, description="Only when the thread states it.")
+    incoterm: Incoterm | None = Field(default=None, description="Incoterms 2020 code.")
+    payment_terms: str | None = Field(default=None, description="Payment terms in the thread's own words.")
+    warranty_months: int | None = Field(default=None, description="Warranty in months (years × 12).")
+    budget: float | None = Field(default=None, description="The buyer's stated budget, in `currency` units.")
+    quote_requested: bool | None = Field(default=None, description="The buyer asked for a quote document.")
+
+    def canonical_json(self) -> str:
+        """Stable serialisation, used to detect 'same facts as before'."""
+        return json.dumps(self.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
+
+    def content_hash(self) -> str:
+        return hashlib.sha256(self.canonical_json().encode()).hexdigest()[:32]
+
+
+class Evidence(StrictModel):
+    """Where a fact came from: a span of one message's normalized text."""
+
+    field: str = Field(description="Dotted path of the fact, e.g. items.0.unit_price.")
+    message_id: str = Field(description="Message-ID of the message that states it.")
+    start: int = Field(ge=0, description="Start offset in that message's `text`.")
+    end: int = Field(ge=0, description="End offset (exclusive) in that message's `text`.")
+    text: str = Field(description="The quoted span, for reviewers.")
+
+
+# --------------------------------------------------------------------------- emails.raw
+
+
+class Attachment(StrictModel):
+    """Attachment metadata only: the bytes never travel in events."""
+
+    filename: str | None = Field(default=None, description="File name as sent.")
+    content_type: str = Field(default="application/octet-stream", description="MIME type.")
+    size: int = Field(default=0, ge=0, description="Decoded size in bytes.")
+
+
+class EmailEvent(StrictModel):
+    """A JSON e-mail event on quoteflow.emails.raw, for integrations that already parsed MIME.
+
+    The alternative payload on the same topic is the raw RFC 5322 message bytes.
+    """
+
+    schema_version: Literal[1] = Field(default=1, description="Version of this model.")
+    kind: Literal["email"] = Field(default="email", description="Discriminator for JSON payloads.")
+    tenant: str = Field(default="default", description="Tenant (customer organisation) the mailbox belongs to.")
+    mailbox: str | None = Field(default=None, description="Mailbox the message was received in.")
+    from_: str = Field(alias="from", description="Sender, 'Name <addr>' or a bare address.")
+    to: list[str] = Field(default_factory=list, description="Recipients.")
+    cc: list[str] = Field(default_factory=list, description="Carbon-copy recipients.")
+    subject: str = Field(default="", description="Subject line, decoded.")
+    date: datetime | None = Field(default=None, description="Date header; arrival time when absent.")
+    message_id: str = Field(description="Message-ID header, with or without angle brackets.")
+    in_reply_to: str | None = Field(default=None, description="In-Reply-To header.")
+    references: list[str] = Field(default_factory=list, description="References header, oldest first.")
+    text: str | None = Field(default=None, description="Plain-text body.")
+    html: str | None = Field(default=None, description="HTML body, used when there is no text body.")
+    attachments: list[Attachment] = Field(default_factory=list, description="Attachment metadata.")
+
+
+# --------------------------------------------------------------------------- threads.normalized
+
+
+class NormalizedMessage(StrictModel):
+    """One message of a thread with only its new content."""
+
+    message_id: str = Field(description="Original Message-ID (without angle brackets).")
+    in_reply_to: str | None = Field(default=None, description="Parent Message-ID, when known.")
+    sender_name: str | None = Field(default=None, description="Display name of the sender.")
+    sender_email: str | None = Field(default=None, description="Address of the sender.")
+    sender_company: str | None = Field(default=None, description="Company, from signature or domain, if known.")
+    to: list[str] = Field(default_factory=list, description="Recipient addresses.")
+    cc: list[str] = Field(default_factory=list, description="Carbon-copy addresses.")
+    role: Role = Field(default="unknown", description="buyer (asks) or supplier (offers).")
+    date: datetime | None = Field(default=None, description="Date header (timezone-aware).")
+    subject: str = Field(default="", description="Decoded subject.")
+    language: Language = Field(default="en", description="Detected language of the new text.")
+    text: str = Field(description="New content: quoted history, signature and disclaimers removed.")
+    signature: str | None = Field(default=None, description="The signature block that was cut off, if any.")
+    forwarded: list[NormalizedMessage] = Field(
+        default_factory=list, description="Forwarded messages inside this one, each with its own sender."
+    )
+    attachments: list[Attachment] = Field(default_factory=list, description="Attachment metadata.")
+    content_hash: str = Field(description="Stable hash of sender, date and new text, for de-duplication.")
+    arrival: int = Field(default=0, ge=0, description="Order of arrival, used when dates tie.")
+
+
+class NormalizedThread(StrictModel):
+    """The conversation so far, oldest message first, on quoteflow.threads.normalized."""
+
+    schema_version: Literal[1] = Field(default=1, description="Version of this model.")
+    thread_id: str = Field(description="Stable id of the conversation; the Kafka key.")
+    tenant: str = Field(default="default", description="Tenant the mailbox belongs to.")
+    version: int = Field(default=1, ge=1, description="Increases by one with every message added.")
+    subject: str = Field(default="", description="Normalized subject (no RE:/FW:/회신: prefixes).")
+    language: Language = Field(default="en", description="Dominant language of the thread.")
+    messages: list[NormalizedMessage] = Field(description="Messages in conversation order.")
+    updated_at: datetime = Field(default_factory=utc_now, description="When this version was produced.")
+
+
+# --------------------------------------------------------------------------- facts.extracted
+
+
+class FactsExtracted(StrictModel):
+    """Extraction result for one thread version, on quoteflow.facts.extracted."""
+
+    schema_version: Literal[1] = Field(default=1, description="Version of this model.")
+    thread_id: str = Field(description="Thread the facts describe; the Kafka key.")
+    tenant: str = Field(default="default", description="Tenant the thread belongs to.")
+    thread_version: int = Field(default=1, ge=1, description="NormalizedThread.version this was extracted from.")
+    language: Language = Field(default="en", description="Thread language, decides the quote template.")
+    facts: KeyFacts = Field(description="The SPEC.md key facts.")
+    summary: str = Field(default="", description="Per-message summary followed by the final terms.")
+    tags: list[str] = Field(default_factory=list, description="Tags from the taxonomy plus keywords.")
+    engine: Literal["rules", "llm"] = Field(default="rules", description="Engine that produced the facts.")
+    model: str | None = Field(default=None, description="Model name, for the llm engine.")
+    adapter_id: str | None = Field(default=None, description="LoRA adapter used, for the llm engine.")
+    evidence: list[Evidence] = Field(default_factory=list, description="Where each non-null fact was found.")
+    warnings: list[str] = Field(default_factory=list, description="Dropped or doubtful values, fallbacks.")
+    needs_review: bool = Field(default=False, description="A person should check these facts.")
+    extracted_at: datetime = Field(default_factory=utc_now, description="When the extraction ran.")
+
+
+# --------------------------------------------------------------------------- quotes.generated
+
+
+class QuoteLine(StrictModel):
+    """A priced line of the quote document (money as decimal strings)."""
+
+    product: str = Field(description="Product or service.")
+    quantity: Decimal | None = Field(default=None, description="Quantity, None when to be confirmed.")
+    unit: str | None = Field(default=None, description="Unit as written.")
+    unit_price: Decimal | None = Field(default=None, description="Net unit price.")
+    amount: Decimal | None = Field(default=None, description="quantity × unit_price, rounded to the currency.")
+
+
+class QuoteGenerated(StrictModel):
+    """A rendered quote document, on quoteflow.quotes.generated."""
+
+    schema_version: Literal[1] = Field(default=1, description="Version of this model.")
+    thread_id: str = Field(description="Thread the quote answers; the Kafka key.")
+    tenant: str = Field(default="default", description="Tenant the thread belongs to.")
+    quote_number: str = Field(description="Quote number, e.g. Q-2026-000123; stable across revisions.")
+    revision: int = Field(default=1, ge=1, description="1 for the first document, then 2, 3, …")
+    language: Language = Field(default="en", description="Language of the document.")
+    currency: str | None = Field(default=None, description="ISO 4217 currency of all amounts.")
+    lines: list[QuoteLine] = Field(default_factory=list, description="Priced lines.")
+    subtotal: Decimal | None = Field(default=None, description="Sum of line amounts.")
+    vat: Decimal | None = Field(default=None, description="VAT amount (0 when included or exempt).")
+    total: Decimal | None = Field(default=None, description="Grand total.")
+    markdown: str = Field(description="The document as Markdown.")
+    html: str = Field(description="The document as standalone HTML.")
+    needs_review: bool = Field(default=False, description="Facts are missing or doubtful.")
+    missing_fields: list[str] = Field(default_factory=list, description="Facts the quote needed but lacked.")
+    facts_hash: str = Field(description="Hash of the facts rendered, so identical facts give no new revision.")
+    engine: str | None = Field(default=None, description="Extraction engine the facts came from.")
+    generated_at: datetime = Field(default_factory=utc_now, description="When the document was rendered.")
+
+
+# --------------------------------------------------------------------------- facts.corrected
+
+
+class FactsCorrected(StrictModel):
+    """A person's corrected key facts for a thread, on quoteflow.facts.corrected."""
+
+    schema_version: Literal[1] = Field(default=1, description="Version of this model.")
+    thread_id: str = Field(description="Thread the correction is for; the Kafka key.")
+    tenant: str = Field(default="default", description="Tenant the thread belongs to.")
+    facts: KeyFacts = Field(description="The corrected key facts, complete.")
+    summary: str | None = Field(default=None, description="Corrected summary, when the reviewer wrote one.")
+    tags: list[str] | None = Field(default=None, description="Corrected tags, when given.")
+    corrected_by: str | None = Field(default=None, description="Who corrected it (user id, not an address).")
+    corrected_at: datetime = Field(default_factory=utc_now, description="When it was corrected.")
+
+
+# --------------------------------------------------------------------------- models.adapters
+
+
+class AdapterEvent(StrictModel):
+    """A trained LoRA adapter and the verdict of the evaluation gate, on quoteflow.models.adapters."""
+
+    schema_version: Literal[1] = Field(default=1, description="Version of this model.")
+    adapter_id: str = Field(description="Adapter name as the inference server knows it.")
+    base_model: str = Field(description="Base model path or id the adapter was trained on.")
+    path: str = Field(description="Folder with adapter_config.json and adapter_model.safetensors.")
+    promoted: bool = Field(description="Whether extract should now use this adapter.")
+    previous_adapter_id: str | None = Field(default=None, description="Adapter in service before this one.")
+    metrics: dict[str, float] = Field(default_factory=dict, description="Evaluation metrics, e.g. key_fact_f1.")
+    baseline_metrics: dict[str, float] = Field(default_factory=dict, description="Same metrics for the adapter in service.")
+    dataset_size: int = Field(default=0, ge=0, description="Training examples used.")
+    recipe: dict[str, Any] = Field(default_factory=dict, description="The training recipe, as run.")
+    git_hash: str | None = Field(default=None, description="Code version that trained it.")
+    reason: str = Field(default="", description="Why it was or was not promoted.")
+    created_at: datetime = Field(default_factory=utc_now, description="When training finished.")
+
+
+ALL_EVENT_MODELS: tuple[type[StrictModel], ...] = (
+    EmailEvent,
+    NormalizedThread,
+    FactsExtracted,
+    QuoteGenerated,
+    FactsCorrected,
+    AdapterEvent,
+)

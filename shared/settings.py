@@ -1,0 +1,101 @@
+"""The one settings base: every option is an environment variable with prefix QUOTEFLOW_.
+
+Services subclass :class:`Settings` and add their own fields; nothing reads
+``os.environ`` directly. Secrets are ``SecretStr`` so they never print, and can
+also come from files (``QUOTEFLOW_SECRETS_DIR``, e.g. Docker/Kubernetes secrets).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _secrets_dir() -> str | None:
+    path = os.environ.get("QUOTEFLOW_SECRETS_DIR")
+    return path if path and Path(path).is_dir() else None
+
+
+class Settings(BaseSettings):
+    """Options common to every service."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="QUOTEFLOW_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        secrets_dir=_secrets_dir(),
+    )
+
+    service_name: str = Field(default="quoteflow", description="Service name in traces, logs and client ids.")
+    tenant: str = Field(default="default", description="Tenant used when an event names none.")
+
+    # Kafka
+    kafka_bootstrap: str | None = Field(
+        default=None,
+        description="Kafka bootstrap servers (host:port,...). Unset: start the embedded broker.",
+    )
+    kafka_idempotence: bool | None = Field(
+        default=None,
+        description="Idempotent producer. Unset: on for a configured broker, off for the embedded one "
+        "(Tansu 0.6 answers InitProducerId with an error).",
+    )
+    kafka_partitions: int = Field(default=3, ge=1, description="Partitions for topics QuoteFlow creates.")
+    kafka_replication_factor: int = Field(default=1, ge=1, description="Replication factor for created topics.")
+    kafka_create_topics: bool = Field(default=True, description="Create missing topics at start-up.")
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        default="PLAINTEXT", description="Kafka security protocol."
+    )
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = Field(
+        default="PLAIN", description="SASL mechanism when the protocol is SASL_*."
+    )
+    kafka_sasl_username: str | None = Field(default=None, description="SASL user name.")
+    kafka_sasl_password: SecretStr | None = Field(default=None, description="SASL password (secret).")
+    kafka_ssl_cafile: Path | None = Field(default=None, description="CA bundle for Kafka TLS.")
+    kafka_max_poll_interval_ms: int = Field(
+        default=300_000, description="Consumer max.poll.interval.ms; handlers stay far below it."
+    )
+    kafka_max_message_bytes: int = Field(
+        default=64 * 1024 * 1024, description="Largest record the clients fetch or send (bytes)."
+    )
+
+    # Redis
+    redis_url: SecretStr | None = Field(
+        default=None,
+        description="redis:// or rediss:// URL (may carry a password). Unset: start the embedded redis-server.",
+    )
+
+    # Reliability
+    max_attempts: int = Field(
+        default=5, ge=1, description="Attempts for an unexpected error before the message goes to the DLQ."
+    )
+    retry_backoff_s: float = Field(default=0.2, ge=0, description="First retry delay; doubles per attempt.")
+    retry_backoff_max_s: float = Field(default=5.0, ge=0, description="Longest retry delay.")
+
+    # Observability
+    otlp_endpoint: str | None = Field(
+        default=None, description="OTLP/HTTP endpoint of the OpenTelemetry collector, e.g. http://otel:4318."
+    )
+    log_level: str = Field(default="INFO", description="Log level.")
+    log_json: bool = Field(default=False, description="Structured JSON logs (with trace ids).")
+
+    # Local state
+    data_dir: Path = Field(default=Path(".quoteflow"), description="Folder for local state (datasets, registry).")
+
+    @property
+    def embedded_kafka(self) -> bool:
+        return self.kafka_bootstrap is None
+
+    @property
+    def embedded_redis(self) -> bool:
+        return self.redis_url is None
+
+    @property
+    def producer_idempotence(self) -> bool:
+        if self.kafka_idempotence is not None:
+            return self.kafka_idempotence
+        return not self.embedded_kafka

@@ -1,0 +1,175 @@
+"""The small key-value interface services use for state, with Redis and in-memory versions.
+
+Services receive a :class:`Store` instead of importing a Redis client, so unit
+tests pass :class:`MemoryStore` while integration tests and production pass
+:class:`RedisStore`. Values are bytes or str; callers own their encoding (JSON).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Protocol, runtime_checkable
+
+from shared.settings import Settings
+
+
+@runtime_checkable
+class Store(Protocol):
+    """The Redis operations QuoteFlow needs, nothing more."""
+
+    async def get(self, key: str) -> bytes | None: ...
+
+    async def set(self, key: str, value: bytes | str, *, ttl_s: int | None = None, only_if_absent: bool = False) -> bool:
+        """Store a value; with ``only_if_absent`` return False (and change nothing) if the key exists."""
+        ...
+
+    async def delete(self, *keys: str) -> int: ...
+
+    async def exists(self, key: str) -> bool: ...
+
+    async def incr(self, key: str) -> int: ...
+
+    async def hset(self, key: str, field: str, value: bytes | str) -> None: ...
+
+    async def hget(self, key: str, field: str) -> bytes | None: ...
+
+    async def hgetall(self, key: str) -> dict[str, bytes]: ...
+
+    async def expire(self, key: str, ttl_s: int) -> None: ...
+
+    async def ping(self) -> bool: ...
+
+    async def close(self) -> None: ...
+
+
+def _as_bytes(value: bytes | str) -> bytes:
+    return value.encode() if isinstance(value, str) else value
+
+
+class MemoryStore:
+    """In-process test double with the same semantics (including TTLs)."""
+
+    def __init__(self) -> None:
+        self._data: dict[str, bytes | dict[str, bytes]] = {}
+        self._expiry: dict[str, float] = {}
+
+    def _alive(self, key: str) -> bool:
+        deadline = self._expiry.get(key)
+        if deadline is not None and deadline <= time.monotonic():
+            self._data.pop(key, None)
+            self._expiry.pop(key, None)
+        return key in self._data
+
+    async def get(self, key: str) -> bytes | None:
+        value = self._data.get(key) if self._alive(key) else None
+        return value if isinstance(value, bytes) else None
+
+    async def set(self, key: str, value: bytes | str, *, ttl_s: int | None = None, only_if_absent: bool = False) -> bool:
+        if only_if_absent and self._alive(key):
+            return False
+        self._data[key] = _as_bytes(value)
+        if ttl_s:
+            self._expiry[key] = time.monotonic() + ttl_s
+        else:
+            self._expiry.pop(key, None)
+        return True
+
+    async def delete(self, *keys: str) -> int:
+        removed = 0
+        for key in keys:
+            if self._alive(key):
+                removed += 1
+            self._data.pop(key, None)
+            self._expiry.pop(key, None)
+        return removed
+
+    async def exists(self, key: str) -> bool:
+        return self._alive(key)
+
+    async def incr(self, key: str) -> int:
+        current = await self.get(key)
+        value = int(current or b"0") + 1
+        self._data[key] = str(value).encode()
+        return value
+
+    async def hset(self, key: str, field: str, value: bytes | str) -> None:
+        bucket = self._data.get(key) if self._alive(key) else None
+        if not isinstance(bucket, dict):
+            bucket = {}
+            self._data[key] = bucket
+        bucket[field] = _as_bytes(value)
+
+    async def hget(self, key: str, field: str) -> bytes | None:
+        bucket = self._data.get(key) if self._alive(key) else None
+        return bucket.get(field) if isinstance(bucket, dict) else None
+
+    async def hgetall(self, key: str) -> dict[str, bytes]:
+        bucket = self._data.get(key) if self._alive(key) else None
+        return dict(bucket) if isinstance(bucket, dict) else {}
+
+    async def expire(self, key: str, ttl_s: int) -> None:
+        if self._alive(key):
+            self._expiry[key] = time.monotonic() + ttl_s
+
+    async def ping(self) -> bool:
+        return True
+
+    async def close(self) -> None:
+        return None
+
+
+class RedisStore:
+    """The real store: redis-py's asyncio client."""
+
+    def __init__(self, url: str, *, namespace: str = "qf") -> None:
+        import redis.asyncio as redis
+
+        self._client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5, health_check_interval=15)
+        self._ns = namespace
+
+    def _k(self, key: str) -> str:
+        return f"{self._ns}:{key}"
+
+    async def get(self, key: str) -> bytes | None:
+        value: bytes | None = await self._client.get(self._k(key))
+        return value
+
+    async def set(self, key: str, value: bytes | str, *, ttl_s: int | None = None, only_if_absent: bool = False) -> bool:
+        result = await self._client.set(self._k(key), value, ex=ttl_s or None, nx=only_if_absent)
+        return bool(result)
+
+    async def delete(self, *keys: str) -> int:
+        return int(await self._client.delete(*(self._k(k) for k in keys))) if keys else 0
+
+    async def exists(self, key: str) -> bool:
+        return bool(await self._client.exists(self._k(key)))
+
+    async def incr(self, key: str) -> int:
+        return int(await self._client.incr(self._k(key)))
+
+    async def hset(self, key: str, field: str, value: bytes | str) -> None:
+        await self._client.hset(self._k(key), field, value)  # type: ignore[misc]
+
+    async def hget(self, key: str, field: str) -> bytes | None:
+        value: bytes | None = await self._client.hget(self._k(key), field)  # type: ignore[misc]
+        return value
+
+    async def hgetall(self, key: str) -> dict[str, bytes]:
+        raw: dict[bytes, bytes] = await self._client.hgetall(self._k(key))  # type: ignore[misc]
+        return {k.decode(): v for k, v in raw.items()}
+
+    async def expire(self, key: str, ttl_s: int) -> None:
+        await self._client.expire(self._k(key), ttl_s)
+
+    async def ping(self) -> bool:
+        return bool(await self._client.ping())  # type: ignore[misc]
+
+    async def close(self) -> None:
+        await self._client.aclose()
+
+
+def build_store(settings: Settings) -> Store:
+    """The Redis store named by the settings (the embedded stack fills in its URL)."""
+    if settings.redis_url is None:
+        raise ValueError("redis_url is not set: start the embedded stack first")
+    return RedisStore(settings.redis_url.get_secret_value())
