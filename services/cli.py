@@ -7,20 +7,19 @@ tracebacks go to the log only with ``--debug``.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import signal
 import sys
-from collections.abc import Coroutine
-from datetime import date
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from services import pipeline
+from services.cli_support import PathsArg, UserError, console, err_console
+from services.cli_support import run_async as _run
+from services.ingest.mailfiles import read_mail_files
 from shared.settings import Settings
 from shared.telemetry import configure_logging
 
@@ -31,21 +30,6 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-console = Console()
-err_console = Console(stderr=True)
-T = TypeVar("T")
-
-PathsArg = Annotated[list[Path], typer.Argument(help=".eml or .mbox files, or folders of them.")]
-
-
-class UserError(Exception):
-    """A problem the user can fix; printed as one line."""
-
-
-def _run(coro: Coroutine[Any, Any, T]) -> T:
-    return asyncio.run(coro)
-
-
 # --------------------------------------------------------------------------- pipeline
 
 
@@ -96,7 +80,7 @@ def process(
     """Feed e-mail files through the pipeline over Kafka and write each resulting quote into --out."""
     settings = Settings()
     configure_logging(settings)
-    files = pipeline.read_mail_files(paths)
+    files = read_mail_files(paths)
     if not files:
         raise UserError("no .eml or .mbox files found")
 
@@ -146,7 +130,7 @@ def publish(
     configure_logging(settings)
     if settings.embedded_kafka:
         raise UserError("publish needs QUOTEFLOW_KAFKA_BOOTSTRAP (a running pipeline's broker)")
-    files = pipeline.read_mail_files(paths)
+    files = read_mail_files(paths)
 
     async def main() -> int:
         from shared import topics
@@ -172,96 +156,33 @@ def publish(
     console.print(f"published {_run(main())} message(s) to quoteflow.emails.raw")
 
 
-# --------------------------------------------------------------------------- offline tools
+# --------------------------------------------------------------------------- service commands
+
+COMMAND_MODULES = (
+    "services.ingest.commands",
+    "services.extract.commands",
+    "services.quote.commands",
+    "services.trainer.commands",
+    "services.trainer.synth.commands",
+    "services.trainer.evaluation.commands",
+)
 
 
-@app.command()
-def normalize(paths: PathsArg) -> None:
-    """Print the normalized thread JSON of e-mail files (.eml, .mbox, maildir), without a broker."""
-    from services.ingest.settings import IngestSettings
-    from services.ingest.threads import ThreadRepository
-    from shared.store import MemoryStore
+def _register_service_commands() -> None:
+    """Each service contributes its own commands (heavy imports stay inside the commands)."""
+    import importlib
 
-    settings = IngestSettings()
-    files = pipeline.read_mail_files(paths)
-
-    async def main() -> None:
-        from services.ingest.normalize import normalize_raw
-
-        for file in files:
-            repository = ThreadRepository(MemoryStore(), settings)
-            thread = None
-            for arrival, raw in enumerate(file.messages):
-                incoming = normalize_raw(raw, settings, arrival=arrival)
-                thread = await repository.assemble(incoming)
-                await repository.commit(incoming, thread)
-            if thread is not None:
-                print(thread.model_dump_json(indent=2))
-
-    _run(main())
-
-
-@app.command()
-def extract(
-    paths: PathsArg,
-    engine: Annotated[str, typer.Option("--engine", help="rules or llm")] = "rules",
-) -> None:
-    """Print facts, summary and tags of each thread as JSON (SPEC.md §2), without a broker."""
-    from services.extract.handlers import to_event
-    from services.extract.main import build_engine
-    from services.extract.settings import ExtractSettings
-    from services.ingest.settings import IngestSettings
-    from services.ingest.threads import ThreadRepository
-    from shared.store import MemoryStore
-
-    if engine not in ("rules", "llm"):
-        raise UserError(f"unknown engine {engine!r}: choose rules or llm")
-    extract_settings = ExtractSettings().model_copy(update={"engine": engine})
-    ingest_settings = IngestSettings()
-    files = pipeline.read_mail_files(paths)
-
-    async def main() -> None:
-        from services.ingest.normalize import normalize_raw
-
-        chosen = build_engine(extract_settings)
-        for file in files:
-            repository = ThreadRepository(MemoryStore(), ingest_settings)
-            thread = None
-            for arrival, raw in enumerate(file.messages):
-                incoming = normalize_raw(raw, ingest_settings, arrival=arrival)
-                thread = await repository.assemble(incoming)
-                await repository.commit(incoming, thread)
-            if thread is None:
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name is not None and name.startswith(exc.name):
                 continue
-            result = await chosen.extract(thread)
-            event = to_event(thread, result).model_dump(mode="json")
-            event["source"] = str(file.path)
-            print(json.dumps(event, ensure_ascii=False, indent=2))
-
-    _run(main())
+            raise
+        module.register_commands(app)
 
 
-@app.command()
-def quote(
-    facts_file: Annotated[Path, typer.Argument(help="FactsExtracted JSON, or bare key facts JSON.")],
-    fmt: Annotated[str, typer.Option("--format", help="markdown or html")] = "markdown",
-    language: Annotated[str, typer.Option(help="ko or en (for bare key facts)")] = "ko",
-) -> None:
-    """Render one quote document from facts, without a broker."""
-    from services.quote.handlers import build_quote_event
-    from services.quote.numbering import QuoteSlot
-    from services.quote.settings import QuoteSettings
-    from shared.events import FactsExtracted, KeyFacts
-
-    data = json.loads(facts_file.read_text(encoding="utf-8"))
-    if "facts" in data:
-        event = FactsExtracted.model_validate(data)
-    else:
-        event = FactsExtracted(thread_id=facts_file.stem, language=language, facts=KeyFacts.model_validate(data))
-    today = date.today()
-    slot = QuoteSlot(quote_number=f"Q-{today.year}-DRAFT", revision=1)
-    document = build_quote_event(event, slot, QuoteSettings(), today)
-    print(document.html if fmt == "html" else document.markdown)
+_register_service_commands()
 
 
 # --------------------------------------------------------------------------- entry point

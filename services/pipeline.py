@@ -10,8 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import mailbox
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,10 +19,9 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from services.extract.main import build_service as build_extract
 from services.extract.settings import ExtractSettings
+from services.ingest.mailfiles import MailFile, assemble_offline
 from services.ingest.main import build_service as build_ingest
-from services.ingest.normalize import BadEmail, normalize_raw
 from services.ingest.settings import IngestSettings
-from services.ingest.threads import ThreadRepository
 from services.quote.main import build_service as build_quote
 from services.quote.settings import QuoteSettings
 from services.trainer.main import build_service as build_trainer
@@ -33,7 +31,6 @@ from shared.broker import _admin_client_kwargs, build_broker, ensure_topics
 from shared.events import FactsExtracted, QuoteGenerated
 from shared.service import ServiceRuntime
 from shared.settings import Settings
-from shared.store import MemoryStore
 from shared.telemetry import Telemetry, build_telemetry
 
 logger = logging.getLogger(__name__)
@@ -70,12 +67,10 @@ async def running_services(
 ) -> AsyncIterator[list[ServiceRuntime]]:
     """Start the named services in this process; stop them (in reverse) on exit."""
     await ensure_topics(connections, topics.ALL_TOPICS)
-    runtimes: list[ServiceRuntime] = []
+    runtimes = [build_named_service(name, connections, telemetry=telemetry_for(name)) for name in names]
     try:
-        for name in names:
-            runtime = build_named_service(name, connections, telemetry=telemetry_for(name))
-            runtimes.append(runtime)
-            await runtime.start()
+        # Consumer groups take seconds to settle on join: start all services at once.
+        await asyncio.gather(*(runtime.start() for runtime in runtimes))
         yield runtimes
     finally:
         for runtime in reversed(runtimes):
@@ -83,59 +78,12 @@ async def running_services(
                 await runtime.stop()
 
 
-# --------------------------------------------------------------------------- mail files
-
-
-@dataclass
-class MailFile:
-    """One input thread: a .eml (one message) or a .mbox (its messages, in order)."""
-
-    path: Path
-    messages: list[bytes]
-
-    @property
-    def name(self) -> str:
-        return self.path.stem
-
-
-def read_mail_files(paths: Iterable[Path]) -> list[MailFile]:
-    """Expand folders; read .eml and .mbox (one thread each). Unknown extensions are read as .eml."""
-    files: list[Path] = []
-    for path in paths:
-        if path.is_dir():
-            files.extend(sorted(p for p in path.rglob("*") if p.suffix.lower() in (".eml", ".mbox")))
-        elif path.exists():
-            files.append(path)
-        else:
-            raise FileNotFoundError(f"no such file or folder: {path}")
-    result = []
-    for file in files:
-        if file.suffix.lower() == ".mbox":
-            box = mailbox.mbox(str(file), create=False)
-            try:
-                messages = [bytes(m.as_bytes()) for m in box]
-            finally:
-                box.close()
-        else:
-            messages = [file.read_bytes()]
-        result.append(MailFile(path=file, messages=messages))
-    return result
-
-
 async def expected_threads(files: Sequence[MailFile], settings: IngestSettings) -> dict[str, tuple[str, int]]:
     """thread id → (file name, messages) as ingest will assemble them (same rules, in memory)."""
-    repository = ThreadRepository(MemoryStore(), settings)
     expected: dict[str, tuple[str, int]] = {}
     for file in files:
-        for arrival, raw in enumerate(file.messages):
-            try:
-                incoming = normalize_raw(raw, settings, arrival=arrival)
-            except BadEmail:
-                continue
-            if await repository.is_duplicate(incoming):
-                continue
-            thread = await repository.assemble(incoming)
-            await repository.commit(incoming, thread)
+        thread = await assemble_offline(file, settings)
+        if thread is not None:
             expected[thread.thread_id] = (file.name, thread.version)
     return expected
 

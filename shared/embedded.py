@@ -101,7 +101,7 @@ class ChildServer:
                 with contextlib.suppress(OSError):
                     await writer.wait_closed()
                 return
-            except (OSError, asyncio.TimeoutError):
+            except (TimeoutError, OSError):
                 await asyncio.sleep(0.05)
         raise EmbeddedServerError(f"{self.name} did not listen on port {self.port} within {timeout_s:.0f}s")
 

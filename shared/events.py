@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -27,7 +27,7 @@ Language = Literal["ko", "en", "mixed"]
 
 def utc_now() -> datetime:
     """Timezone-aware 'now', so every timestamp in an event is unambiguous."""
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class StrictModel(BaseModel):
@@ -262,7 +262,9 @@ class AdapterEvent(StrictModel):
     promoted: bool = Field(description="Whether extract should now use this adapter.")
     previous_adapter_id: str | None = Field(default=None, description="Adapter in service before this one.")
     metrics: dict[str, float] = Field(default_factory=dict, description="Evaluation metrics, e.g. key_fact_f1.")
-    baseline_metrics: dict[str, float] = Field(default_factory=dict, description="Same metrics for the adapter in service.")
+    baseline_metrics: dict[str, float] = Field(
+        default_factory=dict, description="Same metrics for the adapter in service."
+    )
     dataset_size: int = Field(default=0, ge=0, description="Training examples used.")
     recipe: dict[str, Any] = Field(default_factory=dict, description="The training recipe, as run.")
     git_hash: str | None = Field(default=None, description="Code version that trained it.")

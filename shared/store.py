@@ -19,7 +19,9 @@ class Store(Protocol):
 
     async def get(self, key: str) -> bytes | None: ...
 
-    async def set(self, key: str, value: bytes | str, *, ttl_s: int | None = None, only_if_absent: bool = False) -> bool:
+    async def set(
+        self, key: str, value: bytes | str, *, ttl_s: int | None = None, only_if_absent: bool = False
+    ) -> bool:
         """Store a value; with ``only_if_absent`` return False (and change nothing) if the key exists."""
         ...
 
@@ -64,7 +66,9 @@ class MemoryStore:
         value = self._data.get(key) if self._alive(key) else None
         return value if isinstance(value, bytes) else None
 
-    async def set(self, key: str, value: bytes | str, *, ttl_s: int | None = None, only_if_absent: bool = False) -> bool:
+    async def set(
+        self, key: str, value: bytes | str, *, ttl_s: int | None = None, only_if_absent: bool = False
+    ) -> bool:
         if only_if_absent and self._alive(key):
             return False
         self._data[key] = _as_bytes(value)
@@ -131,10 +135,12 @@ class RedisStore:
         return f"{self._ns}:{key}"
 
     async def get(self, key: str) -> bytes | None:
-        value: bytes | None = await self._client.get(self._k(key))
-        return value
+        value = await self._client.get(self._k(key))
+        return _as_bytes(value) if value is not None else None
 
-    async def set(self, key: str, value: bytes | str, *, ttl_s: int | None = None, only_if_absent: bool = False) -> bool:
+    async def set(
+        self, key: str, value: bytes | str, *, ttl_s: int | None = None, only_if_absent: bool = False
+    ) -> bool:
         result = await self._client.set(self._k(key), value, ex=ttl_s or None, nx=only_if_absent)
         return bool(result)
 
@@ -151,12 +157,12 @@ class RedisStore:
         await self._client.hset(self._k(key), field, value)  # type: ignore[misc]
 
     async def hget(self, key: str, field: str) -> bytes | None:
-        value: bytes | None = await self._client.hget(self._k(key), field)  # type: ignore[misc]
-        return value
+        value = await self._client.hget(self._k(key), field)  # type: ignore[misc]
+        return _as_bytes(value) if value is not None else None
 
     async def hgetall(self, key: str) -> dict[str, bytes]:
-        raw: dict[bytes, bytes] = await self._client.hgetall(self._k(key))  # type: ignore[misc]
-        return {k.decode(): v for k, v in raw.items()}
+        raw = await self._client.hgetall(self._k(key))  # type: ignore[misc]
+        return {(k.decode() if isinstance(k, bytes) else k): _as_bytes(v) for k, v in raw.items()}
 
     async def expire(self, key: str, ttl_s: int) -> None:
         await self._client.expire(self._k(key), ttl_s)

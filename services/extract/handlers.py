@@ -6,7 +6,7 @@ import logging
 
 from faststream.kafka.annotations import KafkaMessage
 
-from services.extract.engine import ExtractionEngine, Extraction
+from services.extract.engine import Extraction, ExtractionEngine
 from services.extract.settings import ExtractSettings
 from shared import topics
 from shared.broker import subscriber_options

@@ -72,4 +72,3 @@ def register(runtime: ServiceRuntime, settings: IngestSettings) -> None:
             await repository.commit(incoming, thread)
 
         await guard.run(msg, process)
-

@@ -11,12 +11,13 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
 from email.utils import getaddresses, parseaddr, parsedate_to_datetime
 from html.parser import HTMLParser
+from typing import ClassVar
 
 from services.ingest.settings import IngestSettings
 from shared.consumer import PermanentError
@@ -85,7 +86,7 @@ def detect_language(text: str) -> Language:
 class _TextExtractor(HTMLParser):
     """HTML to text that keeps line breaks and table rows (cells separated by ' | ')."""
 
-    BLOCK = {"p", "div", "br", "tr", "li", "h1", "h2", "h3", "h4", "table", "blockquote", "hr"}
+    BLOCK: ClassVar[set[str]] = {"p", "div", "br", "tr", "li", "h1", "h2", "h3", "h4", "table", "blockquote", "hr"}
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
@@ -160,7 +161,7 @@ def content_hash(sender: str | None, date: datetime | None, text: str) -> str:
 def _aware(value: datetime | None) -> datetime | None:
     if value is None:
         return None
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def _build(
@@ -229,8 +230,8 @@ def _body_and_attachments(msg: EmailMessage, settings: IngestSettings) -> tuple[
         try:
             content = part.get_content()
         except (LookupError, UnicodeError):
-            payload = part.get_payload(decode=True) or b""
-            content = payload.decode("utf-8", "replace")
+            payload = part.get_payload(decode=True)
+            content = payload.decode("utf-8", "replace") if isinstance(payload, bytes) else ""
         if ctype == "text/plain" and plain is None:
             plain = str(content)
         elif ctype == "text/html" and html is None:
@@ -242,7 +243,9 @@ def _body_and_attachments(msg: EmailMessage, settings: IngestSettings) -> tuple[
     return plain or "", attachments
 
 
-def normalize_raw(raw: bytes, settings: IngestSettings, *, tenant: str | None = None, arrival: int = 0) -> IncomingEmail:
+def normalize_raw(
+    raw: bytes, settings: IngestSettings, *, tenant: str | None = None, arrival: int = 0
+) -> IncomingEmail:
     """Parse RFC 5322 bytes; raise :class:`BadEmail` when they are not an e-mail."""
     if len(raw) > settings.max_email_bytes:
         raise BadEmail(f"message of {len(raw)} bytes exceeds the limit of {settings.max_email_bytes}")

@@ -13,14 +13,14 @@ the same thread version, which downstream treats as a no-op.
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from services.ingest.normalize import IncomingEmail, normalize_subject
 from services.ingest.settings import IngestSettings
 from shared.events import Language, NormalizedMessage, NormalizedThread
 from shared.store import Store
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 DAY_S = 86_400
 
 

@@ -12,7 +12,7 @@ from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
-from jinja2 import ChoiceLoader, FileSystemLoader, PackageLoader, StrictUndefined, select_autoescape
+from jinja2 import BaseLoader, ChoiceLoader, FileSystemLoader, PackageLoader, StrictUndefined, select_autoescape
 from jinja2.sandbox import SandboxedEnvironment
 
 from services.quote.numbering import QuoteSlot
@@ -60,7 +60,7 @@ class RenderedQuote:
 
 
 def _environment(settings: QuoteSettings, tenant: str) -> SandboxedEnvironment:
-    loaders = []
+    loaders: list[BaseLoader] = []
     if settings.template_dir is not None:
         tenant_dir = Path(settings.template_dir) / tenant
         if tenant_dir.is_dir():
@@ -90,7 +90,9 @@ def compute_lines(event: FactsExtracted) -> tuple[list[QuoteLine], Decimal | Non
             missing.append("items.quantity")
         if price is None and "items.unit_price" not in missing:
             missing.append("items.unit_price")
-        lines.append(QuoteLine(product=item.product or "", quantity=qty, unit=item.unit, unit_price=price, amount=amount))
+        lines.append(
+            QuoteLine(product=item.product or "", quantity=qty, unit=item.unit, unit_price=price, amount=amount)
+        )
         subtotal = subtotal + amount if subtotal is not None and amount is not None else None
     if not lines:
         missing.append("items")

@@ -7,7 +7,7 @@ normalized thread, so that it can become a training pair later.
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -58,7 +58,7 @@ class CorrectionStore:
         with path.open(encoding="utf-8") as handle:
             count = sum(1 for _ in handle)
         manifest["files"][path.name] = {"tenant": tenant, "records": count}
-        manifest["updated_at"] = datetime.now(timezone.utc).isoformat()
+        manifest["updated_at"] = datetime.now(UTC).isoformat()
         tmp = manifest_path.with_suffix(".tmp")
         tmp.write_text(json.dumps(manifest, indent=2, ensure_ascii=False))
         tmp.replace(manifest_path)

@@ -1,0 +1,55 @@
+# QuoteFlow: `make run` and `make test` are all a new machine needs (Python 3.11).
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV ?= .venv
+BIN := $(VENV)/bin
+EXTRAS ?= dev,eval,pdf,train
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml requirements/constraints.txt | sha1sum | cut -c1-12)
+
+.PHONY: install run test lint typecheck unit docs bench lock clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml requirements/constraints.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c requirements/constraints.txt -e '.[$(EXTRAS)]'
+	@rm -f $(VENV)/.installed-*
+	@touch $@
+
+## Start the embedded stack, send examples/ through the pipeline, write ./out/, print a table, exit.
+run: install
+	QUOTEFLOW_LOG_LEVEL=$${QUOTEFLOW_LOG_LEVEL:-WARNING} $(BIN)/quoteflow process examples --out out
+
+## Lint, type-check and run every test (unit, integration on the embedded broker, e2e).
+test: install lint typecheck
+	$(BIN)/python -m pytest -q
+
+lint: install
+	$(BIN)/ruff check shared services tests bench
+	$(BIN)/ruff format --check shared services tests bench
+
+typecheck: install
+	$(BIN)/mypy
+
+unit: install
+	$(BIN)/python -m pytest -q -m "not integration and not e2e and not train"
+
+## AsyncAPI documents of every service into docs/asyncapi/.
+docs: install
+	$(BIN)/python -m services.docs docs/asyncapi
+
+## Benchmarks (not timed tests): figures into bench/results/.
+bench: install
+	$(BIN)/python -m bench
+
+## Re-resolve the pinned versions after changing dependencies in pyproject.toml.
+lock:
+	rm -rf .lockenv && $(PYTHON) -m venv .lockenv
+	.lockenv/bin/pip install --quiet --upgrade pip
+	.lockenv/bin/pip install --quiet -e '.[$(EXTRAS)]'
+	.lockenv/bin/pip freeze --exclude-editable | grep -v '^quoteflow' > requirements/constraints.txt
+	rm -rf .lockenv
+
+clean:
+	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache

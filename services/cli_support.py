@@ -1,0 +1,26 @@
+"""Helpers every `quoteflow` command module uses: one-line user errors, running coroutines, path arguments."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+
+T = TypeVar("T")
+
+console = Console()
+err_console = Console(stderr=True)
+
+PathsArg = Annotated[list[Path], typer.Argument(help=".eml or .mbox files, or folders of them.")]
+
+
+class UserError(Exception):
+    """A problem the user can fix; printed as one line, exit code 1."""
+
+
+def run_async(coro: Coroutine[Any, Any, T]) -> T:
+    return asyncio.run(coro)

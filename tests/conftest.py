@@ -1,0 +1,66 @@
+"""Fixtures shared by the whole suite: the embedded broker and Redis, real processes."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from pydantic import SecretStr
+
+from shared.embedded import ChildServer, redis_server, tansu_server
+from shared.settings import Settings
+
+REPO = Path(__file__).resolve().parent.parent
+TEAM_SHARED = REPO.parent / "shared"
+EXAMPLES = REPO / "examples"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+@pytest.fixture(autouse=True)
+def _no_env_leak(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests see only the settings they set, never the developer's QUOTEFLOW_* environment."""
+    for key in list(os.environ):
+        if key.startswith("QUOTEFLOW_"):
+            monkeypatch.delenv(key)
+
+
+def _start(servers: list[ChildServer]) -> None:
+    for server in servers:
+        server.start()
+
+    async def wait() -> None:
+        await asyncio.gather(*(s.wait_listening() for s in servers))
+
+    asyncio.run(wait())
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+    """A fresh Tansu broker and redis-server for one test module; settings pointing at them."""
+    workdir = tmp_path_factory.mktemp("stack")
+    kafka, redis = tansu_server(workdir), redis_server(workdir)
+    _start([kafka, redis])
+    try:
+        yield Settings(
+            kafka_bootstrap=f"127.0.0.1:{kafka.port}",
+            kafka_idempotence=False,
+            redis_url=SecretStr(f"redis://127.0.0.1:{redis.port}/0"),
+        )
+    finally:
+        redis.stop()
+        kafka.stop()
+
+
+@pytest.fixture(scope="module")
+def redis_only(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A redis-server of its own; yields its URL."""
+    workdir = tmp_path_factory.mktemp("redis")
+    redis = redis_server(workdir)
+    _start([redis])
+    try:
+        yield f"redis://127.0.0.1:{redis.port}/0"
+    finally:
+        redis.stop()
