@@ -77,6 +77,13 @@ def _admin_client_kwargs(settings: Settings) -> dict[str, Any]:
     return kwargs
 
 
+class _TopicsCreatedByUs(logging.Filter):
+    """faststream warns on every start that auto-creation is off; we create topics ourselves."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "Auto create topics is disabled" not in record.getMessage()
+
+
 def build_broker(settings: Settings, telemetry: Telemetry) -> KafkaBroker:
     """The service's KafkaBroker (publisher + subscribers), traced by faststream's middleware."""
     if settings.kafka_bootstrap is None:
@@ -92,9 +99,16 @@ def build_broker(settings: Settings, telemetry: Telemetry) -> KafkaBroker:
         security=broker_security(settings),
         middlewares=[KafkaTelemetryMiddleware(tracer_provider=telemetry.tracer_provider)],
         graceful_timeout=30.0,
-        logger=logging.getLogger(f"quoteflow.{settings.service_name}.broker"),
+        logger=_broker_logger(settings.service_name),
         log_level=logging.DEBUG,
     )
+
+
+def _broker_logger(service_name: str) -> logging.Logger:
+    broker_logger = logging.getLogger(f"quoteflow.{service_name}.broker")
+    if not any(isinstance(f, _TopicsCreatedByUs) for f in broker_logger.filters):
+        broker_logger.addFilter(_TopicsCreatedByUs())
+    return broker_logger
 
 
 async def raw_body(message: StreamMessage[Any]) -> bytes:
