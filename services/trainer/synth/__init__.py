@@ -1,0 +1,1 @@
+"""Synthetic buyer–supplier conversations with ground truth by construction, and training dataset builders."""
