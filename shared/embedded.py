@@ -105,6 +105,17 @@ class ChildServer:
                 await asyncio.sleep(0.05)
         raise EmbeddedServerError(f"{self.name} did not listen on port {self.port} within {timeout_s:.0f}s")
 
+    def wait_listening_sync(self, timeout_s: float = 20.0) -> None:
+        """Blocking variant of :meth:`wait_listening`, for code outside an event loop."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.process is not None and self.process.poll() is not None:
+                raise EmbeddedServerError(f"{self.name} exited with code {self.process.returncode}: {self.log_tail()}")
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), timeout=1.0):
+                return
+            time.sleep(0.05)
+        raise EmbeddedServerError(f"{self.name} did not listen on port {self.port} within {timeout_s:.0f}s")
+
     def log_tail(self, n: int = 800) -> str:
         path = self.workdir / f"{self.name}.log"
         return path.read_text(errors="replace")[-n:] if path.exists() else ""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,11 +29,8 @@ def _no_env_leak(monkeypatch: pytest.MonkeyPatch) -> None:
 def _start(servers: list[ChildServer]) -> None:
     for server in servers:
         server.start()
-
-    async def wait() -> None:
-        await asyncio.gather(*(s.wait_listening() for s in servers))
-
-    asyncio.run(wait())
+    for server in servers:
+        server.wait_listening_sync()
 
 
 @pytest.fixture(scope="module")
