@@ -59,6 +59,14 @@ def build_named_service(
     return factory(settings, telemetry=telemetry)
 
 
+def _ops_port(connections: Settings, index: int) -> dict[str, Any]:
+    """Ops endpoints for services sharing a process: port 0 stays 0 (any free port), N becomes N + index."""
+    if connections.ops_port is None:
+        return {}
+    port = connections.ops_port + index if connections.ops_port else 0
+    return {"ops_port": port, "ops_host": connections.ops_host}
+
+
 @contextlib.asynccontextmanager
 async def running_services(
     connections: Settings,
@@ -67,7 +75,10 @@ async def running_services(
 ) -> AsyncIterator[list[ServiceRuntime]]:
     """Start the named services in this process; stop them (in reverse) on exit."""
     await ensure_topics(connections, topics.ALL_TOPICS)
-    runtimes = [build_named_service(name, connections, telemetry=telemetry_for(name)) for name in names]
+    runtimes = [
+        build_named_service(name, connections, telemetry=telemetry_for(name), **_ops_port(connections, index))
+        for index, name in enumerate(names)
+    ]
     try:
         # Consumer groups take seconds to settle on join: start all services at once.
         await asyncio.gather(*(runtime.start() for runtime in runtimes))

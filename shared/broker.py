@@ -18,9 +18,11 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
+from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from faststream.message import StreamMessage
 from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
 
+from shared.ops import Metrics, attach_metrics
 from shared.settings import Settings
 from shared.telemetry import Telemetry
 
@@ -84,11 +86,18 @@ class _TopicsCreatedByUs(logging.Filter):
         return "Auto create topics is disabled" not in record.getMessage()
 
 
-def build_broker(settings: Settings, telemetry: Telemetry) -> KafkaBroker:
-    """The service's KafkaBroker (publisher + subscribers), traced by faststream's middleware."""
+def build_broker(settings: Settings, telemetry: Telemetry, metrics: Metrics | None = None) -> KafkaBroker:
+    """The service's KafkaBroker (publisher + subscribers), traced (and measured) by faststream's middlewares."""
     if settings.kafka_bootstrap is None:
         raise ValueError("kafka_bootstrap is not set: start the embedded stack first")
-    return KafkaBroker(
+    middlewares: list[Any] = [KafkaTelemetryMiddleware(tracer_provider=telemetry.tracer_provider)]
+    if metrics is not None:
+        middlewares.append(
+            KafkaPrometheusMiddleware(
+                registry=metrics.registry, app_name=settings.service_name, metrics_prefix="quoteflow"
+            )
+        )
+    broker = KafkaBroker(
         settings.kafka_bootstrap,
         client_id=settings.service_name,
         acks="all",
@@ -97,11 +106,14 @@ def build_broker(settings: Settings, telemetry: Telemetry) -> KafkaBroker:
         linger_ms=1,
         allow_auto_create_topics=False,
         security=broker_security(settings),
-        middlewares=[KafkaTelemetryMiddleware(tracer_provider=telemetry.tracer_provider)],
+        middlewares=middlewares,
         graceful_timeout=30.0,
         logger=_broker_logger(settings.service_name),
         log_level=logging.DEBUG,
     )
+    if metrics is not None:
+        attach_metrics(broker, settings.service_name, metrics)
+    return broker
 
 
 def _broker_logger(service_name: str) -> logging.Logger:

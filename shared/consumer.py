@@ -25,6 +25,7 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.message import KafkaMessage
 from pydantic import ValidationError
 
+from shared.ops import metrics_for
 from shared.settings import Settings
 from shared.topics import dlq
 
@@ -121,6 +122,8 @@ class MessageGuard:
                 self._attempts.pop(position, None)
                 return
             self._attempts[position] = attempt
+            if (found := metrics_for(self.broker)) is not None:
+                found[1].retries.labels(found[0], self.topic).inc()
             delay = min(self.settings.retry_backoff_s * 2 ** (attempt - 1), self.settings.retry_backoff_max_s)
             logger.warning(
                 "%s: attempt %d failed on %s[%d]@%d (%s), retrying in %.1fs",
@@ -159,6 +162,8 @@ class MessageGuard:
             service=self.settings.service_name,
             record=record,
         )
+        if (found := metrics_for(self.broker)) is not None:
+            found[1].dead_letters.labels(found[0], self.topic, type(exc).__name__).inc()
         if self.on_dead_letter is not None:
             self.on_dead_letter(self.topic, exc)
 

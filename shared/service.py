@@ -15,6 +15,7 @@ from faststream import FastStream
 from faststream.kafka import KafkaBroker
 
 from shared.broker import build_broker, ensure_topics
+from shared.ops import Metrics, OpsServer, build_metrics, update_consumer_lag
 from shared.settings import Settings
 from shared.store import Store, build_store
 from shared.telemetry import Telemetry, build_telemetry
@@ -32,12 +33,14 @@ class ServiceRuntime:
     broker: KafkaBroker
     store: Store
     telemetry: Telemetry
+    metrics: Metrics
     on_stop: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     started: bool = False
+    ops: OpsServer | None = None
 
     async def start(self) -> None:
-        if self.settings.kafka_create_topics:
-            await ensure_topics(self.settings, ALL_TOPICS)
+        """Topics, ops endpoints, then consumers (readiness turns true once they run)."""
+        await self._before_start()
         await self.broker.start()
         self.started = True
         logger.info("%s started on %s", self.name, self.settings.kafka_bootstrap)
@@ -47,24 +50,45 @@ class ServiceRuntime:
         if self.started:
             await self.broker.stop()
             self.started = False
-        for hook in self.on_stop:
-            await hook()
-        await self.store.close()
-        self.telemetry.shutdown()
+        await self._after_stop()
 
     def app(self) -> FastStream:
-        """The FastStream application for running this service alone."""
-        return FastStream(self.broker, on_startup=[self._ensure_topics], after_shutdown=[self._close])
+        """The FastStream application for running this service alone (SIGTERM stops it gracefully)."""
+        return FastStream(
+            self.broker,
+            on_startup=[self._before_start],
+            after_startup=[self._mark_started],
+            after_shutdown=[self._after_stop],
+        )
 
-    async def _ensure_topics(self) -> None:
+    async def _mark_started(self) -> None:
+        self.started = True
+
+    async def _before_start(self) -> None:
         if self.settings.kafka_create_topics:
             await ensure_topics(self.settings, ALL_TOPICS)
+        if self.settings.ops_port is not None and self.ops is None:
+            self.ops = OpsServer(
+                self.name,
+                self.metrics,
+                readiness=self.ready,
+                before_scrape=lambda: update_consumer_lag(self.broker, self.name, self.metrics),
+            )
+            await self.ops.start(self.settings.ops_host, self.settings.ops_port)
 
-    async def _close(self) -> None:
+    async def _after_stop(self) -> None:
+        self.started = False
         for hook in self.on_stop:
             await hook()
+        if self.ops is not None:
+            await self.ops.stop()
+            self.ops = None
         await self.store.close()
         self.telemetry.shutdown()
+
+    async def ready(self) -> bool:
+        """Consumers running and the store answering."""
+        return self.started and await self.store.ping()
 
 
 def build_runtime(
@@ -76,10 +100,12 @@ def build_runtime(
 ) -> ServiceRuntime:
     """Broker, store and telemetry for one service; any of them may be given instead."""
     telemetry = telemetry or build_telemetry(settings)
+    metrics = build_metrics(name)
     return ServiceRuntime(
         name=name,
         settings=settings,
-        broker=build_broker(settings, telemetry),
+        broker=build_broker(settings, telemetry, metrics),
         store=store or build_store(settings),
         telemetry=telemetry,
+        metrics=metrics,
     )

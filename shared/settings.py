@@ -80,6 +80,13 @@ class Settings(BaseSettings):
     otlp_endpoint: str | None = Field(
         default=None, description="OTLP/HTTP endpoint of the OpenTelemetry collector, e.g. http://otel:4318."
     )
+    ops_port: int | None = Field(
+        default=None,
+        ge=0,
+        le=65535,
+        description="Port of /healthz, /readyz, /metrics (0: any free port; unset: off).",
+    )
+    ops_host: str = Field(default="127.0.0.1", description="Address the ops endpoints bind to (0.0.0.0 in containers).")
     log_level: str = Field(default="INFO", description="Log level.")
     log_json: bool = Field(default=False, description="Structured JSON logs (with trace ids).")
 
