@@ -31,6 +31,7 @@ from shared.broker import _admin_client_kwargs, build_broker, ensure_topics
 from shared.events import FactsExtracted, QuoteGenerated
 from shared.service import ServiceRuntime
 from shared.settings import Settings
+from shared.store import Store
 from shared.telemetry import Telemetry, build_telemetry
 
 logger = logging.getLogger(__name__)
@@ -49,14 +50,18 @@ def _service_factories() -> dict[str, tuple[type[Settings], Callable[..., Servic
 
 
 def build_named_service(
-    name: str, connections: Settings, telemetry: Telemetry | None = None, **overrides: Any
+    name: str,
+    connections: Settings,
+    telemetry: Telemetry | None = None,
+    store: Store | None = None,
+    **overrides: Any,
 ) -> ServiceRuntime:
     """One service with its own settings (from the environment) on the given broker and store."""
     settings_cls, factory = _service_factories()[name]
     update = {f: getattr(connections, f) for f in CONNECTION_FIELDS}
     update.update(overrides)
     settings = settings_cls().model_copy(update=update)
-    return factory(settings, telemetry=telemetry)
+    return factory(settings, telemetry=telemetry, store=store)
 
 
 def _ops_port(connections: Settings, index: int) -> dict[str, Any]:
