@@ -124,6 +124,11 @@ class ThreadOutcome:
             return False
         return self.quote is not None and self.quote.facts_hash == self.facts.facts.content_hash()
 
+    @property
+    def finished(self) -> bool:
+        """Done, or failed: a dead letter for this thread means no final quote will come."""
+        return self.done or bool(self.dead_letters)
+
 
 async def _collector(settings: Settings, wanted_topics: Sequence[str]) -> AIOKafkaConsumer:
     """A group-less consumer positioned at the end of the topics, to see only what follows."""
@@ -182,7 +187,7 @@ async def process_files(
                 await broker.publish(raw, topics.EMAILS_RAW, key=file.name.encode())
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_s
-        while not all(o.done for o in outcomes.values()) and loop.time() < deadline:
+        while not all(o.finished for o in outcomes.values()) and loop.time() < deadline:
             batch = await collector.getmany(timeout_ms=200)
             for tp, records in batch.items():
                 for record in records:
