@@ -1,15 +1,22 @@
-"""Quote handler: quoteflow.facts.extracted → quoteflow.quotes.generated."""
+"""Quote handler: quoteflow.facts.extracted → quoteflow.quotes.generated.
+
+At least once, never a second number: the slot (number + revision) is taken from
+Redis, the document is published, and only then is the revision recorded. A
+redelivered message therefore republishes the same number and revision.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
-from datetime import date
+from datetime import date, datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from faststream.kafka.annotations import KafkaMessage
 
 from services.quote.numbering import QuoteBook, QuoteSlot
-from services.quote.render import render_quote
+from services.quote.render import QuoteRenderer, pdf_path, render_pdf, render_quote
 from services.quote.settings import QuoteSettings
 from shared import topics
 from shared.broker import subscriber_options
@@ -20,16 +27,22 @@ from shared.service import ServiceRuntime
 logger = logging.getLogger(__name__)
 
 
-def build_quote_event(event: FactsExtracted, slot: QuoteSlot, settings: QuoteSettings, today: date) -> QuoteGenerated:
+def build_quote_event(
+    event: FactsExtracted,
+    slot: QuoteSlot,
+    settings: QuoteSettings,
+    today: date,
+    renderer: QuoteRenderer | None = None,
+) -> QuoteGenerated:
     """Render the document for one slot and wrap it in the public event."""
-    rendered = render_quote(event, slot, settings, today)
+    rendered = renderer.render(event, slot, today) if renderer else render_quote(event, slot, settings, today)
     return QuoteGenerated(
         thread_id=event.thread_id,
         tenant=event.tenant,
         quote_number=slot.quote_number,
         revision=slot.revision,
-        language="ko" if event.language in ("ko", "mixed") else "en",
-        currency=event.facts.currency,
+        language="ko" if rendered.language == "ko" else "en",
+        currency=rendered.currency,
         lines=rendered.lines,
         subtotal=rendered.subtotal,
         vat=rendered.vat,
@@ -43,10 +56,32 @@ def build_quote_event(event: FactsExtracted, slot: QuoteSlot, settings: QuoteSet
     )
 
 
+def local_today(timezone: str) -> Callable[[], date]:
+    """'Today' in the tenant's business time zone (a quote issued at 08:00 KST is dated in Korea)."""
+    try:
+        zone = ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown time zone {timezone!r} (QUOTEFLOW_TIMEZONE)") from exc
+    return lambda: datetime.now(zone).date()
+
+
+async def write_pdf(settings: QuoteSettings, quote: QuoteGenerated) -> None:
+    """Print the quote to ``pdf_dir`` (in a worker thread: WeasyPrint takes a noticeable time)."""
+    if settings.pdf_dir is None:
+        return
+    path = pdf_path(settings.pdf_dir, quote.tenant, quote.quote_number, quote.revision)
+    pdf = await asyncio.to_thread(render_pdf, quote.html)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(".pdf.tmp")
+    temporary.write_bytes(pdf)
+    temporary.replace(path)
+
+
 def register(runtime: ServiceRuntime, settings: QuoteSettings, today: Callable[[], date] = date.today) -> None:
     """Subscribe quote to extracted facts on the runtime's broker."""
     broker = runtime.broker
     book = QuoteBook(runtime.store)
+    renderer = QuoteRenderer(settings)
     guard = MessageGuard(broker, settings, topics.FACTS_EXTRACTED)
     tracer = runtime.telemetry.tracer
     publisher = broker.publisher(
@@ -66,13 +101,17 @@ def register(runtime: ServiceRuntime, settings: QuoteSettings, today: Callable[[
         async def process() -> None:
             event = parse_event(FactsExtracted, body)
             facts_hash = event.facts.content_hash()
-            slot = await book.next_slot(event.tenant, event.thread_id, facts_hash, today())
+            issued = today()
+            slot = await book.next_slot(event.tenant, event.thread_id, facts_hash, issued)
             if slot is None:
                 logger.info("facts unchanged for %s: no new revision", event.thread_id)
                 return
             with tracer.start_as_current_span("quote.render") as span:
+                span.set_attribute("quoteflow.quote.number", slot.quote_number)
                 span.set_attribute("quoteflow.quote.revision", slot.revision)
-                quote = build_quote_event(event, slot, settings, today())
+                quote = build_quote_event(event, slot, settings, issued, renderer)
+                span.set_attribute("quoteflow.quote.needs_review", quote.needs_review)
+            await write_pdf(settings, quote)
             await publisher.publish(
                 quote.model_dump_json().encode(),
                 key=event.thread_id.encode(),

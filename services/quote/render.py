@@ -1,57 +1,72 @@
-"""Render key facts as a quote document: Decimal money, sandboxed Jinja2 templates.
+"""Render key facts as a quote document (견적서 / Quotation): Markdown, standalone HTML, PDF.
 
-Text from e-mail reaches templates only as data: the sandbox forbids attribute
-tricks and HTML output is autoescaped, so ``<script>`` or ``{{ }}`` in a product
-name is shown, never run.
+Everything a document shows is computed here (Decimal totals, Babel formatting,
+Korean amount in words) and handed to the templates as plain data; templates only
+lay it out. Text from e-mail reaches templates only as data: they run in Jinja2's
+immutable sandbox, HTML output is autoescaped and Markdown output is escaped too
+(Markdown renderers pass raw HTML through), so ``<script>`` or ``{{ }}`` in a
+product name is shown, never run. A fact the quote needs but the facts lack is
+rendered as "확인 필요" / "To be confirmed" and listed in ``missing_fields``.
 """
 
 from __future__ import annotations
 
+import re
+import threading
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
-from jinja2 import BaseLoader, ChoiceLoader, FileSystemLoader, PackageLoader, StrictUndefined, select_autoescape
-from jinja2.sandbox import SandboxedEnvironment
+from babel.dates import format_date
+from jinja2 import (
+    BaseLoader,
+    ChoiceLoader,
+    FileSystemLoader,
+    PackageLoader,
+    PrefixLoader,
+    StrictUndefined,
+    Template,
+    TemplateError,
+)
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+from markupsafe import Markup
 
+from services.quote.money import (
+    LOCALES,
+    format_money,
+    format_percent,
+    format_quantity,
+    korean_amount_words,
+    round_money,
+)
 from services.quote.numbering import QuoteSlot
 from services.quote.settings import QuoteSettings
-from shared.events import FactsExtracted, QuoteLine
+from services.quote.tenants import QuoteConfigError, TenantCache, TenantConfig
+from services.quote.terms import ThreadTerms, thread_terms
+from services.quote.totals import HUNDRED, QuoteTotals, VatMode, compute_totals
+from shared.events import FactsExtracted, KeyFacts, QuoteLine
 
-ZERO_DECIMAL_CURRENCIES = {"KRW", "JPY", "VND", "CLP", "ISK", "HUF"}
-REQUIRED_FIELDS = ("buyer", "items", "items.quantity", "items.unit_price", "currency")
-
-
-def quantum(currency: str | None) -> Decimal:
-    return Decimal("1") if (currency or "").upper() in ZERO_DECIMAL_CURRENCIES else Decimal("0.01")
-
-
-def round_money(value: Decimal, currency: str | None) -> Decimal:
-    return value.quantize(quantum(currency), rounding=ROUND_HALF_UP)
-
-
-def format_money(value: Decimal | None, currency: str | None, language: str) -> str | None:
-    if value is None:
-        return None
-    q = quantum(currency)
-    text = f"{value.quantize(q):,}" if q == 1 else f"{value.quantize(q):,.2f}"
-    code = (currency or "").upper()
-    if code == "KRW" and language == "ko":
-        return f"{text}원"
-    return f"{code} {text}".strip()
+FORMATS = ("md", "html")
+TO_BE_CONFIRMED = {"ko": "확인 필요", "en": "To be confirmed"}
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]|~])")
+_ENTITY_LIKE = re.compile(r"&(?=#?[A-Za-z0-9]+;)")
 
 
 @dataclass
 class RenderedQuote:
     """The computed document and its totals."""
 
+    language: str
+    currency: str | None
     lines: list[QuoteLine]
     subtotal: Decimal | None
     vat: Decimal | None
     total: Decimal | None
     markdown: str
     html: str
+    vat_mode: VatMode
     missing_fields: list[str] = field(default_factory=list)
 
     @property
@@ -59,84 +74,288 @@ class RenderedQuote:
         return bool(self.missing_fields)
 
 
-def _environment(settings: QuoteSettings, tenant: str) -> SandboxedEnvironment:
-    loaders: list[BaseLoader] = []
-    if settings.template_dir is not None:
-        tenant_dir = Path(settings.template_dir) / tenant
-        if tenant_dir.is_dir():
-            loaders.append(FileSystemLoader(str(tenant_dir)))
-    loaders.append(PackageLoader("services.quote", "templates"))
-    return SandboxedEnvironment(
-        loader=ChoiceLoader(loaders),
-        autoescape=select_autoescape(enabled_extensions=("html", "html.j2"), default_for_string=False),
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
+def markdown_escape(value: Any) -> Any:
+    """Make e-mail text inert in Markdown: no tables broken, no raw HTML, no links or emphasis."""
+    if not isinstance(value, str) or isinstance(value, Markup):
+        return value
+    text = " ".join(value.split())  # newlines would end a table row or list item
+    text = _MD_SPECIAL.sub(r"\\\1", text)
+    text = _ENTITY_LIKE.sub("&amp;", text)
+    return text.replace("<", "&lt;").replace(">", "&gt;")
 
 
-def compute_lines(event: FactsExtracted) -> tuple[list[QuoteLine], Decimal | None, list[str]]:
-    """Priced lines and subtotal; a line without quantity or price leaves the subtotal unknown."""
-    facts = event.facts
-    currency = facts.currency
-    missing: list[str] = []
-    lines: list[QuoteLine] = []
-    subtotal: Decimal | None = Decimal(0)
-    for item in facts.items:
-        qty = Decimal(str(item.quantity)) if item.quantity is not None else None
-        price = Decimal(str(item.unit_price)) if item.unit_price is not None else None
-        amount = round_money(qty * price, item.currency or currency) if qty is not None and price is not None else None
-        if qty is None and "items.quantity" not in missing:
-            missing.append("items.quantity")
-        if price is None and "items.unit_price" not in missing:
-            missing.append("items.unit_price")
-        lines.append(
-            QuoteLine(product=item.product or "", quantity=qty, unit=item.unit, unit_price=price, amount=amount)
+def document_language(event: FactsExtracted, config: TenantConfig) -> str:
+    """ko for Korean and mixed threads (견적서), en otherwise, unless the tenant fixes one."""
+    if config.language in ("ko", "en"):
+        return config.language
+    return "ko" if event.language in ("ko", "mixed") else "en"
+
+
+class TemplateSet:
+    """The two sandboxed environments (Markdown, HTML) for one override folder, compiled once."""
+
+    def __init__(self, folder: Path | None) -> None:
+        builtin = PackageLoader("services.quote", "templates")
+        loaders: list[BaseLoader] = [FileSystemLoader(str(folder))] if folder else []
+        loaders += [builtin, PrefixLoader({"builtin": builtin})]
+        options: dict[str, Any] = {
+            "loader": ChoiceLoader(loaders),
+            "undefined": StrictUndefined,
+            "trim_blocks": True,
+            "lstrip_blocks": True,
+            "keep_trailing_newline": True,
+            "auto_reload": folder is not None,
+        }
+        self.folder = folder
+        self.environments = {
+            "md": ImmutableSandboxedEnvironment(autoescape=False, finalize=markdown_escape, **options),
+            "html": ImmutableSandboxedEnvironment(autoescape=True, **options),
+        }
+
+    def template(self, language: str, fmt: str) -> Template:
+        name = f"quote_{language}.{fmt}.j2"
+        try:
+            return self.environments[fmt].get_template(name)
+        except TemplateError as exc:
+            raise QuoteConfigError(f"template {name} ({self.folder or 'built-in'}): {exc}") from exc
+
+
+class QuoteRenderer:
+    """Renders quotes for any tenant; caches tenant configs and compiled templates (thread-safe)."""
+
+    def __init__(self, settings: QuoteSettings) -> None:
+        self.settings = settings
+        self.tenants = TenantCache(settings)
+        self._template_sets: dict[Path | None, TemplateSet] = {}
+        self._lock = threading.Lock()
+
+    def templates(self, folder: Path | None) -> TemplateSet:
+        with self._lock:
+            if folder not in self._template_sets:
+                self._template_sets[folder] = TemplateSet(folder)
+            return self._template_sets[folder]
+
+    def render(self, event: FactsExtracted, slot: QuoteSlot, today: date) -> RenderedQuote:
+        """Compute totals and render Markdown and HTML in the document language."""
+        config = self.tenants.get(event.tenant)
+        language = document_language(event, config)
+        terms = thread_terms(event)
+        vat_mode = _vat_mode(event.facts, config, terms)
+        totals = compute_totals(
+            event.facts, vat_mode=vat_mode, vat_rate=config.vat_rate, vat_rounding=config.vat_rounding
         )
-        subtotal = subtotal + amount if subtotal is not None and amount is not None else None
-    if not lines:
-        missing.append("items")
-        subtotal = None
-    return lines, subtotal, missing
+        missing = _missing_fields(event.facts, config, terms, totals)
+        context = build_context(event, slot, config, today, language, terms, totals, missing)
+        templates = self.templates(config.template_folder)
+        rendered: dict[str, str] = {}
+        for fmt in FORMATS:
+            try:
+                rendered[fmt] = templates.template(language, fmt).render(context)
+            except QuoteConfigError:
+                raise
+            except TemplateError as exc:  # includes SecurityError from the sandbox
+                raise QuoteConfigError(f"template quote_{language}.{fmt}.j2 failed: {exc}") from exc
+        return RenderedQuote(
+            language=language,
+            currency=totals.currency,
+            lines=[line.as_event_line() for line in totals.lines],
+            subtotal=totals.subtotal,
+            vat=totals.vat,
+            total=totals.total,
+            markdown=rendered["md"],
+            html=rendered["html"],
+            vat_mode=vat_mode,
+            missing_fields=missing,
+        )
+
+
+_RENDERERS: dict[int, QuoteRenderer] = {}
 
 
 def render_quote(event: FactsExtracted, slot: QuoteSlot, settings: QuoteSettings, today: date) -> RenderedQuote:
-    """Compute totals and render Markdown and HTML in the thread's language."""
+    """One-call rendering with a renderer cached per settings object (long-lived callers hold a QuoteRenderer)."""
+    renderer = _RENDERERS.get(id(settings))
+    if renderer is None or renderer.settings is not settings:
+        if len(_RENDERERS) >= 16:
+            _RENDERERS.clear()
+        renderer = _RENDERERS[id(settings)] = QuoteRenderer(settings)
+    return renderer.render(event, slot, today)
+
+
+def _vat_mode(facts: KeyFacts, config: TenantConfig, terms: ThreadTerms) -> VatMode:
+    currency = facts.currency or next((i.currency for i in facts.items if i.currency), None)
+    if not config.vat_applies(currency):
+        return "not_applicable"
+    if terms.vat_mode in ("included", "excluded", "exempt"):
+        return terms.vat_mode  # type: ignore[return-value]
+    return config.vat_mode
+
+
+def _missing_fields(facts: KeyFacts, config: TenantConfig, terms: ThreadTerms, totals: QuoteTotals) -> list[str]:
+    """Required facts that are absent, in document order (header, lines, terms)."""
+    required = set(config.required_fields)
+    missing: list[str] = []
+    if "buyer" in required and not (facts.buyer and (facts.buyer.company or facts.buyer.name)):
+        missing.append("buyer")
+    supplier_company = config.supplier.company or (facts.supplier and facts.supplier.company)
+    if "supplier" in required and not supplier_company:
+        missing.append("supplier.company")  # the issuing company; a contact person alone cannot issue a quote
+    missing += totals.missing_fields
+    if "delivery" in required and facts.delivery_lead_time_days is None and facts.delivery_date is None:
+        missing.append("delivery")
+    if "payment_terms" in required and not (facts.payment_terms or config.payment_terms):
+        missing.append("payment_terms")
+    if "incoterm" in required and facts.incoterm is None:
+        missing.append("incoterm")
+    if facts.incoterm is not None and terms.incoterm_place is None:
+        missing.append("incoterm_place")  # Incoterms 2020 always name a place
+    if "warranty" in required and facts.warranty_months is None and config.warranty_months is None:
+        missing.append("warranty")
+    if terms.vat_conflict:
+        missing.append("vat_mode")
+    return missing
+
+
+def _format_date(value: date, language: str) -> str:
+    return format_date(value, format="long", locale=LOCALES.get(language, "en_US"))
+
+
+def _parse_iso_date(text: str | None) -> date | None:
+    try:
+        return date.fromisoformat(text) if text else None
+    except ValueError:
+        return None
+
+
+def build_context(
+    event: FactsExtracted,
+    slot: QuoteSlot,
+    config: TenantConfig,
+    today: date,
+    language: str,
+    terms: ThreadTerms,
+    totals: QuoteTotals,
+    missing: list[str],
+) -> dict[str, Any]:
+    """Plain data for the templates: strings, numbers, lists and dicts only."""
     facts = event.facts
-    language = "ko" if event.language in ("ko", "mixed") else "en"
-    lines, subtotal, missing = compute_lines(event)
-    if facts.buyer is None or not (facts.buyer.company or facts.buyer.name):
-        missing.insert(0, "buyer")
-    if facts.currency is None:
-        missing.append("currency")
-    vat = round_money(subtotal * settings.vat_rate, facts.currency) if subtotal is not None else None
-    total = subtotal + vat if subtotal is not None and vat is not None else None
-    context = {
+    currency = totals.currency
+    krw_suffix = None if not config.krw_symbol else False
+
+    def money(value: Decimal | None, *, exact: bool = False) -> str | None:
+        return format_money(value, currency, language, krw_suffix=krw_suffix, exact=exact)
+
+    def money_symbol(value: Decimal | None) -> str | None:
+        return format_money(value, currency, language, krw_suffix=False)
+
+    valid_until = today + timedelta(days=config.validity_days)
+    buyer = facts.buyer
+    fact_supplier = facts.supplier
+    profile = config.supplier
+    lines = []
+    for number, line in enumerate(totals.lines, start=1):
+        list_unit_price = None
+        if line.discount_percent is not None and line.unit_price is not None and currency is not None:
+            list_unit_price = round_money(line.unit_price * HUNDRED / (HUNDRED - line.discount_percent), currency)
+        lines.append(
+            {
+                "no": number,
+                "product": line.product,
+                "quantity": format_quantity(line.quantity, language),
+                "unit": line.unit,
+                "unit_price": money(line.unit_price, exact=True),
+                "amount": money(line.amount),
+                "discount_percent": format_percent(line.discount_percent) if line.discount_percent else None,
+                "list_unit_price": money(list_unit_price),
+                "missing": sorted(f.rsplit(".", 1)[1] for f in missing if f.startswith(f"items.{number - 1}.")),
+            }
+        )
+    supply_value = (
+        totals.subtotal - totals.vat_contained
+        if totals.subtotal is not None and totals.vat_contained is not None
+        else None
+    )
+    delivery_date = _parse_iso_date(facts.delivery_date)
+    moq_unit = totals.lines[0].unit if len({line.unit for line in totals.lines}) == 1 and totals.lines else None
+    return {
+        "language": language,
+        "tbc": TO_BE_CONFIRMED[language],
+        "thread_id": event.thread_id,
+        "tenant": event.tenant,
+        "engine": event.engine,
         "quote_number": slot.quote_number,
         "revision": slot.revision,
-        "issue_date": today.isoformat(),
-        "valid_until": (today + timedelta(days=settings.validity_days)).isoformat(),
-        "facts": facts.model_dump(),
-        "lines": [
-            {
-                "product": line.product,
-                "quantity": line.quantity,
-                "unit": line.unit or "",
-                "unit_price": format_money(line.unit_price, facts.currency, language),
-                "amount": format_money(line.amount, facts.currency, language),
-            }
-            for line in lines
-        ],
-        "subtotal": format_money(subtotal, facts.currency, language),
-        "vat": format_money(vat, facts.currency, language),
-        "vat_percent": f"{settings.vat_rate * 100:.0f}",
-        "total": format_money(total, facts.currency, language),
-        "supplier_name": (facts.supplier.company if facts.supplier else None) or settings.supplier_name,
+        "issue_date": _format_date(today, language),
+        "issue_date_iso": today.isoformat(),
+        "valid_until": _format_date(valid_until, language),
+        "valid_until_iso": valid_until.isoformat(),
+        "validity_days": config.validity_days,
+        "buyer": {
+            "company": buyer.company if buyer else None,
+            "name": buyer.name if buyer else None,
+            "email": buyer.email if buyer else None,
+        },
+        "supplier": {
+            "company": profile.company or (fact_supplier.company if fact_supplier else None),
+            "name": (fact_supplier.name if fact_supplier else None) or profile.name,
+            "email": (fact_supplier.email if fact_supplier else None) or profile.email,
+            "representative": profile.representative,
+            "registration_number": profile.registration_number,
+            "address": profile.address,
+            "phone": profile.phone,
+        },
+        "currency": currency,
+        "lines": lines,
+        "totals": {
+            "gross": money(totals.gross),
+            "discount": money(totals.discount),
+            "subtotal": money(totals.subtotal),
+            "supply_value": money(supply_value),
+            "vat": money(totals.vat),
+            "vat_contained": money(totals.vat_contained),
+            "total": money(totals.total),
+            "total_symbol": money_symbol(totals.total),
+            "total_words": korean_amount_words(totals.total, currency) if totals.total is not None else None,
+        },
+        "vat": {"mode": totals.vat_mode, "percent": format_percent(config.vat_rate * HUNDRED)},
+        "delivery": {
+            "lead_time_days": facts.delivery_lead_time_days,
+            "date": _format_date(delivery_date, language) if delivery_date else facts.delivery_date,
+            "shipping_method": facts.shipping_method,
+        },
+        "incoterm": {"code": facts.incoterm, "place": terms.incoterm_place} if facts.incoterm else None,
+        "payment_terms": (
+            {"text": facts.payment_terms, "standard": False}
+            if facts.payment_terms
+            else ({"text": config.payment_terms, "standard": True} if config.payment_terms else None)
+        ),
+        "warranty": (
+            {"months": facts.warranty_months, "standard": False}
+            if facts.warranty_months is not None
+            else ({"months": config.warranty_months, "standard": True} if config.warranty_months is not None else None)
+        ),
+        "moq": {"quantity": format_quantity(Decimal(repr(facts.moq)), language), "unit": moq_unit}
+        if facts.moq is not None and facts.moq > 0
+        else None,
+        "notes": list(config.notes),
         "missing_fields": missing,
+        "missing": {name: True for name in missing},
+        "needs_review": bool(missing) or event.needs_review,
     }
-    env = _environment(settings, event.tenant)
-    markdown = env.get_template(f"quote_{language}.md.j2").render(context)
-    html = env.get_template(f"quote_{language}.html.j2").render(context)
-    return RenderedQuote(
-        lines=lines, subtotal=subtotal, vat=vat, total=total, markdown=markdown, html=html, missing_fields=missing
-    )
+
+
+def render_pdf(html: str) -> bytes:
+    """Print the HTML document to PDF with WeasyPrint; only inline (data:) resources are loaded."""
+    try:
+        from weasyprint import HTML
+        from weasyprint.urls import URLFetcher
+    except ImportError as exc:  # pragma: no cover - the pdf extra is missing
+        raise QuoteConfigError("PDF output needs WeasyPrint (the pdf extra: pip install weasyprint)") from exc
+    fetcher = URLFetcher(allowed_protocols=("data",), allow_redirects=False)
+    return HTML(string=html, url_fetcher=fetcher).write_pdf()  # type: ignore[no-any-return]
+
+
+def pdf_path(pdf_dir: Path, tenant: str, quote_number: str, revision: int) -> Path:
+    """Where the service writes a quote's PDF: <pdf_dir>/<tenant>/<number>-r<revision>.pdf."""
+    safe = re.sub(r"[^A-Za-z0-9._-]", "_", tenant) or "default"
+    return pdf_dir / safe / f"{re.sub(r'[^A-Za-z0-9._-]', '_', quote_number)}-r{revision}.pdf"
