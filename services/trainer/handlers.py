@@ -1,4 +1,4 @@
-"""Trainer handler: consumes quoteflow.facts.corrected into the corrections dataset."""
+"""Trainer handler: consumes quoteflow.facts.corrected into the corrections dataset and the few-shot store."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import logging
 from faststream.kafka.annotations import KafkaMessage
 
 from services.trainer.corrections import CorrectionStore
+from services.trainer.registry import AdapterAnnouncer, Publish
 from services.trainer.settings import TrainerSettings
 from shared import topics
 from shared.broker import subscriber_options
@@ -17,17 +18,24 @@ from shared.service import ServiceRuntime
 logger = logging.getLogger(__name__)
 
 
-def register(runtime: ServiceRuntime, settings: TrainerSettings) -> None:
-    """Subscribe the trainer to corrections; adapters are published on models.adapters."""
+def register(runtime: ServiceRuntime, settings: TrainerSettings) -> AdapterAnnouncer:
+    """Subscribe the trainer to corrections; returns the announcer that publishes on models.adapters."""
     broker = runtime.broker
     corrections = CorrectionStore(settings.dataset_dir, runtime.store)
     guard = MessageGuard(broker, settings, topics.FACTS_CORRECTED)
-    broker.publisher(
+    publisher = broker.publisher(
         topics.MODELS_ADAPTERS,
         title="models.adapters",
         description="Trained LoRA adapters, their evaluation and whether they are promoted.",
         schema=AdapterEvent,
     )
+
+    async def publish(event: AdapterEvent) -> None:
+        await publisher.publish(
+            event.model_dump_json().encode(),
+            key=event.adapter_id.encode(),
+            headers={"content-type": "application/json"},
+        )
 
     @broker.subscriber(
         topics.FACTS_CORRECTED,
@@ -38,13 +46,15 @@ def register(runtime: ServiceRuntime, settings: TrainerSettings) -> None:
     async def on_correction(body: bytes, msg: KafkaMessage) -> None:
         async def process() -> None:
             correction = parse_event(FactsCorrected, body)
-            thread = await corrections.thread_for(correction)
-            stored = await corrections.add(correction, thread)
+            stored = await corrections.accept(correction)
             logger.info(
-                "correction for %s %s (thread %s)",
+                "correction for %s/%s %s",
+                correction.tenant,
                 correction.thread_id,
                 "stored" if stored else "already stored",
-                "known" if thread else "unknown",
             )
 
         await guard.run(msg, process)
+
+    publish_fn: Publish = publish
+    return AdapterAnnouncer(runtime.store, publish_fn)

@@ -1,0 +1,274 @@
+"""When to train, one run at a time, and what happens around a run.
+
+A run is due when at least ``min_new_corrections`` corrections arrived since the last finished run and
+that run is older than ``min_interval_hours`` — or when ``quoteflow train`` asks. A Redis lock with an
+expiry (refreshed while the run lives) keeps runs one at a time across trainer replicas; a run that dies
+leaves its 'pending' marker behind, and the next check after ``crash_retry_minutes`` runs it again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import secrets
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from services.trainer.corrections import CorrectionStore
+from services.trainer.registry import AdapterAnnouncer, AdapterRegistry
+from services.trainer.settings import TrainerSettings
+from services.trainer.training.recipe import Recipe, load_recipe
+from shared.events import AdapterEvent
+from shared.store import Store
+
+logger = logging.getLogger(__name__)
+
+LOCK_KEY = "trainer:lock"
+PENDING_KEY = "trainer:run:pending"
+LAST_RUN_KEY = "trainer:run:last"
+
+
+class RunInProgressError(RuntimeError):
+    """Another training run holds the lock."""
+
+
+@dataclass(frozen=True)
+class ScheduleDecision:
+    due: bool
+    reason: str
+    retry: bool = False
+
+
+class RunLock:
+    """A lock in the store that expires unless refreshed: a crashed holder cannot block runs forever."""
+
+    def __init__(self, store: Store, ttl_s: int, key: str = LOCK_KEY) -> None:
+        self.store = store
+        self.ttl_s = ttl_s
+        self.key = key
+        self.token = secrets.token_hex(8)
+
+    async def acquire(self) -> bool:
+        return await self.store.set(self.key, self.token, ttl_s=self.ttl_s, only_if_absent=True)
+
+    async def refresh(self) -> bool:
+        """Extend the expiry; False when the lock is no longer ours (it expired and someone took it)."""
+        if await self.store.get(self.key) != self.token.encode():
+            return False
+        await self.store.expire(self.key, self.ttl_s)
+        return True
+
+    async def release(self) -> None:
+        if await self.store.get(self.key) == self.token.encode():
+            await self.store.delete(self.key)
+
+    @contextlib.asynccontextmanager
+    async def held(self) -> AsyncIterator[None]:
+        """Hold the lock for the block, refreshing it at a third of its expiry."""
+        if not await self.acquire():
+            raise RunInProgressError("another training run is in progress (the run lock is held)")
+
+        async def heartbeat() -> None:
+            while True:
+                await asyncio.sleep(self.ttl_s / 3)
+                if not await self.refresh():
+                    logger.error("training run lost its lock %s", self.key)
+                    return
+
+        task = asyncio.create_task(heartbeat())
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            await self.release()
+
+
+async def _read_json(store: Store, key: str) -> dict[str, Any] | None:
+    raw = await store.get(key)
+    if raw is None:
+        return None
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+async def schedule_decision(
+    store: Store, settings: TrainerSettings, corrections_total: int, now: datetime | None = None
+) -> ScheduleDecision:
+    """Is a scheduled run due now? Crashed runs first, then the new-corrections and interval rules."""
+    now = now or datetime.now(UTC)
+    if await store.exists(LOCK_KEY):
+        return ScheduleDecision(False, "a run is in progress")
+    pending = await _read_json(store, PENDING_KEY)
+    if pending is not None:
+        since = datetime.fromisoformat(pending.get("updated_at") or pending["started_at"])
+        wait = timedelta(minutes=settings.crash_retry_minutes)
+        if now - since >= wait:
+            return ScheduleDecision(True, f"retrying run {pending.get('run_id')} that did not finish", retry=True)
+        return ScheduleDecision(False, f"run {pending.get('run_id')} did not finish; retry after {since + wait:%H:%M}")
+    last = await _read_json(store, LAST_RUN_KEY) or {}
+    new = corrections_total - int(last.get("corrections_total", 0))
+    if new < settings.min_new_corrections:
+        return ScheduleDecision(False, f"{new} new correction(s), {settings.min_new_corrections} needed")
+    if "finished_at" in last:
+        finished = datetime.fromisoformat(last["finished_at"])
+        next_run = finished + timedelta(hours=settings.min_interval_hours)
+        if now < next_run:
+            return ScheduleDecision(False, f"{new} new correction(s) but the last run is recent; next {next_run:%c}")
+    return ScheduleDecision(True, f"{new} new correction(s)")
+
+
+@dataclass
+class RunReport:
+    """A finished run as the caller shows it."""
+
+    event: AdapterEvent
+    loss_curve: Path | None
+    losses: dict[str, list[float]]
+    announced: bool
+
+
+class TrainingCoordinator:
+    """Runs one training under the lock: data, stages, gate, registry, announcement, schedule bookkeeping."""
+
+    def __init__(
+        self,
+        settings: TrainerSettings,
+        store: Store,
+        announcer: AdapterAnnouncer | None,
+        console: Console | None = None,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.announcer = announcer
+        self.console = console or Console(stderr=True)
+        self.corrections = CorrectionStore(settings.dataset_dir, store)
+        self.registry = AdapterRegistry(settings.adapters_dir)
+
+    def recipe(
+        self, path: Path | None = None, overrides: list[str] | None = None, base_model: str | None = None
+    ) -> Recipe:
+        return load_recipe(
+            path or self.settings.recipe, overrides=overrides, base_model=base_model or self.settings.base_model
+        )
+
+    async def check_schedule(self) -> ScheduleDecision:
+        return await schedule_decision(self.store, self.settings, self.corrections.total())
+
+    async def run(self, recipe: Recipe, trigger: str) -> RunReport:
+        """Train, evaluate, record and announce one adapter. Raises RunInProgressError when locked."""
+        lock = RunLock(self.store, self.settings.lock_ttl_s)
+        async with lock.held():
+            total = self.corrections.total()
+            pending = await _read_json(self.store, PENDING_KEY) or {}
+            run_id = pending.get("run_id") or lock.token
+            now = datetime.now(UTC).isoformat()
+            marker = {"run_id": run_id, "started_at": pending.get("started_at", now), "updated_at": now}
+            await self.store.set(PENDING_KEY, json.dumps(marker | {"trigger": trigger, "corrections_total": total}))
+            try:
+                report = await asyncio.to_thread(self._train_blocking, recipe)
+            except BaseException:
+                await _mark_failed(self.store)  # the marker stays: the run is retried later
+                raise
+            announced = False
+            if self.announcer is not None:
+                await self.announcer.announce(report.event)
+                announced = True
+            await self.store.set(
+                LAST_RUN_KEY,
+                json.dumps(
+                    {
+                        "finished_at": datetime.now(UTC).isoformat(),
+                        "adapter_id": report.event.adapter_id,
+                        "promoted": report.event.promoted,
+                        "corrections_total": total,
+                        "trigger": trigger,
+                    }
+                ),
+            )
+            await self.store.delete(PENDING_KEY)
+            report.announced = announced
+            return report
+
+    def _train_blocking(self, recipe: Recipe) -> RunReport:
+        from services.trainer.training.data import build_training_data
+        from services.trainer.training.run import git_hash, train_and_evaluate
+
+        training_sets = self._synthetic_sets(recipe.seed)
+        data = build_training_data(
+            training_sets=training_sets,
+            corrections=self.corrections.load(),
+            heldout_percent=recipe.heldout_percent,
+            seed=recipe.seed,
+        )
+        in_service = self.registry.promoted()
+        outcome = train_and_evaluate(
+            recipe=recipe,
+            data=data,
+            adapters_dir=self.settings.adapters_dir,
+            cache_dir=self.settings.trainer_cache_dir,
+            in_service=in_service,
+            margin=self.settings.promotion_margin,
+            console=self.console,
+        )
+        event = outcome.to_event(recipe, in_service, git_hash())
+        self.registry.record(event)
+        return RunReport(
+            event=event,
+            loss_curve=outcome.loss_curve,
+            losses={stage.name: stage.losses for stage in outcome.losses},
+            announced=False,
+        )
+
+    def _synthetic_sets(self, seed: int) -> dict[str, Path] | None:
+        """Training sets built from the synthetic threads folder, when one is configured."""
+        threads_dir = self.settings.synthetic_threads_dir
+        if threads_dir is None:
+            return None
+        if not threads_dir.is_dir():
+            raise FileNotFoundError(f"synthetic threads folder {threads_dir} does not exist")
+        from services.trainer.synth.datasets import build_training_sets
+
+        sets: dict[str, Path] = build_training_sets(threads_dir, self.settings.trainer_cache_dir / "sets", seed)
+        return sets
+
+
+async def schedule_loop(coordinator: TrainingCoordinator, stop: asyncio.Event) -> None:
+    """The service's scheduler: check every ``schedule_check_s``, run when due, never die on a failed run."""
+    settings = coordinator.settings
+    while not stop.is_set():
+        try:
+            decision = await coordinator.check_schedule()
+            if decision.due:
+                logger.info("training run due: %s", decision.reason)
+                report = await coordinator.run(coordinator.recipe(), trigger="schedule")
+                logger.info("trained %s: %s", report.event.adapter_id, report.event.reason)
+            else:
+                logger.debug("no training run: %s", decision.reason)
+        except RunInProgressError:
+            logger.info("training run skipped: another run holds the lock")
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.exception("training run failed; it is retried after %s minutes", settings.crash_retry_minutes)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=settings.schedule_check_s)
+
+
+async def _mark_failed(store: Store) -> None:
+    pending = await _read_json(store, PENDING_KEY)
+    if pending is not None:
+        pending["updated_at"] = datetime.now(UTC).isoformat()
+        pending["failures"] = int(pending.get("failures", 0)) + 1
+        await store.set(PENDING_KEY, json.dumps(pending))

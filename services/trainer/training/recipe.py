@@ -1,0 +1,149 @@
+"""Training recipes: YAML files apart from the code (alignment-handbook style), with command-line overrides.
+
+A recipe names the base model, the LoRA shape (target modules, r, alpha, dropout) and the stages in order;
+each stage may override the run-wide optimiser settings (learning rate, epochs, max length, batch size).
+Overrides are ``dotted.key=value`` strings, values parsed as YAML: ``lora_r=8``, ``stages.0.max_steps=5``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+RECIPES_DIR = Path(__file__).resolve().parent.parent / "recipes"
+DEFAULT_RECIPE = RECIPES_DIR / "gemma2-2b-lora.yaml"
+TINY_BASE_MODEL = "builtin:tiny-gemma2"
+
+GEMMA2_TARGET_MODULES = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+
+
+class RecipeError(ValueError):
+    """The recipe file or an override is wrong; the message says which key."""
+
+
+class StageRecipe(BaseModel):
+    """One training stage; unset optimiser fields take the recipe's values."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(description="Stage name, shown in progress and the loss curve.")
+    kind: Literal["text", "chat"] = Field(description="text: causal LM on raw text; chat: loss on model turns only.")
+    datasets: list[str] = Field(min_length=1, description="Datasets mixed in this stage (domain, pit, extraction, …).")
+    learning_rate: float | None = Field(default=None, gt=0)
+    num_train_epochs: float | None = Field(default=None, gt=0)
+    max_steps: int | None = Field(default=None, ge=1, description="Stop after this many optimiser steps.")
+    max_seq_length: int | None = Field(default=None, ge=16)
+    per_device_train_batch_size: int | None = Field(default=None, ge=1)
+
+
+class EvalRecipe(BaseModel):
+    """How the gate evaluates an adapter on the held-out extraction split."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_examples: int = Field(default=200, ge=1, description="Held-out cases scored (the first N, stable order).")
+    max_new_tokens: int = Field(default=512, ge=1, description="Generation budget for one key-facts answer.")
+    batch_size: int = Field(default=8, ge=1)
+
+
+class Recipe(BaseModel):
+    """A whole training run."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model_name_or_path: str = Field(description=f"Base model folder or hub id; {TINY_BASE_MODEL} builds a tiny one.")
+    torch_dtype: Literal["float32", "bfloat16", "float16", "auto"] = "float32"
+    attn_implementation: Literal["eager", "sdpa", "flash_attention_2"] = "eager"
+    lora_r: int = Field(default=16, ge=1)
+    lora_alpha: int = Field(default=32, ge=1)
+    lora_dropout: float = Field(default=0.05, ge=0, lt=1)
+    lora_target_modules: list[str] = Field(default_factory=lambda: list(GEMMA2_TARGET_MODULES), min_length=1)
+    learning_rate: float = Field(default=2e-4, gt=0)
+    num_train_epochs: float = Field(default=1.0, gt=0)
+    max_steps: int | None = Field(default=None, ge=1, description="Cap on steps per stage (all stages).")
+    max_seq_length: int = Field(default=2048, ge=16)
+    per_device_train_batch_size: int = Field(default=4, ge=1)
+    gradient_accumulation_steps: int = Field(default=1, ge=1)
+    gradient_checkpointing: bool = False
+    warmup_ratio: float = Field(default=0.03, ge=0, lt=1)
+    lr_scheduler_type: str = "cosine"
+    weight_decay: float = Field(default=0.0, ge=0)
+    seed: int = 42
+    heldout_percent: float = Field(default=10.0, ge=0, le=100, description="Share of corrections held out, in %.")
+    eval: EvalRecipe = Field(default_factory=EvalRecipe)
+    stages: list[StageRecipe] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique_stage_names(self) -> Recipe:
+        names = [stage.name for stage in self.stages]
+        if len(names) != len(set(names)):
+            raise ValueError(f"stage names must be unique: {names}")
+        return self
+
+    def stage_value(self, stage: StageRecipe, name: str) -> Any:
+        """A stage's own value, else the recipe's."""
+        value = getattr(stage, name)
+        return getattr(self, name) if value is None else value
+
+
+def _set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
+    target: Any = data
+    parts = dotted.split(".")
+    for part in parts[:-1]:
+        if isinstance(target, list):
+            if not part.isdigit() or int(part) >= len(target):
+                raise RecipeError(f"override {dotted!r}: no list index {part!r}")
+            target = target[int(part)]
+        elif isinstance(target, dict):
+            target = target.setdefault(part, {})
+        else:
+            raise RecipeError(f"override {dotted!r}: {part!r} is not a section")
+    last = parts[-1]
+    if isinstance(target, list):
+        if not last.isdigit() or int(last) >= len(target):
+            raise RecipeError(f"override {dotted!r}: no list index {last!r}")
+        target[int(last)] = value
+    elif isinstance(target, dict):
+        target[last] = value
+    else:
+        raise RecipeError(f"override {dotted!r}: cannot set inside a value")
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """``key=value`` with the value read as YAML (numbers, booleans, lists)."""
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        raise RecipeError(f"override {text!r} is not key=value")
+    try:
+        value = yaml.safe_load(raw)
+    except yaml.YAMLError as exc:
+        raise RecipeError(f"override {text!r}: value is not valid YAML") from exc
+    return key.strip(), value
+
+
+def load_recipe(
+    path: Path | None = None, *, overrides: list[str] | None = None, base_model: str | None = None
+) -> Recipe:
+    """Read a recipe, apply overrides (then --base-model) and validate it."""
+    path = path or DEFAULT_RECIPE
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise RecipeError(f"recipe not found: {path}") from exc
+    except yaml.YAMLError as exc:
+        raise RecipeError(f"recipe {path} is not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise RecipeError(f"recipe {path} must be a mapping of settings")
+    for override in overrides or []:
+        _set_dotted(data, *parse_override(override))
+    if base_model:
+        data["model_name_or_path"] = base_model
+    try:
+        return Recipe.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "recipe"
+        raise RecipeError(f"recipe {path.name}: {where}: {first['msg']} ({exc.error_count()} error(s))") from exc

@@ -1,0 +1,198 @@
+"""One training run, start to finish, without a broker: train every stage, save the adapter, evaluate, decide.
+
+The caller (the scheduler, or ``quoteflow train``) holds the run lock, records the result in the registry
+and publishes it; this module only needs files.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from services.trainer.training.data import TrainingData
+from services.trainer.training.evaluate import GateDecision, decide, evaluate_model
+from services.trainer.training.progress import StageLoss, plot_loss_curves, stage_progress
+from services.trainer.training.recipe import Recipe
+from shared.events import AdapterEvent
+
+logger = logging.getLogger(__name__)
+
+ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors")
+
+
+@dataclass
+class RunOutcome:
+    """What a run produced: the adapter folder, its metrics against the one in service, and the verdict."""
+
+    adapter_id: str
+    adapter_path: Path
+    base_model: str
+    metrics: dict[str, float]
+    baseline_metrics: dict[str, float]
+    decision: GateDecision
+    dataset_size: int
+    losses: list[StageLoss] = field(default_factory=list)
+    loss_curve: Path | None = None
+
+    def to_event(self, recipe: Recipe, previous: AdapterEvent | None, git_hash: str | None) -> AdapterEvent:
+        return AdapterEvent(
+            adapter_id=self.adapter_id,
+            base_model=self.base_model,
+            path=str(self.adapter_path),
+            promoted=self.decision.promote,
+            previous_adapter_id=previous.adapter_id if previous else None,
+            metrics=self.metrics,
+            baseline_metrics=self.baseline_metrics,
+            dataset_size=self.dataset_size,
+            recipe=recipe.model_dump(mode="json"),
+            git_hash=git_hash,
+            reason=self.decision.reason,
+        )
+
+
+def new_adapter_id(now: datetime | None = None) -> str:
+    """Sortable, unique enough for one trainer: qf-20250101-120000."""
+    return f"qf-{(now or datetime.now(UTC)).strftime('%Y%m%d-%H%M%S')}"
+
+
+def git_hash(repo: Path | None = None) -> str | None:
+    """The code version that trains, when the code runs from a git checkout."""
+    where = repo or Path(__file__).resolve().parent
+    try:
+        result = subprocess.run(
+            ["git", "rev-parse", "HEAD"],  # noqa: S607 - git from PATH
+            cwd=where,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return result.stdout.strip() or None if result.returncode == 0 else None
+
+
+def _adapter_base(path: Path) -> str | None:
+    try:
+        config: dict[str, Any] = json.loads((path / "adapter_config.json").read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+    base = config.get("base_model_name_or_path")
+    return str(base) if base else None
+
+
+def train_and_evaluate(
+    *,
+    recipe: Recipe,
+    data: TrainingData,
+    adapters_dir: Path,
+    cache_dir: Path,
+    in_service: AdapterEvent | None,
+    margin: float,
+    adapter_id: str | None = None,
+    console: Console | None = None,
+) -> RunOutcome:
+    """Train all stages into one LoRA adapter, save it in TGI's format, score it and the one in service."""
+    from services.trainer.training.model import load_base, resolve_base_model
+    from services.trainer.training.stages import train_stage, wrap_with_lora
+
+    console = console or Console(stderr=True)
+    adapter_id = adapter_id or new_adapter_id()
+    final_dir = adapter_dir_for(adapters_dir, adapter_id)
+    if final_dir.exists():
+        raise FileExistsError(f"adapter folder {final_dir} exists already")
+    work_dir = cache_dir / "runs" / adapter_id
+    base_path = resolve_base_model(recipe, cache_dir / "base-models", data.texts())
+    console.print(
+        f"[bold]training[/] {adapter_id} on {base_path}: {data.counts()} examples, {len(data.heldout)} held out"
+    )
+
+    import torch
+
+    torch.manual_seed(recipe.seed)
+    base, tokenizer = load_base(base_path, recipe)
+    model = wrap_with_lora(base, recipe)
+    losses: list[StageLoss] = []
+    with stage_progress(console) as progress:
+        for stage in recipe.stages:
+            losses.append(train_stage(model, tokenizer, recipe, stage, data, work_dir, progress))
+
+    staging = adapters_dir / f".partial-{adapter_id}"
+    shutil.rmtree(staging, ignore_errors=True)
+    model.save_pretrained(str(staging), safe_serialization=True)
+    curve = plot_loss_curves(losses, staging / "loss.png", f"{adapter_id}: training loss per stage")
+    (staging / "training_report.json").write_text(
+        json.dumps(
+            {"adapter_id": adapter_id, "base_model": base_path, "stages": [s.to_dict() for s in losses]}, indent=2
+        )
+    )
+
+    cases = data.heldout[: recipe.eval.max_examples]
+    console.print(f"evaluating on {len(cases)} held-out thread(s)")
+    metrics = evaluate_model(model, tokenizer, cases, recipe.eval.max_new_tokens, recipe.eval.batch_size)
+    baseline_metrics, baseline_label = _baseline(model, tokenizer, recipe, cases, in_service, base_path)
+    baseline_f1 = baseline_metrics.get("key_fact_f1") if cases else None
+    if not cases:
+        decision = GateDecision(False, "no held-out examples: the adapter cannot be evaluated, so it is not promoted")
+    else:
+        decision = decide(metrics["key_fact_f1"], baseline_f1, margin)
+        decision = GateDecision(decision.promote, f"{decision.reason} [{baseline_label}]")
+
+    staging.rename(final_dir)
+    shutil.rmtree(work_dir, ignore_errors=True)
+    return RunOutcome(
+        adapter_id=adapter_id,
+        adapter_path=final_dir,
+        base_model=base_path,
+        metrics=metrics,
+        baseline_metrics=baseline_metrics,
+        decision=decision,
+        dataset_size=data.size,
+        losses=losses,
+        loss_curve=final_dir / curve.name,
+    )
+
+
+def adapter_dir_for(adapters_dir: Path, adapter_id: str) -> Path:
+    """``<adapters_dir>/<adapter_id>``; the id must be a plain folder name."""
+    if not adapter_id or "/" in adapter_id or adapter_id.startswith("."):
+        raise ValueError(f"invalid adapter id {adapter_id!r}")
+    return adapters_dir / adapter_id
+
+
+def _baseline(
+    model: Any,
+    tokenizer: Any,
+    recipe: Recipe,
+    cases: list[Any],
+    in_service: AdapterEvent | None,
+    base_path: str,
+) -> tuple[dict[str, float], str]:
+    """Metrics of what serves now on the same cases: the promoted adapter, or the bare base model."""
+    if not cases:
+        return {}, "no held-out cases"
+    budget = (recipe.eval.max_new_tokens, recipe.eval.batch_size)
+    if in_service is None:
+        with model.disable_adapter():
+            return evaluate_model(model, tokenizer, cases, *budget), "baseline: base model without adapter"
+    service_path = Path(in_service.path)
+    if (service_path / "adapter_config.json").exists() and _adapter_base(service_path) == base_path:
+        model.load_adapter(str(service_path), adapter_name="in_service")
+        model.set_adapter("in_service")
+        try:
+            return evaluate_model(model, tokenizer, cases, *budget), f"baseline: {in_service.adapter_id} re-evaluated"
+        finally:
+            model.set_adapter("default")
+            model.delete_adapter("in_service")
+    logger.warning(
+        "adapter in service %s cannot be re-evaluated here; using its recorded metrics", in_service.adapter_id
+    )
+    return dict(in_service.metrics), f"baseline: {in_service.adapter_id} recorded metrics (different base model)"
