@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from services.cli_support import UserError
+from services.extract.adapters import AdapterState, register_adapter_updates
 from services.extract.engine import ExtractionEngine
 from services.extract.handlers import register
 from services.extract.rules import RulesEngine
@@ -10,12 +12,44 @@ from shared.service import ServiceRuntime, build_runtime
 from shared.store import Store
 from shared.telemetry import Telemetry
 
+MISSING_LLM_URL = (
+    "the llm engine needs an inference server: set QUOTEFLOW_LLM_URL to a TGI endpoint "
+    "(e.g. http://localhost:8080; QUOTEFLOW_LLM_FLAVOUR=vllm for vLLM, e.g. http://localhost:8000), "
+    "or use --engine rules"
+)
 
-def build_engine(settings: ExtractSettings) -> ExtractionEngine:
-    """The configured engine; the LLM engine needs QUOTEFLOW_LLM_URL."""
-    if settings.engine == "llm":
-        raise ValueError("the llm engine is not available yet: set QUOTEFLOW_ENGINE=rules")
-    return RulesEngine()
+
+def build_engine(
+    settings: ExtractSettings, *, store: Store | None = None, adapters: AdapterState | None = None
+) -> ExtractionEngine:
+    """The configured engine. The LLM engine needs QUOTEFLOW_LLM_URL; without a store it has no few-shot
+    examples and uses QUOTEFLOW_LLM_ADAPTER_ID as the adapter."""
+    if settings.engine != "llm":
+        return RulesEngine()
+    if not settings.llm_url:
+        raise UserError(MISSING_LLM_URL)
+    from services.extract.llm.client import build_backend
+    from services.extract.llm.engine import LlmEngine
+    from services.extract.llm.fewshot import FewShotSelector
+
+    try:
+        backend = build_backend(
+            settings.llm_url,
+            settings.llm_flavour,
+            api=settings.llm_api,
+            timeout_s=settings.llm_timeout_s,
+            api_key=settings.llm_api_key.get_secret_value() if settings.llm_api_key else None,
+        )
+    except ValueError as exc:
+        raise UserError(str(exc)) from exc
+    return LlmEngine(
+        backend,
+        settings,
+        rules=RulesEngine(),
+        adapters=adapters
+        or AdapterState(store=store, configured_id=settings.llm_adapter_id, refresh_s=settings.llm_adapter_refresh_s),
+        fewshot=FewShotSelector(store=store),
+    )
 
 
 def build_service(
@@ -27,5 +61,15 @@ def build_service(
 ) -> ServiceRuntime:
     settings = (settings or ExtractSettings()).model_copy(update={"service_name": "extract"})
     runtime = build_runtime("extract", settings, store=store, telemetry=telemetry)
-    register(runtime, settings, engine or build_engine(settings))
+    if engine is None:
+        adapters = AdapterState(
+            store=runtime.store, configured_id=settings.llm_adapter_id, refresh_s=settings.llm_adapter_refresh_s
+        )
+        engine = build_engine(settings, store=runtime.store, adapters=adapters)
+        if settings.engine == "llm":
+            register_adapter_updates(runtime, settings, adapters)
+            close = getattr(engine, "close", None)
+            if close is not None:
+                runtime.on_stop.append(close)
+    register(runtime, settings, engine)
     return runtime

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr, model_validator
 
 from shared.settings import Settings
 
@@ -16,6 +16,58 @@ class ExtractSettings(Settings):
     engine: Literal["rules", "llm"] = Field(default="rules", description="Extraction engine: rules or llm.")
     llm_url: str | None = Field(default=None, description="TGI (or vLLM) endpoint, e.g. http://tgi:80.")
     llm_flavour: Literal["tgi", "vllm"] = Field(default="tgi", description="Inference server type.")
+    llm_api: Literal["generate", "chat"] = Field(
+        default="generate",
+        description="TGI route: /generate (raw Gemma prompt, adapter_id) or the Messages API "
+        "(/v1/chat/completions, adapter as model). vLLM always uses the Messages API.",
+    )
+    llm_api_key: SecretStr | None = Field(
+        default=None, description="Bearer token of the inference server (vLLM --api-key), if it needs one."
+    )
     llm_adapter_id: str | None = Field(default=None, description="LoRA adapter to use until the registry names one.")
+    llm_lora_adapters: list[str] | None = Field(
+        default=None,
+        description="Adapter ids the server was started with (TGI's LORA_ADAPTERS), for servers whose "
+        "/info does not list them; used to refuse an adapter the server would silently ignore.",
+    )
     llm_timeout_s: float = Field(default=30.0, gt=0, description="Timeout of one LLM request.")
     llm_max_concurrency: int = Field(default=4, ge=1, description="Concurrent LLM requests per worker.")
+    llm_max_attempts: int = Field(default=3, ge=1, description="Attempts per request on 429, 5xx and timeouts.")
+    llm_backoff_s: float = Field(default=0.5, ge=0, description="First retry delay (full jitter, doubling).")
+    llm_backoff_max_s: float = Field(default=8.0, ge=0, description="Longest retry delay.")
+    llm_total_budget_s: float = Field(
+        default=90.0,
+        gt=0,
+        description="Wall-clock budget of one thread's LLM work (queueing, retries, repair); past it the "
+        "rules engine answers. Must stay far below kafka_max_poll_interval_ms.",
+    )
+    llm_breaker_failures: int = Field(
+        default=5, ge=1, description="Consecutive failed requests that open the circuit breaker."
+    )
+    llm_breaker_reset_s: float = Field(
+        default=30.0, gt=0, description="How long the breaker stays open before one trial request."
+    )
+    llm_max_new_tokens: int = Field(default=1024, ge=16, description="Tokens the model may generate per answer.")
+    llm_prompt_mode: Literal["auto", "zero_shot", "few_shot"] = Field(
+        default="auto",
+        description="auto: zero-shot with a tuned adapter (it was trained on zero-shot prompts), "
+        "few-shot from the correction store with the base model.",
+    )
+    llm_fewshot_k: int = Field(default=2, ge=0, le=8, description="Few-shot examples per prompt.")
+    llm_info_ttl_s: float = Field(
+        default=300.0, gt=0, description="How long server facts (/info: limits, adapters) are trusted."
+    )
+    llm_adapter_refresh_s: float = Field(
+        default=60.0, gt=0, description="Re-read the promoted adapter from the store at most this often."
+    )
+
+    @model_validator(mode="after")
+    def _budget_below_poll_interval(self) -> ExtractSettings:
+        """A handler that outlives max.poll.interval.ms gets its partitions revoked: keep LLM work well inside it."""
+        limit_s = self.kafka_max_poll_interval_ms / 1000 / 2
+        if self.llm_total_budget_s > limit_s:
+            raise ValueError(
+                f"llm_total_budget_s={self.llm_total_budget_s} must be at most half of "
+                f"kafka_max_poll_interval_ms ({limit_s:.0f} s)"
+            )
+        return self

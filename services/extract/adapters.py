@@ -1,0 +1,129 @@
+"""Keeps the promoted LoRA adapter id current in every extract worker.
+
+Two sources, on purpose:
+
+- the store key ``adapters:promoted`` (the AdapterEvent JSON the trainer writes when it
+  promotes) is the truth: read on first use and re-read every ``llm_adapter_refresh_s``;
+- ``quoteflow.models.adapters`` events make a promotion take effect at once. Every
+  worker must see every event, so each worker subscribes with a consumer group of its
+  own (``quoteflow-extract-adapters-<host>-<pid>-<random>``) starting at ``latest``: the
+  history is not replayed (the store already holds its result), and an event missed
+  between start-up and partition assignment is caught by the next store read.
+
+A promoted event switches to its adapter; a not-promoted event for the adapter in
+service rolls back to ``previous_adapter_id``; any other not-promoted event changes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from faststream.kafka.annotations import KafkaMessage
+from pydantic import ValidationError
+
+from services.extract.settings import ExtractSettings
+from shared import topics
+from shared.broker import subscriber_options
+from shared.consumer import MessageGuard, parse_event
+from shared.events import AdapterEvent
+from shared.service import ServiceRuntime
+from shared.store import Store
+
+logger = logging.getLogger(__name__)
+
+PROMOTED_KEY = "adapters:promoted"
+
+
+@dataclass
+class AdapterState:
+    """The adapter extract should use now; ``None`` means the base model."""
+
+    store: Store | None
+    configured_id: str | None = None
+    refresh_s: float = 60.0
+    clock: Callable[[], float] = time.monotonic
+    adapter_id: str | None = None
+    source: str = "settings"
+    event: AdapterEvent | None = None
+    _loaded_at: float | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        self.adapter_id = self.configured_id
+
+    async def current(self) -> str | None:
+        """The adapter id, re-reading the store when the last read is older than ``refresh_s``."""
+        if self.store is not None and (self._loaded_at is None or self.clock() - self._loaded_at >= self.refresh_s):
+            await self.refresh()
+        return self.adapter_id
+
+    async def refresh(self) -> None:
+        """Read ``adapters:promoted``; a missing or malformed key keeps what we have (and says so)."""
+        if self.store is None:
+            return
+        raw = await self.store.get(PROMOTED_KEY)
+        self._loaded_at = self.clock()
+        if raw is None:
+            return
+        try:
+            event = AdapterEvent.model_validate_json(raw)
+        except ValidationError as exc:
+            logger.error("ignoring malformed %s in the store: %s", PROMOTED_KEY, str(exc)[:300])
+            return
+        if event.promoted and event.adapter_id != self.adapter_id:
+            logger.info("promoted adapter from the store: %s (was %s)", event.adapter_id, self.adapter_id)
+        if event.promoted:
+            self._use(event.adapter_id, "store", event)
+
+    def apply(self, event: AdapterEvent) -> bool:
+        """Take an event from the adapters topic; True when the adapter in use changed."""
+        before = self.adapter_id
+        if event.promoted:
+            self._use(event.adapter_id, "event", event)
+        elif event.adapter_id == self.adapter_id:
+            logger.warning(
+                "adapter %s withdrawn (%s); back to %s", event.adapter_id, event.reason, event.previous_adapter_id
+            )
+            self._use(event.previous_adapter_id, "event", event)
+        return self.adapter_id != before
+
+    def _use(self, adapter_id: str | None, source: str, event: AdapterEvent | None) -> None:
+        self.adapter_id = adapter_id
+        self.source = source
+        self.event = event
+
+
+def worker_group_id() -> str:
+    """A consumer group of this worker alone, so that every worker receives every adapter event."""
+    host = socket.gethostname().split(".")[0] or "host"
+    return f"quoteflow-extract-adapters-{host}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+
+
+def register_adapter_updates(runtime: ServiceRuntime, settings: ExtractSettings, state: AdapterState) -> str:
+    """Subscribe ``state`` to quoteflow.models.adapters; returns the worker's group id."""
+    broker = runtime.broker
+    guard = MessageGuard(broker, settings, topics.MODELS_ADAPTERS)
+    group_id = worker_group_id()
+    options = subscriber_options(settings, group_id=group_id)
+    options["auto_offset_reset"] = "latest"
+
+    @broker.subscriber(
+        topics.MODELS_ADAPTERS,
+        title="models.adapters",
+        description="Trained LoRA adapters and the evaluation verdict; the promoted one is used for extraction.",
+        **options,
+    )
+    async def on_adapter(body: bytes, msg: KafkaMessage) -> None:
+        async def process() -> None:
+            event = parse_event(AdapterEvent, body)
+            if state.apply(event):
+                logger.info("extract now uses adapter %s", state.adapter_id)
+
+        await guard.run(msg, process)
+
+    return group_id

@@ -1,0 +1,159 @@
+"""The JSON schema the model must answer in, generated from the pydantic models.
+
+Constrained decoding (TGI grammar, vLLM structured outputs) follows the schema
+token by token, so it must be explicit: every key is required (the model cannot
+skip a field) and every value is nullable (``null`` is how it says "not stated").
+References are inlined because grammar compilers handle ``$ref`` unevenly.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from functools import cache
+from typing import Any
+
+from pydantic import BaseModel, Field, ValidationError
+
+from shared.events import KeyFacts, StrictModel
+
+_DROPPED_KEYWORDS = ("title", "default", "examples")
+
+
+class LlmAnswer(StrictModel):
+    """What the model writes for one thread: the SPEC key facts, a summary and tags."""
+
+    facts: KeyFacts = Field(description="The key facts of SPEC.md §1; null for anything the thread does not state.")
+    summary: str | None = Field(
+        default=None, description="Per-message summary followed by the final terms, in the thread's language."
+    )
+    tags: list[str] | None = Field(default=None, description="Short topic tags, in the thread's language.")
+
+
+def strict_nullable_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """``model``'s JSON schema with refs inlined, all keys required and every field nullable."""
+    raw = model.model_json_schema()
+    definitions = raw.pop("$defs", {})
+    tightened: dict[str, Any] = _tighten(_inline(raw, definitions))
+    return tightened
+
+
+def _inline(node: Any, definitions: dict[str, Any]) -> Any:
+    if isinstance(node, dict):
+        if "$ref" in node:
+            name = node["$ref"].rsplit("/", 1)[-1]
+            resolved = _inline(copy.deepcopy(definitions[name]), definitions)
+            extra = {k: v for k, v in node.items() if k != "$ref"}
+            return {**resolved, **extra}
+        return {key: _inline(value, definitions) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_inline(value, definitions) for value in node]
+    return node
+
+
+def _is_nullable(node: dict[str, Any]) -> bool:
+    if node.get("type") == "null":
+        return True
+    return any(isinstance(option, dict) and option.get("type") == "null" for option in node.get("anyOf", []))
+
+
+def _tighten(node: Any) -> Any:
+    if isinstance(node, list):
+        return [_tighten(value) for value in node]
+    if not isinstance(node, dict):
+        return node
+    node = {key: _tighten(value) for key, value in node.items() if key not in _DROPPED_KEYWORDS}
+    if node.get("type") == "object" and "properties" in node:
+        properties: dict[str, Any] = node["properties"]
+        node["properties"] = {name: _nullable(spec) for name, spec in properties.items()}
+        node["required"] = list(properties)
+        node["additionalProperties"] = False
+    return node
+
+
+def _nullable(spec: dict[str, Any]) -> dict[str, Any]:
+    """``spec`` accepting null as well (lists too: the model may say 'no items' as null)."""
+    if _is_nullable(spec):
+        return spec
+    description = spec.get("description")
+    body = {k: v for k, v in spec.items() if k != "description"}
+    result: dict[str, Any] = {"anyOf": [body, {"type": "null"}]}
+    if description:
+        result["description"] = description
+    return result
+
+
+@cache
+def _answer_schema_json() -> str:
+    """The envelope keeps its own shape (facts is an object, always); inside the facts everything is nullable.
+
+    Property order is the model's field order: grammar-constrained decoding writes keys in that order.
+    """
+    facts = strict_nullable_schema(KeyFacts)
+    facts["description"] = LlmAnswer.model_fields["facts"].description
+    schema = {
+        "type": "object",
+        "properties": {
+            "facts": facts,
+            "summary": {
+                "anyOf": [{"type": "string"}, {"type": "null"}],
+                "description": LlmAnswer.model_fields["summary"].description,
+            },
+            "tags": {
+                "anyOf": [{"type": "array", "items": {"type": "string"}}, {"type": "null"}],
+                "description": LlmAnswer.model_fields["tags"].description,
+            },
+        },
+        "required": ["facts", "summary", "tags"],
+        "additionalProperties": False,
+    }
+    return json.dumps(schema, ensure_ascii=False)
+
+
+def answer_schema() -> dict[str, Any]:
+    """The schema of :class:`LlmAnswer` as sent to the inference server (a fresh copy each call)."""
+    return dict(json.loads(_answer_schema_json()))
+
+
+class InvalidAnswer(ValueError):
+    """The model's text is not a valid :class:`LlmAnswer`; ``reason`` is fed back in the repair turn."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def parse_answer(text: str) -> LlmAnswer:
+    """Validate the model's output; lists given as null become empty, as SPEC.md wants."""
+    candidate = _strip_fences(text)
+    try:
+        data = json.loads(candidate)
+    except json.JSONDecodeError as exc:
+        raise InvalidAnswer(f"not valid JSON ({exc.msg} at character {exc.pos})") from exc
+    if not isinstance(data, dict):
+        raise InvalidAnswer(f"expected a JSON object, got {type(data).__name__}")
+    facts = data.get("facts")
+    if isinstance(facts, dict) and facts.get("items", []) is None:
+        facts["items"] = []
+    try:
+        return LlmAnswer.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in error['loc']) or '<root>'}: {error['msg']}" for error in exc.errors()[:5]
+        )
+        raise InvalidAnswer(f"does not match the schema: {problems}") from exc
+
+
+def _strip_fences(text: str) -> str:
+    """Models without a grammar like to wrap JSON in ``` fences; accept that, nothing looser."""
+    stripped = text.strip()
+    if stripped.startswith("```"):
+        stripped = stripped.split("\n", 1)[1] if "\n" in stripped else ""
+        if stripped.rstrip().endswith("```"):
+            stripped = stripped.rstrip()[:-3]
+    return stripped.strip()
+
+
+def render_answer(answer: LlmAnswer) -> str:
+    """The exact target text for an answer: few-shot examples and training targets use it."""
+    return json.dumps(answer.model_dump(mode="json"), ensure_ascii=False)

@@ -1,0 +1,1 @@
+"""Tests of the LLM extraction engine (services/extract/llm)."""
