@@ -4,24 +4,45 @@ This module is the ingest service's public parsing API; the handler and the
 ``quoteflow normalize`` command only call :func:`normalize_raw` and
 :func:`normalize_event`. Errors in the input raise :class:`BadEmail` with a
 reason fit for a dead-letter header.
+
+The work is split by concern: :mod:`.mime` (structure, limits), :mod:`.charsets`
+(decoding), :mod:`.html_text` (HTML bodies), :mod:`.quoting` (history and forwards),
+:mod:`.signatures` (signatures, disclaimers, sender company), :mod:`.language`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from email import policy
-from email.message import EmailMessage
-from email.parser import BytesParser
-from email.utils import getaddresses, parseaddr, parsedate_to_datetime
-from html.parser import HTMLParser
-from typing import ClassVar
 
+from services.ingest.dates import parse_loose_date
+from services.ingest.html_text import html_to_text
+from services.ingest.language import detect_language
+from services.ingest.mime import Address, Limits, MimeError, ParsedMail, clean_id, parse_addresses, parse_mime
+from services.ingest.quoting import ForwardedBlock, is_forward_subject, split_reply
 from services.ingest.settings import IngestSettings
+from services.ingest.signatures import company_from_signature, split_display_name, split_signature
 from shared.consumer import PermanentError
-from shared.events import Attachment, EmailEvent, Language, NormalizedMessage
+from shared.events import Attachment, EmailEvent, Language, NormalizedMessage, Role
+
+__all__ = [
+    "BadEmail",
+    "IncomingEmail",
+    "clean_id",
+    "content_hash",
+    "detect_language",
+    "html_to_text",
+    "normalize_event",
+    "normalize_raw",
+    "normalize_subject",
+    "strip_quoted",
+]
+
+MAX_FORWARD_DEPTH = 4
+_HEADER_START = re.compile(rb"^(?:From |[!-9;-~]{1,76}:)")
 
 
 class BadEmail(PermanentError):
@@ -36,125 +57,53 @@ class IncomingEmail:
     message: NormalizedMessage
     references: list[str] = field(default_factory=list)
     raw_subject: str = ""
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def participants(self) -> set[str]:
+        """Every address on the message: sender, To and Cc."""
+        found = {a for a in [self.message.sender_email, *self.message.to, *self.message.cc] if a}
+        return {a.lower() for a in found}
 
 
 _SUBJECT_PREFIX = re.compile(
-    r"^\s*(?:(?:re|fw|fwd|aw|sv|회신|답장|전달|답변)\s*(?:\[\d+\])?\s*[:：]\s*|\[(?:external|외부)\]\s*)+",
+    r"^\s*(?:"
+    r"(?:re|fw|fwd|aw|sv|vs|wg|tr|rv|enc|antw|odp|회신|답장|답변|전달|轉寄|转发|回复|답)\s*(?:\[\d+\]|\(\d+\)|\^\d+)?\s*[:：]\s*"
+    r"|\[(?:external|ext|외부|외부메일|외부 메일|spam|스팸|광고|suspicious|caution)\]\s*"
+    r"|\[(?:ticket|case|req|sr|issue|jira)?\s*[#:\-]?\s*[A-Z]{0,10}[-#]?\d{2,}\]\s*"
+    r"|\((?:external|외부)\)\s*"
+    r")+",
     re.IGNORECASE,
 )
-_QUOTE_HEADERS = re.compile(
-    r"^\s*(?:-{2,}\s*Original Message\s*-{2,}|-{2,}\s*원본 메일\s*-{2,}|On .{3,200}wrote:\s*$|.{1,80}님이 작성:\s*$"
-    r"|From:\s.+|보낸 사람:\s.+)",
-    re.IGNORECASE | re.MULTILINE,
-)
-_HANGUL = re.compile(r"[\uac00-\ud7a3]")
-_LATIN = re.compile(r"[A-Za-z]")
-
-
-def clean_id(value: str | None) -> str | None:
-    """Message-ID without angle brackets or whitespace."""
-    if not value:
-        return None
-    value = value.strip().strip("<>").strip()
-    return value or None
+_TICKET_TAG = re.compile(r"\s*[\[(](?:ticket|case|req|sr)?\s*#\s*\d+[\])]\s*", re.IGNORECASE)
 
 
 def normalize_subject(subject: str) -> str:
-    """Subject without reply/forward prefixes and tags, for thread matching."""
+    """Subject without reply/forward prefixes, [EXTERNAL] banners and ticket tags, for thread matching."""
     previous = None
     subject = subject or ""
     while previous != subject:
         previous = subject
         subject = _SUBJECT_PREFIX.sub("", subject)
+    subject = _TICKET_TAG.sub(" ", subject)
     return re.sub(r"\s+", " ", subject).strip()
 
 
-def detect_language(text: str) -> Language:
-    """ko, en or mixed by the share of Hangul among letters."""
-    hangul = len(_HANGUL.findall(text))
-    latin = len(_LATIN.findall(text))
-    if hangul == 0 and latin == 0:
-        return "en"
-    share = hangul / (hangul + latin / 3)
-    if share > 0.7:
-        return "ko"
-    if share < 0.15:
-        return "en"
-    return "mixed"
+def strip_quoted(text: str, *, forward: bool = False) -> tuple[str, str | None]:
+    """New content only: quoted history removed, then the signature cut off. Returns (text, signature)."""
+    reply = split_reply(text, forward=forward)
+    cut = split_signature(reply.text)
+    return cut.text, cut.signature
 
 
-class _TextExtractor(HTMLParser):
-    """HTML to text that keeps line breaks and table rows (cells separated by ' | ')."""
-
-    BLOCK: ClassVar[set[str]] = {"p", "div", "br", "tr", "li", "h1", "h2", "h3", "h4", "table", "blockquote", "hr"}
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self._skip = 0
-        self._row: list[str] | None = None
-        self._cell: list[str] | None = None
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in ("script", "style", "head"):
-            self._skip += 1
-        elif tag == "tr":
-            self._row = []
-        elif tag in ("td", "th"):
-            self._cell = []
-        elif tag in self.BLOCK:
-            self.parts.append("\n")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in ("script", "style", "head"):
-            self._skip = max(0, self._skip - 1)
-        elif tag in ("td", "th") and self._cell is not None and self._row is not None:
-            self._row.append(re.sub(r"\s+", " ", "".join(self._cell)).strip())
-            self._cell = None
-        elif tag == "tr" and self._row is not None:
-            self.parts.append("\n" + " | ".join(self._row) + "\n")
-            self._row = None
-        elif tag in self.BLOCK:
-            self.parts.append("\n")
-
-    def handle_data(self, data: str) -> None:
-        if self._skip:
-            return
-        if self._cell is not None:
-            self._cell.append(data)
-        else:
-            self.parts.append(data)
-
-
-def html_to_text(html: str) -> str:
-    parser = _TextExtractor()
-    parser.feed(html)
-    parser.close()
-    text = "".join(parser.parts)
-    lines = [re.sub(r"[ \t\xa0]+", " ", line).strip() for line in text.splitlines()]
-    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
-
-
-def strip_quoted(text: str) -> tuple[str, str | None]:
-    """New content only: cut at the first reply header, drop '>' lines and a '-- ' signature."""
-    match = _QUOTE_HEADERS.search(text)
-    if match:
-        text = text[: match.start()]
-    lines = [line for line in text.splitlines() if not line.lstrip().startswith(">")]
-    text = "\n".join(lines)
-    signature = None
-    sig = re.search(r"^-- ?$", text, re.MULTILINE)
-    if sig:
-        signature = text[sig.end() :].strip() or None
-        text = text[: sig.start()]
-    return text.strip(), signature
-
-
-def content_hash(sender: str | None, date: datetime | None, text: str) -> str:
+def content_hash(sender: str | None, date: datetime | None, text: str, extra: Iterable[str] = ()) -> str:
+    """Stable hash of sender, date and new text (plus forwarded texts), for de-duplication."""
     digest = hashlib.sha256()
     digest.update((sender or "").lower().encode())
-    digest.update(b"\0" + (date.isoformat() if date else "").encode())
+    digest.update(b"\0" + (date.astimezone(UTC).isoformat() if date else "").encode())
     digest.update(b"\0" + re.sub(r"\s+", " ", text).strip().encode())
+    for piece in extra:
+        digest.update(b"\0" + re.sub(r"\s+", " ", piece).strip().encode())
     return digest.hexdigest()[:32]
 
 
@@ -164,133 +113,197 @@ def _aware(value: datetime | None) -> datetime | None:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-def _build(
-    *,
-    tenant: str,
-    message_id: str | None,
-    in_reply_to: str | None,
-    references: list[str],
-    sender: str,
-    to: list[str],
-    cc: list[str],
-    subject: str,
-    date: datetime | None,
-    body: str,
-    attachments: list[Attachment],
-    settings: IngestSettings,
-    arrival: int,
-) -> IncomingEmail:
-    name, address = parseaddr(sender)
-    if not address and not name:
-        raise BadEmail("missing From header")
-    text, signature = strip_quoted(body)
-    date = _aware(date)
-    digest = content_hash(address, date, text)
-    message = NormalizedMessage(
-        message_id=clean_id(message_id) or f"generated-{digest}",
-        in_reply_to=clean_id(in_reply_to),
-        sender_name=name or None,
-        sender_email=address.lower() or None,
-        to=[a.lower() for _, a in getaddresses(to) if a],
-        cc=[a.lower() for _, a in getaddresses(cc) if a],
-        role="supplier" if _is_own(address, settings) else "unknown",
+def _is_own(address: str | None, settings: IngestSettings) -> bool:
+    domain = (address or "").rpartition("@")[2].lower()
+    own = {d.lower().lstrip("@") for d in settings.own_domains}
+    return bool(domain) and any(domain == d or domain.endswith("." + d) for d in own)
+
+
+def initial_role(address: str | None, settings: IngestSettings) -> Role:
+    """Our own company's senders are on ``own_role``'s side; everyone else is decided by the thread."""
+    return settings.own_role if _is_own(address, settings) else "unknown"
+
+
+def _language(text: str, fallbacks: Iterable[str]) -> Language:
+    if re.search(r"[A-Za-z\uac00-\ud7a3]", text):
+        return detect_language(text)
+    for other in fallbacks:
+        if re.search(r"[A-Za-z\uac00-\ud7a3]", other):
+            return detect_language(other)
+    return "en"
+
+
+@dataclass
+class _Source:
+    """One message's raw material, from MIME, a JSON event or a forwarded block."""
+
+    message_id: str | None
+    in_reply_to: str | None
+    sender: Address | None
+    to: list[Address]
+    cc: list[Address]
+    subject: str
+    date: datetime | None
+    body: str
+    attachments: list[Attachment] = field(default_factory=list)
+    mime_forwards: list[ParsedMail] = field(default_factory=list)
+
+
+def _from_parsed(parsed: ParsedMail) -> _Source:
+    return _Source(
+        message_id=parsed.message_id,
+        in_reply_to=parsed.in_reply_to,
+        sender=parsed.sender,
+        to=parsed.to,
+        cc=parsed.cc,
+        subject=parsed.subject,
+        date=parsed.date,
+        body=parsed.body,
+        attachments=parsed.attachments,
+        mime_forwards=parsed.forwarded,
+    )
+
+
+def _from_block(block: ForwardedBlock, parent_date: datetime | None) -> _Source:
+    """A forwarded message written out in the body ('From: … / Date: … / Subject: …' then its text)."""
+    sender_text = re.sub(r"\[mailto:([^\]]+)\]", r"<\1>", block.headers.get("from", ""))
+    senders = parse_addresses(sender_text) if sender_text else []
+    tz = parent_date.tzinfo if parent_date else None
+    return _Source(
+        message_id=None,
+        in_reply_to=None,
+        sender=senders[0] if senders else None,
+        to=parse_addresses(re.sub(r"\[mailto:([^\]]+)\]", r"<\1>", block.headers.get("to", ""))),
+        cc=parse_addresses(block.headers.get("cc", "")),
+        subject=block.headers.get("subject", ""),
+        date=parse_loose_date(block.headers.get("date"), tz),
+        body=block.body,
+    )
+
+
+def _emails(addresses: list[Address]) -> list[str]:
+    return list(dict.fromkeys(a.email for a in addresses if a.email))
+
+
+def _build_message(
+    source: _Source, settings: IngestSettings, *, arrival: int, depth: int, warnings: list[str]
+) -> NormalizedMessage:
+    """New text, signature, forwards and identity of one message (recursing into forwards)."""
+    sender_email = source.sender.email if source.sender else None
+    display_name, display_company = split_display_name(source.sender.name if source.sender else None)
+    reply = split_reply(source.body, forward=is_forward_subject(source.subject))
+    cut = split_signature(reply.text, display_name, sender_email)
+    text = cut.text
+    if len(text) > settings.max_text_chars:
+        warnings.append(f"new text cut from {len(text)} to {settings.max_text_chars} characters")
+        text = text[: settings.max_text_chars]
+    date = _aware(source.date)
+    forwarded: list[NormalizedMessage] = []
+    if depth < MAX_FORWARD_DEPTH:
+        for parsed in source.mime_forwards:
+            forwarded.append(
+                _build_message(_from_parsed(parsed), settings, arrival=arrival, depth=depth + 1, warnings=warnings)
+            )
+            warnings.extend(parsed.warnings)
+        for block in reply.forwarded:
+            forwarded.append(
+                _build_message(_from_block(block, date), settings, arrival=arrival, depth=depth + 1, warnings=warnings)
+            )
+    elif source.mime_forwards or reply.forwarded:
+        warnings.append(f"forwards nested deeper than {MAX_FORWARD_DEPTH} ignored")
+    digest = content_hash(sender_email, date, text, (f.text for f in forwarded))
+    company = display_company or company_from_signature(cut.signature, display_name, sender_email)
+    return NormalizedMessage(
+        message_id=source.message_id or f"{'fwd' if depth else 'generated'}-{digest}",
+        in_reply_to=source.in_reply_to,
+        sender_name=display_name,
+        sender_email=sender_email,
+        sender_company=company,
+        to=_emails(source.to),
+        cc=_emails(source.cc),
+        role=initial_role(sender_email, settings),
         date=date,
-        subject=subject,
-        language=detect_language(text),
+        subject=source.subject,
+        language=_language(text, [*(f.text for f in forwarded), source.subject]),
         text=text,
-        signature=signature,
-        attachments=attachments,
+        signature=cut.signature,
+        forwarded=forwarded,
+        attachments=source.attachments,
         content_hash=digest,
         arrival=arrival,
     )
-    refs = [r for r in (clean_id(x) for x in [*references, in_reply_to or ""]) if r]
-    return IncomingEmail(tenant=tenant, message=message, references=list(dict.fromkeys(refs)), raw_subject=subject)
 
 
-def _is_own(address: str, settings: IngestSettings) -> bool:
-    domain = address.rpartition("@")[2].lower()
-    return bool(domain) and domain in {d.lower() for d in settings.own_domains}
-
-
-def _body_and_attachments(msg: EmailMessage, settings: IngestSettings) -> tuple[str, list[Attachment]]:
-    attachments: list[Attachment] = []
-    plain: str | None = None
-    html: str | None = None
-    for count, part in enumerate(msg.walk()):
-        if count >= settings.max_mime_parts:
-            break
-        if part.is_multipart():
-            continue
-        disposition = part.get_content_disposition()
-        ctype = part.get_content_type()
-        if disposition == "attachment" or not ctype.startswith("text/"):
-            payload = part.get_payload(decode=True) or b""
-            attachments.append(Attachment(filename=part.get_filename(), content_type=ctype, size=len(payload)))
-            continue
-        try:
-            content = part.get_content()
-        except (LookupError, UnicodeError):
-            payload = part.get_payload(decode=True)
-            content = payload.decode("utf-8", "replace") if isinstance(payload, bytes) else ""
-        if ctype == "text/plain" and plain is None:
-            plain = str(content)
-        elif ctype == "text/html" and html is None:
-            html = str(content)
-    if plain is not None and plain.strip():
-        return plain, attachments
-    if html is not None:
-        return html_to_text(html), attachments
-    return plain or "", attachments
+def _incoming(
+    source: _Source,
+    references: list[str],
+    settings: IngestSettings,
+    *,
+    tenant: str,
+    arrival: int,
+    warnings: list[str],
+) -> IncomingEmail:
+    if source.sender is None or not (source.sender.email or source.sender.name):
+        raise BadEmail("missing From header")
+    message = _build_message(source, settings, arrival=arrival, depth=0, warnings=warnings)
+    refs = [r for r in (clean_id(x) for x in [*references, source.in_reply_to or ""]) if r]
+    refs = [r for r in dict.fromkeys(refs) if r != message.message_id]
+    return IncomingEmail(
+        tenant=tenant,
+        message=message,
+        references=refs,
+        raw_subject=source.subject,
+        warnings=list(dict.fromkeys(warnings)),
+    )
 
 
 def normalize_raw(
     raw: bytes, settings: IngestSettings, *, tenant: str | None = None, arrival: int = 0
 ) -> IncomingEmail:
-    """Parse RFC 5322 bytes; raise :class:`BadEmail` when they are not an e-mail."""
+    """Parse RFC 5322 bytes; raise :class:`BadEmail` (with the reason) when they are not an e-mail."""
     if len(raw) > settings.max_email_bytes:
         raise BadEmail(f"message of {len(raw)} bytes exceeds the limit of {settings.max_email_bytes}")
     if not raw.strip():
         raise BadEmail("empty message")
-    msg = BytesParser(policy=policy.default).parsebytes(raw)
-    if not isinstance(msg, EmailMessage) or (msg["From"] is None and msg["Message-ID"] is None):
-        raise BadEmail("not an RFC 5322 message: no From or Message-ID header")
+    if b"\0" in raw[:4096]:
+        raise BadEmail("binary data, not an e-mail")
+    if not _HEADER_START.match(raw.lstrip(b"\r\n")):
+        raise BadEmail("not an RFC 5322 message: it does not start with a header line")
     try:
-        date = parsedate_to_datetime(str(msg["Date"])) if msg["Date"] else None
-    except (TypeError, ValueError):
-        date = None
-    body, attachments = _body_and_attachments(msg, settings)
-    return _build(
-        tenant=tenant or settings.tenant,
-        message_id=str(msg["Message-ID"] or "") or None,
-        in_reply_to=str(msg["In-Reply-To"] or "") or None,
-        references=str(msg["References"] or "").split(),
-        sender=str(msg["From"] or ""),
-        to=[str(msg["To"] or "")],
-        cc=[str(msg["Cc"] or "")],
-        subject=str(msg["Subject"] or ""),
-        date=date,
-        body=body,
-        attachments=attachments,
-        settings=settings,
-        arrival=arrival,
-    )
+        parsed, msg = parse_mime(raw, Limits(max_parts=settings.max_mime_parts, max_depth=settings.max_mime_depth))
+    except MimeError as exc:
+        raise BadEmail(str(exc)) from exc
+    if not msg.keys():
+        raise BadEmail("not an RFC 5322 message: no header section")
+    warnings = list(parsed.warnings)
+    try:
+        return _incoming(
+            _from_parsed(parsed),
+            parsed.references,
+            settings,
+            tenant=tenant or settings.tenant,
+            arrival=arrival,
+            warnings=warnings,
+        )
+    except RecursionError as exc:
+        raise BadEmail("message nesting too deep to normalize") from exc
 
 
 def normalize_event(event: EmailEvent, settings: IngestSettings, *, arrival: int = 0) -> IncomingEmail:
     """Normalize a JSON e-mail event (already MIME-decoded by the integration)."""
     body = event.text if event.text and event.text.strip() else html_to_text(event.html or "")
-    return _build(
-        tenant=event.tenant,
-        message_id=event.message_id,
-        in_reply_to=event.in_reply_to,
-        references=event.references,
-        sender=event.from_,
-        to=event.to,
-        cc=event.cc,
+    if len(body.encode("utf-8", "surrogatepass")) > settings.max_email_bytes:
+        raise BadEmail(f"message body exceeds the limit of {settings.max_email_bytes} bytes")
+    senders = parse_addresses(event.from_)
+    source = _Source(
+        message_id=clean_id(event.message_id),
+        in_reply_to=clean_id(event.in_reply_to),
+        sender=senders[0] if senders else None,
+        to=[a for value in event.to for a in parse_addresses(value)],
+        cc=[a for value in event.cc for a in parse_addresses(value)],
         subject=event.subject,
         date=event.date,
         body=body,
         attachments=event.attachments,
-        settings=settings,
-        arrival=arrival,
     )
+    return _incoming(source, event.references, settings, tenant=event.tenant, arrival=arrival, warnings=[])
