@@ -10,6 +10,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -246,3 +249,75 @@ def write_outcome(outcome: ThreadOutcome, out_dir: Path) -> list[Path]:
             path.write_text(content, encoding="utf-8")
             written.append(path)
     return written
+
+
+# --------------------------------------------------------------------------- services as processes
+
+
+@dataclass
+class ServiceProcess:
+    """`quoteflow serve NAME` as a child process (how containers run it), for fault tests and benchmarks."""
+
+    name: str
+    settings: Settings
+    env: dict[str, str] = field(default_factory=dict)
+    process: subprocess.Popen[bytes] | None = None
+    ops_port: int = 0
+
+    def start(self, log_path: Path | None = None) -> None:
+        from shared.embedded import free_port
+
+        self.ops_port = free_port()
+        env = {k: v for k, v in os.environ.items() if not k.startswith("QUOTEFLOW_")}
+        env.update(
+            {
+                "QUOTEFLOW_KAFKA_BOOTSTRAP": str(self.settings.kafka_bootstrap),
+                "QUOTEFLOW_KAFKA_IDEMPOTENCE": str(self.settings.producer_idempotence).lower(),
+                "QUOTEFLOW_REDIS_URL": self.settings.redis_url.get_secret_value() if self.settings.redis_url else "",
+                "QUOTEFLOW_OPS_PORT": str(self.ops_port),
+                "QUOTEFLOW_LOG_LEVEL": "WARNING",
+                **self.env,
+            }
+        )
+        output = log_path.open("ab") if log_path else subprocess.DEVNULL
+        self.process = subprocess.Popen(  # noqa: S603 - our own CLI
+            [sys.executable, "-m", "services.cli", "serve", self.name],
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+
+    async def wait_ready(self, timeout_s: float = 60.0) -> None:
+        """Until /readyz answers 200 (consumers joined, Redis answering)."""
+        import httpx
+
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        async with httpx.AsyncClient(timeout=2) as http:
+            while loop.time() < deadline:
+                if self.process is not None and self.process.poll() is not None:
+                    raise RuntimeError(f"{self.name} exited with code {self.process.returncode}")
+                with contextlib.suppress(httpx.HTTPError):
+                    if (await http.get(f"http://127.0.0.1:{self.ops_port}/readyz")).status_code == 200:
+                        return
+                await asyncio.sleep(0.2)
+        raise TimeoutError(f"{self.name} not ready within {timeout_s:.0f}s")
+
+    def signal(self, sig: int) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(sig)
+
+    def wait(self, timeout_s: float = 30.0) -> int:
+        assert self.process is not None
+        return self.process.wait(timeout_s)
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(10)
