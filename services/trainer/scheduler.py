@@ -239,8 +239,10 @@ class TrainingCoordinator:
         if not threads_dir.is_dir():
             raise FileNotFoundError(f"synthetic threads folder {threads_dir} does not exist")
         from services.trainer.synth.datasets import build_training_sets
+        from services.trainer.training.prompts import render_thread
 
-        sets: dict[str, Path] = build_training_sets(threads_dir, self.settings.trainer_cache_dir / "sets", seed)
+        out_dir = self.settings.trainer_cache_dir / "sets"
+        sets: dict[str, Path] = build_training_sets(threads_dir, out_dir, seed, render=render_thread)
         return sets
 
 

@@ -4,8 +4,9 @@ Sources, merged per dataset:
 
 - the synthetic training sets (``services.trainer.synth.datasets.build_training_sets`` output: chat-format
   JSONL with train/validation/test splits), when a folder of them is given;
-- the trade glossary (``services.trainer.synth.glossary``) for domain text and Q/A when no set provides them;
-- people's corrections (the corrections store), added to the extraction and summary/tag sets.
+- the trade glossary (through the synthetic set builders) for domain text and Q/A when no set provides them;
+- people's corrections (the corrections store), added to the extraction and summary/tag sets with the
+  prompts the LLM engine asks a served adapter with (:mod:`services.trainer.training.prompts`).
 
 The held-out extraction split is what the evaluation gate scores. Corrections are assigned to it by a hash
 of their thread id, so a thread stays on the same side of the split from one run to the next.
@@ -93,17 +94,13 @@ def in_heldout(key: str, percent: float, seed: int) -> bool:
     return int.from_bytes(digest[:4], "big") % 10_000 < percent * 100
 
 
-def glossary_examples() -> tuple[list[Example], list[Example]]:
-    """Domain paragraphs and bilingual Q/A pairs from the trade glossary (the talk's DA and PIT material)."""
+def glossary_examples(seed: int) -> tuple[list[Example], list[Example]]:
+    """Domain passages and PIT Q/A from the trade glossary, built as the synthetic sets build them."""
+    from services.trainer.synth.datasets import glossary_passages, pit_records
     from services.trainer.synth.glossary import GLOSSARY
 
-    domain: list[Example] = []
-    pit: list[Example] = []
-    for term in GLOSSARY:
-        domain.append(Example("domain", "glossary", text=f"{term.term_en}: {term.definition_en}"))
-        domain.append(Example("domain", "glossary", text=f"{term.term_ko}: {term.definition_ko}"))
-        pit.append(_qa("pit", f"What does {term.term_en} mean in international trade?", term.definition_en))
-        pit.append(_qa("pit", f"무역에서 {term.term_ko}(이)란 무엇인가요?", term.definition_ko))
+    domain = [example_from_record("domain", record, "glossary") for record in glossary_passages()]
+    pit = [example_from_record("pit", record, "glossary") for term in GLOSSARY for record in pit_records(term, seed)]
     return domain, pit
 
 
@@ -223,7 +220,7 @@ def build_training_data(
                 if case is not None:
                     data.heldout.append(case)
     if not data.train["domain"] or not data.train["pit"]:
-        domain, pit = glossary_examples()
+        domain, pit = glossary_examples(seed)
         data.train["domain"] = data.train["domain"] or domain
         data.train["pit"] = data.train["pit"] or pit
     extraction, summary_tags, heldout = correction_examples(corrections, heldout_percent, seed)

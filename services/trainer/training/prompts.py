@@ -1,7 +1,8 @@
 """Task prompts the adapter is trained on: thread rendering, key-fact extraction, summary and tags.
 
-The LLM engine should prompt the served adapter with these same functions, so the
-model sees at inference what it saw in training.
+The LLM engine asks a served adapter with these same constants and functions
+(``services.extract.llm.engine``), so the model sees at inference what it saw in training.
+Synthetic training sets are built with :func:`render_thread` as their thread renderer for the same reason.
 """
 
 from __future__ import annotations
@@ -77,7 +78,7 @@ _JSON_OBJECT = re.compile(r"\{.*\}", re.DOTALL)
 
 
 def parse_facts(answer: str) -> KeyFacts | None:
-    """Key facts from a model's answer (JSON, possibly in a code fence or with chatter); None when unusable."""
+    """Key facts from a model's answer (bare or under "facts", maybe fenced or with chatter); None when unusable."""
     match = _JSON_OBJECT.search(answer)
     if not match:
         return None
@@ -85,9 +86,13 @@ def parse_facts(answer: str) -> KeyFacts | None:
         data: Any = json.loads(match.group(0))
     except json.JSONDecodeError:
         return None
+    if isinstance(data, dict) and isinstance(data.get("facts"), dict):
+        data = data["facts"]  # the LLM engine's {"facts", "summary", "tags"} answer
     if not isinstance(data, dict):
         return None
     known = {key: value for key, value in data.items() if key in KEY_FACT_FIELDS}
+    if not known:
+        return None
     try:
         return KeyFacts.model_validate(known)
     except ValidationError:

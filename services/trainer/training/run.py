@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import secrets
 import shutil
 import subprocess
 from dataclasses import dataclass, field
@@ -59,8 +60,8 @@ class RunOutcome:
 
 
 def new_adapter_id(now: datetime | None = None) -> str:
-    """Sortable, unique enough for one trainer: qf-20250101-120000."""
-    return f"qf-{(now or datetime.now(UTC)).strftime('%Y%m%d-%H%M%S')}"
+    """Sortable and unique: qf-20250101-120000-a1b2."""
+    return f"qf-{(now or datetime.now(UTC)).strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
 
 
 def git_hash(repo: Path | None = None) -> str | None:
@@ -106,7 +107,7 @@ def train_and_evaluate(
 
     console = console or Console(stderr=True)
     adapter_id = adapter_id or new_adapter_id()
-    final_dir = adapter_dir_for(adapters_dir, adapter_id)
+    final_dir = adapter_dir_for(adapters_dir, adapter_id).resolve()
     if final_dir.exists():
         raise FileExistsError(f"adapter folder {final_dir} exists already")
     work_dir = cache_dir / "runs" / adapter_id
@@ -117,6 +118,7 @@ def train_and_evaluate(
 
     import torch
 
+    quiet_libraries()
     torch.manual_seed(recipe.seed)
     base, tokenizer = load_base(base_path, recipe)
     model = wrap_with_lora(base, recipe)
@@ -125,7 +127,7 @@ def train_and_evaluate(
         for stage in recipe.stages:
             losses.append(train_stage(model, tokenizer, recipe, stage, data, work_dir, progress))
 
-    staging = adapters_dir / f".partial-{adapter_id}"
+    staging = final_dir.parent / f".partial-{adapter_id}"
     shutil.rmtree(staging, ignore_errors=True)
     model.save_pretrained(str(staging), safe_serialization=True)
     curve = plot_loss_curves(losses, staging / "loss.png", f"{adapter_id}: training loss per stage")
@@ -159,6 +161,18 @@ def train_and_evaluate(
         losses=losses,
         loss_curve=final_dir / curve.name,
     )
+
+
+def quiet_libraries() -> None:
+    """Our progress bars and logs only: no transformers loading bars, no known-harmless warnings."""
+    import warnings
+
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.set_verbosity_error()
+    transformers_logging.disable_progress_bar()
+    warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+    warnings.filterwarnings("ignore", message=".*pin_memory.*", category=UserWarning)
 
 
 def adapter_dir_for(adapters_dir: Path, adapter_id: str) -> Path:

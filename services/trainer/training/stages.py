@@ -104,6 +104,7 @@ def train_stage(
         bf16=recipe.torch_dtype == "bfloat16" and _has_cuda(),
         fp16=recipe.torch_dtype == "float16" and _has_cuda(),
         dataloader_num_workers=0,
+        dataloader_pin_memory=_has_cuda(),
     )
     history = StageLoss(stage.name)
     trainer = Trainer(
