@@ -65,6 +65,8 @@ def format_money(
         return None
     locale = LOCALES.get(language, "en_US")
     code = (currency or "").upper()
+    if not exact:
+        value = round_money(value, code or None)  # Babel would round half-even; amounts here round half-up
     suffix = krw_suffix if krw_suffix is not None else language == "ko"
     if code == "KRW" and suffix:
         return f"{format_decimal(value, locale=locale, decimal_quantization=not exact)}원"
@@ -110,7 +112,8 @@ def korean_number(value: int, *, formal: bool = True) -> str:
         if group:
             if big >= len(_BIG_UNITS):
                 raise ValueError("number too large for Korean numerals")
-            groups.append(_group_words(group, formal=formal) + _BIG_UNITS[big])
+            words = "" if group == 1 and big == 1 and not formal else _group_words(group, formal=formal)
+            groups.append(words + _BIG_UNITS[big])  # informal: 만, but always 일억, 일조
         big += 1
     return "".join(reversed(groups))
 

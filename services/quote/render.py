@@ -150,7 +150,8 @@ class QuoteRenderer:
         rendered: dict[str, str] = {}
         for fmt in FORMATS:
             try:
-                rendered[fmt] = templates.template(language, fmt).render(context)
+                text = templates.template(language, fmt).render(context)
+                rendered[fmt] = text if text.endswith("\n") else text + "\n"
             except QuoteConfigError:
                 raise
             except TemplateError as exc:  # includes SecurityError from the sandbox
