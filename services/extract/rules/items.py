@@ -1,0 +1,545 @@
+"""Products: names in prose, list lines and table rows, and which mentions name the same product."""
+
+# ruff: noqa: E501 -- pattern tables read best one alternative per line, unwrapped.
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from services.extract.rules.money import find_money
+from services.extract.rules.numbers import NUMBER, parse_number
+from services.extract.rules.quantities import ENGLISH_UNITS, KOREAN_UNITS
+
+_EN_UNIT = "|".join(sorted(ENGLISH_UNITS, key=len, reverse=True))
+_KO_UNIT = "|".join(sorted(KOREAN_UNITS, key=len, reverse=True))
+_EN_WORD = r"[A-Za-z0-9][A-Za-z0-9\-/.\"'+]*"
+_EN_STOP = {
+    "at",
+    "for",
+    "with",
+    "from",
+    "by",
+    "to",
+    "in",
+    "on",
+    "per",
+    "and",
+    "or",
+    "which",
+    "that",
+    "is",
+    "are",
+    "was",
+    "were",
+    "would",
+    "will",
+    "please",
+    "could",
+    "can",
+    "as",
+    "if",
+    "but",
+    "so",
+    "we",
+    "you",
+    "they",
+    "it",
+    "this",
+    "these",
+    "those",
+    "each",
+    "delivered",
+    "shipped",
+    "within",
+    "before",
+    "after",
+    "under",
+    "including",
+    "incl",
+    "excluding",
+    "plus",
+    "total",
+    "ex",
+    "fob",
+    "cif",
+    "exw",
+    "ddp",
+    "dap",
+    "fca",
+    "cfr",
+    "cpt",
+    "cip",
+    "fas",
+    "dpu",
+    "next",
+    "every",
+    "only",
+    "also",
+    "then",
+    "than",
+    "into",
+    "via",
+    "a",
+    "an",
+    "the",
+    "our",
+    "your",
+    "of",
+    "be",
+    "been",
+    "has",
+    "have",
+    "had",
+    "do",
+    "does",
+    "did",
+    "not",
+    "no",
+    "yes",
+    "unit",
+    "price",
+    "usd",
+    "eur",
+    "krw",
+    "should",
+    "shall",
+    "may",
+    "might",
+    "must",
+    "need",
+    "needed",
+    "required",
+    "delivery",
+    "lead",
+    "time",
+    "quote",
+    "quotation",
+    "order",
+}
+_EN_LEADING_STOP = {
+    "the",
+    "a",
+    "an",
+    "our",
+    "your",
+    "these",
+    "those",
+    "some",
+    "more",
+    "additional",
+    "all",
+    "of",
+    "its",
+    "their",
+    "new",
+    "same",
+}
+_NOT_PRODUCT_WORDS = re.compile(
+    r"^(?:days?|weeks?|months?|years?|hours?|minutes?|working|business|calendar|percent|times?|people|persons?|options?|messages?|emails?|pages?|questions?"
+    r"|items?|products?|orders?|shipments?|containers?|pallets?|samples?|more|less|of|pcs|units?|sets?|pieces?|%|x|others?|per|each|copies|lines?|tiers?)$",
+    re.I,
+)
+_LABEL_WORDS = re.compile(
+    r"^(?:unit\s?price|price|prices|pricing|cost|lead\s?time|moq|minimum order.*|payment.*|delivery.*|shipping.*|shipment|total|sub\s?total|grand total|vat|tax|discount"
+    r"|warranty|guarantee|incoterms?|trade terms?|terms|validity|valid.*|note|notes|remarks?|quantity|qty|amount|budget|packing|packaging|origin|port|freight|currency|date|eta|etd"
+    r"|단가|가격|납기|결제.*|배송.*|수량|할인.*|보증.*|유효.*|비고|합계|소계|총액|총\s?금액|금액|부가세|예산|운송.*|포장.*|원산지|통화|조건|참고|기타|총계|공급가|판매가|견적.*)$",
+    re.I,
+)
+_KO_STOP_TOKENS = {
+    "특히",
+    "그리고",
+    "또한",
+    "혹시",
+    "귀사",
+    "귀사의",
+    "저희",
+    "저희는",
+    "당사",
+    "당사의",
+    "해당",
+    "요청하신",
+    "문의하신",
+    "말씀하신",
+    "관련",
+    "대한",
+    "대해",
+    "이번",
+    "우선",
+    "먼저",
+    "그",
+    "이",
+    "저",
+    "및",
+    "추가로",
+    "다만",
+    "현재",
+    "기존",
+    "신규",
+    "각",
+    "모든",
+    "전체",
+    "최종",
+    "안녕하세요",
+    "네",
+    "예",
+    "아",
+    "주문하신",
+    "견적",
+    "가격",
+    "단가",
+    "최소",
+    "주문",
+    "수량",
+    "배송",
+    "납기",
+    "결제",
+    "총",
+    "약",
+    "월",
+    "매월",
+    "추가",
+    "위",
+    "아래",
+    "다음",
+    "그럼",
+    "그러면",
+    "그래서",
+    "따라서",
+    "혹은",
+    "또는",
+    "그러나",
+    "하지만",
+    "물론",
+    "만약",
+    "경우",
+    "해서",
+    "보내",
+    "드린",
+    "드리는",
+    "문의드린",
+    "요청드린",
+    "첨부한",
+    "제품은",
+    "주문은",
+}
+_KO_PARTICLE_END = re.compile(
+    r"(?:을|를|이|가|은|는|에|와|과|도|만|로|으로|에서|께서|의|에게|까지|부터|이나|나|랑|이랑|하고|며|고|면|서)$"
+)
+_PRODUCT_GENERIC = {
+    "product",
+    "products",
+    "item",
+    "items",
+    "제품",
+    "상품",
+    "goods",
+    "unit",
+    "units",
+    "model",
+    "모델",
+    "type",
+    "the",
+    "a",
+    "of",
+}
+
+EN_QTY_PRODUCT = re.compile(
+    rf"(?<![\w.,$€£¥₩])(?P<q>{NUMBER})(?![\d가-힣])\s?(?:x\s)?(?:(?P<u>{_EN_UNIT})\s+(?:of\s+)?|(?P<times>x|×)\s?)?(?P<p>(?:{_EN_WORD})(?:\s{_EN_WORD}){{0,6}})"
+)
+EN_PRICE_FOR = re.compile(
+    rf"(?:price|prices|pricing|quote|quotation|offer|cost|costs|rate)\s+(?:for|on|of)\s+(?:the\s+|your\s+|our\s+|a\s+|an\s+)?(?P<p>(?:{_EN_WORD})(?:\s{_EN_WORD}){{0,6}})",
+    re.I,
+)
+EN_NEED = re.compile(
+    rf"(?:looking for|need|require|interested in|purchase|buy|source|sourcing|supply of|inquiry for|enquiry for|RFQ for|RFQ:)\s+(?:some\s+|the\s+|your\s+|a\s+|an\s+)?(?P<p>(?:{_EN_WORD})(?:\s{_EN_WORD}){{0,6}})",
+    re.I,
+)
+EN_PRODUCT_PRICE = re.compile(
+    rf"(?:^|[.;:]\s|,\s|\band\s|\bthe\s)(?P<p>{_EN_WORD}(?:\s{_EN_WORD}){{0,5}}?)\s(?:is|are|at|costs?|is priced at|would be|will be|comes? to|@)\s(?:now\s|only\s|just\s)?(?:US\$|USD|\$|€|EUR|£|GBP|KRW|₩|¥|JPY|AUD|CNY|RMB)",
+)
+KO_PRODUCT_BEFORE = re.compile(
+    r"(?P<p>(?:[A-Za-z0-9가-힣][\w\-/.+()]*\s?){1,5}?)\s?(?:의\s?|은\s|는\s|도\s)?(?:가격|단가|견적|판매가|공급가|납기|사양|재고)"
+)
+KO_PRODUCT_QTY = re.compile(
+    rf"(?P<p>(?:[A-Za-z0-9가-힣][\w\-/.+()]*\s){{1,4}}?)(?P<q>{NUMBER})\s?(?P<u>{_KO_UNIT}|{_EN_UNIT})(?!당)"
+)
+
+
+@dataclass(frozen=True)
+class ProductMention:
+    """A product named at a span of a clause."""
+
+    name: str
+    start: int
+    end: int
+
+
+def product_tokens(name: str) -> frozenset[str]:
+    """Comparable tokens: lower case, simple English plurals removed, generic words dropped."""
+    tokens = set()
+    for token in re.findall(r"[A-Za-z0-9][A-Za-z0-9\-./]*|[가-힣]+", name.lower()):
+        token = token.strip(".-/")
+        if token.endswith("es") and token[:-2].endswith(("ss", "x", "ch", "sh")):
+            token = token[:-2]
+        elif token.endswith("s") and len(token) > 3 and not token.endswith("ss"):
+            token = token[:-1]
+        if token and token not in _PRODUCT_GENERIC:
+            tokens.add(token)
+    return frozenset(tokens)
+
+
+def same_product(a: frozenset[str], b: frozenset[str]) -> bool:
+    """Shared model code, or one name's tokens inside the other's, or mostly the same words."""
+    if not a or not b:
+        return False
+    codes_a = {t for t in a if re.search(r"\d", t) and re.search(r"[a-z가-힣]", t)}
+    codes_b = {t for t in b if re.search(r"\d", t) and re.search(r"[a-z가-힣]", t)}
+    if codes_a and codes_b:
+        return bool(codes_a & codes_b)
+    shared = a & b
+    if not shared:
+        return False
+    if a <= b or b <= a:
+        return True
+    return len(shared) / len(a | b) >= 0.5
+
+
+def _clean_en(phrase: str) -> str | None:
+    words = phrase.split()
+    while words and words[0].lower() in _EN_LEADING_STOP:
+        words.pop(0)
+    kept: list[str] = []
+    for word in words:
+        bare = word.strip(",.;:!?()\"'").lower()
+        if (
+            bare in _EN_STOP
+            or re.fullmatch(r"\d[\d,.]*%?", bare)
+            or (re.fullmatch(rf"(?:{_EN_UNIT})", word.strip(",.;:!?"), re.I) and kept)
+        ):
+            break
+        kept.append(word.strip(",;:!?()"))
+        if re.search(r"[,;:!?)]$", word):
+            break
+    while kept and kept[0].lower() in _EN_LEADING_STOP:
+        kept.pop(0)
+    name = " ".join(kept).strip(" .")
+    if not name or _NOT_PRODUCT_WORDS.match(name) or _LABEL_WORDS.match(name) or len(name) < 2:
+        return None
+    if re.search(
+        r"(?i)\b(?:supplier|partner|vendor|manufacturer|company|information|details|price|quote|discount|answer|reply|feedback|offer|business|help)s?$",
+        name,
+    ):
+        return None
+    if len(kept) == 1 and kept[0].lower() in {"it", "them", "this", "that", "one", "ones", "price", "quote"}:
+        return None
+    return name
+
+
+def _clean_ko(phrase: str) -> str | None:
+    tokens = phrase.split()
+    while tokens and (
+        tokens[0] in _KO_STOP_TOKENS or (len(tokens[0]) > 1 and _KO_PARTICLE_END.search(tokens[0]) and len(tokens) > 1)
+    ):
+        tokens.pop(0)
+    kept: list[str] = []
+    for token in tokens:
+        if (
+            token in _KO_STOP_TOKENS
+            or re.match(r"[\d,.]+", token)
+            or (kept and _KO_PARTICLE_END.search(kept[-1]) and not re.search(r"[A-Za-z0-9]", kept[-1]))
+        ):
+            kept = []
+            continue
+        kept.append(token)
+    while kept and _KO_PARTICLE_END.search(kept[-1]) and not re.search(r"[A-Za-z0-9]", kept[-1]):
+        if re.search(r"(?:의)$", kept[-1]):
+            kept[-1] = kept[-1][:-1]
+            break
+        kept.pop()
+    name = " ".join(kept).strip(" ,.")
+    if (
+        not name
+        or _LABEL_WORDS.match(name)
+        or name in _KO_STOP_TOKENS
+        or (len(name) < 2 and not re.search(r"[A-Za-z0-9]", name))
+    ):
+        return None
+    if re.fullmatch(r"[가-힣]", name):
+        return None
+    return name
+
+
+def _mention(clause: str, name: str, near: int) -> ProductMention | None:
+    index = clause.find(name, max(0, near - len(name) - 40))
+    if index < 0:
+        index = clause.find(name)
+    if index < 0:
+        return None
+    return ProductMention(name, index, index + len(name))
+
+
+def list_line_product(line: str) -> ProductMention | None:
+    """'- Solar panel 450W: 120 units @ KRW 280,000' → 'Solar panel 450W'."""
+    body = re.sub(r"^\s*(?:[-*•·▪◦►]|\d{1,2}[.)]|[①-⑳]|[a-zA-Z][.)])\s+", "", line)
+    offset = len(line) - len(body)
+    cut = re.search(
+        rf"\s?[:=]\s|\s[-–]\s|\s@|\s?(?:US\$|USD|\$|€|EUR|£|GBP|KRW|₩|¥|JPY)|\s(?={NUMBER}\s?(?:{_EN_UNIT}|{_KO_UNIT}|원)\b)|,\s",
+        body,
+    )
+    if not cut or cut.start() == 0:
+        return None
+    name = body[: cut.start()].strip(" *")
+    name = re.sub(r"\s?\((?:qty|수량).*$", "", name, flags=re.I)
+    if not name or _LABEL_WORDS.match(name) or len(name) > 60 or not re.search(r"[A-Za-z가-힣]", name):
+        return None
+    if re.fullmatch(r"[\d,.\s]+", name):
+        return None
+    return ProductMention(name, offset, offset + len(name))
+
+
+def prose_products(clause: str, korean: bool) -> list[ProductMention]:
+    """Product names in a sentence, left to right, by the patterns people use to name what they buy or sell."""
+    found: list[ProductMention] = []
+
+    def add(name: str | None, near: int) -> None:
+        if not name:
+            return
+        mention = _mention(clause, name, near)
+        if mention and not any(
+            m.start <= mention.start < m.end or mention.start <= m.start < mention.end for m in found
+        ):
+            found.append(mention)
+
+    position = 0
+    while match := EN_QTY_PRODUCT.search(clause, position):
+        position = match.end("q")
+        if not (match.group("u") or match.group("times")) and re.match(
+            r"\s?(?:[%원]|days?|weeks?|months?|years?)", clause[match.end("q") :]
+        ):
+            continue
+        if match.group("u") is None and match.group("times") is None:
+            before = clause[max(0, match.start() - 12) : match.start()]
+            if re.search(r"(?:US\$|USD|\$|€|EUR|£|GBP|KRW|₩|¥|JPY|AUD)\s?$", before) or re.fullmatch(
+                r"20\d\d", match.group("q")
+            ):
+                continue
+        name = _clean_en(match.group("p"))
+        if name and money_free(name):
+            add(name, match.start("p"))
+    for pattern in (EN_PRICE_FOR, EN_NEED):
+        for match in pattern.finditer(clause):
+            add(_clean_en(match.group("p")), match.start("p"))
+    for match in EN_PRODUCT_PRICE.finditer(clause):
+        name = _clean_en(match.group("p"))
+        if name and not re.match(r"(?i)(?:it|this|that|price|the price|our price|total|it all)$", name):
+            add(name, match.start("p"))
+    if korean:
+        for match in KO_PRODUCT_QTY.finditer(clause):
+            add(_clean_ko(match.group("p")), match.start("p"))
+        for match in KO_PRODUCT_BEFORE.finditer(clause):
+            add(_clean_ko(match.group("p")), match.start("p"))
+    found.sort(key=lambda m: m.start)
+    return found
+
+
+def money_free(name: str) -> bool:
+    return not find_money(name) and not re.search(r"\d+\s?%", name)
+
+
+@dataclass
+class TableRow:
+    """A priced line of a table: product cell, quantity cell, price cell (offsets into the row text)."""
+
+    product: ProductMention | None
+    quantity: tuple[float, str | None, int, int] | None
+    unit_price: tuple[float, str | None, int, int] | None
+    discount: tuple[float, int, int] | None
+
+
+_HEADER = {
+    "product": re.compile(
+        r"품명|품목|제품|상품|항목|모델|item|product|description|model|part|goods|spec|name|내역|규격", re.I
+    ),
+    "quantity": re.compile(r"수량|qty|quantity|q'ty", re.I),
+    "unit": re.compile(r"^(?:단위|unit|uom)$", re.I),
+    "price": re.compile(r"단가|unit price|price|가격|u/price|rate|공급가", re.I),
+    "amount": re.compile(r"금액|amount|total|합계|소계|ext", re.I),
+    "discount": re.compile(r"할인|discount|dc", re.I),
+}
+_CURRENCY_IN_HEADER = re.compile(r"\((?P<c>USD|KRW|EUR|JPY|GBP|CNY|AUD|원|\$|€|¥|£)\)|(?P<c2>USD|KRW|EUR|JPY|원)")
+_CURRENCY_WORDS = {"원": "KRW", "$": "USD", "€": "EUR", "¥": "JPY", "£": "GBP"}
+
+
+def _cells(row: str) -> list[tuple[int, str]]:
+    cells = []
+    offset = 0
+    for part in row.split("|"):
+        stripped = part.strip()
+        lead = len(part) - len(part.lstrip())
+        cells.append((offset + lead, stripped))
+        offset += len(part) + 1
+    return cells
+
+
+def parse_header(row: str) -> dict[str, int] | None:
+    """Column index per role when the row is a table header."""
+    columns: dict[str, int] = {}
+    for index, (_, cell) in enumerate(_cells(row)):
+        if not cell or re.search(r"\d{2,}", cell):
+            continue
+        for role in ("unit", "discount", "quantity", "amount", "price", "product"):
+            if role not in columns and _HEADER[role].search(cell):
+                if role == "price" and _HEADER["amount"].search(cell) and not re.search(r"단가|unit", cell, re.I):
+                    continue
+                columns[role] = index
+                break
+    if "product" in columns and ("price" in columns or "quantity" in columns):
+        return columns
+    return None
+
+
+def header_currency(row: str) -> str | None:
+    match = _CURRENCY_IN_HEADER.search(row)
+    if not match:
+        return None
+    token = match.group("c") or match.group("c2")
+    return _CURRENCY_WORDS.get(token, token)
+
+
+def parse_table_row(row: str, columns: dict[str, int]) -> TableRow | None:
+    """A data row under a known header; None for total or empty rows."""
+    cells = _cells(row)
+    if len(cells) <= columns.get("product", 0):
+        return None
+    product_offset, product_text = cells[columns["product"]]
+    if not product_text or re.match(
+        r"(?i)^(?:합계|소계|총계|총액|total|subtotal|grand total|vat|부가세|합)\b", product_text
+    ):
+        return None
+    result = TableRow(
+        ProductMention(product_text, product_offset, product_offset + len(product_text)), None, None, None
+    )
+    if "quantity" in columns and columns["quantity"] < len(cells):
+        offset, text = cells[columns["quantity"]]
+        match = re.match(rf"({NUMBER})\s?({_KO_UNIT}|{_EN_UNIT})?", text)
+        if match and (value := parse_number(match.group(1))) is not None:
+            unit = match.group(2)
+            if unit is None and "unit" in columns and columns["unit"] < len(cells):
+                unit = cells[columns["unit"]][1] or None
+            result.quantity = (value, unit, offset, offset + match.end())
+    if "price" in columns and columns["price"] < len(cells):
+        offset, text = cells[columns["price"]]
+        money = find_money(text)
+        if money:
+            result.unit_price = (money[0].value, money[0].currency, offset + money[0].start, offset + money[0].end)
+        else:
+            match = re.match(rf"({NUMBER})", text)
+            if match and (value := parse_number(match.group(1))) is not None:
+                result.unit_price = (value, None, offset, offset + match.end())
+    if "discount" in columns and columns["discount"] < len(cells):
+        offset, text = cells[columns["discount"]]
+        match = re.search(r"(\d{1,2}(?:\.\d+)?)\s?%", text)
+        if match:
+            result.discount = (float(match.group(1)), offset + match.start(), offset + match.end())
+    return result

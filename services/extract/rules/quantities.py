@@ -1,0 +1,222 @@
+"""Quantities with units (100개 · 40대 · 3,000야드 · 20,000 pcs · 2,000 kg), MOQ and price-tier thresholds."""
+
+# ruff: noqa: E501 -- pattern tables read best one alternative per line, unwrapped.
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+from services.extract.rules.numbers import NUMBER, parse_number
+
+KOREAN_UNITS = (
+    "개",
+    "대",
+    "세트",
+    "식",
+    "장",
+    "야드",
+    "미터",
+    "톤",
+    "박스",
+    "상자",
+    "롤",
+    "권",
+    "켤레",
+    "벌",
+    "병",
+    "팩",
+    "매",
+    "본",
+    "통",
+    "포",
+    "캔",
+    "건",
+    "명",
+    "조",
+    "카톤",
+    "파렛트",
+    "킬로그램",
+    "킬로미터",
+    "라이선스",
+    "copies",
+)
+ENGLISH_UNITS = (
+    "pcs",
+    "pc",
+    "pieces",
+    "piece",
+    "units",
+    "unit",
+    "sets",
+    "set",
+    "kgs",
+    "kg",
+    "km",
+    "meters",
+    "metres",
+    "meter",
+    "metre",
+    "m",
+    "tons",
+    "tonnes",
+    "ton",
+    "MT",
+    "yards",
+    "yard",
+    "yds",
+    "boxes",
+    "box",
+    "cartons",
+    "carton",
+    "ctns",
+    "rolls",
+    "roll",
+    "pairs",
+    "pair",
+    "lots",
+    "lot",
+    "licenses",
+    "licences",
+    "license",
+    "seats",
+    "ea",
+    "EA",
+    "bags",
+    "drums",
+    "pallets",
+    "bottles",
+    "sheets",
+    "liters",
+    "litres",
+    "L",
+    "containers",
+    "reels",
+    "modules",
+    "kits",
+    "nos",
+)
+_KO_UNIT = "|".join(sorted(KOREAN_UNITS, key=len, reverse=True))
+_EN_UNIT = "|".join(sorted(ENGLISH_UNITS, key=len, reverse=True))
+
+QUANTITY = re.compile(
+    rf"(?<![\w.,/$€£¥₩-])(?P<num>{NUMBER})\s?(?:(?P<ko>{_KO_UNIT})(?!당|월|년|일|시|분|초|[가-힣]{{0,0}}당)"
+    rf"|(?P<en>{_EN_UNIT})\b(?!\s?(?:per|/)\s?(?:month|year|week|day)))",
+)
+"""A number directly followed by a unit; 개당 (per piece) and time words are not quantities."""
+
+_AT_LEAST_AFTER = re.compile(r"^\s?(?:\+|이상|or more|and (?:above|over|more|up)|or above|plus)", re.IGNORECASE)
+_AT_LEAST_BEFORE = re.compile(r"(?:over|above|more than|at least|from|≥|>=|>|min\.?|minimum of)\s*$", re.IGNORECASE)
+_AT_MOST_AFTER = re.compile(r"^\s?(?:이하|미만|or less|or fewer|and (?:below|under|less))", re.IGNORECASE)
+_AT_MOST_BEFORE = re.compile(r"(?:up to|under|below|less than|≤|<=|<|max\.?)\s*$", re.IGNORECASE)
+_NOT_ORDER = re.compile(
+    r"(?:in stock|재고|capacity|생산\s?능력|생산량|per (?:month|year|day|week)|a month|monthly|per carton|per box|per pallet"
+    r"|per ctn|/ctn|박스당|카톤당|입수|packed|packing|포장 단위|월\s?생산|연간|annual)",
+    re.IGNORECASE,
+)
+MOQ_KEYWORD = re.compile(
+    r"(?:MOQ|M\.O\.Q\.?|minimum order(?:ing)?(?: quantity| qty| volume)?|min\.? order(?: qty| quantity)?"
+    r"|최소\s?(?:주문|발주|구매)\s?(?:수량|량|단위)?|최소\s?수량)",
+    re.IGNORECASE,
+)
+
+QuantityKind = Literal["order", "moq", "tier", "other"]
+
+
+@dataclass(frozen=True)
+class Quantity:
+    """A quantity in a text; ``kind`` says whether it is an order quantity, MOQ, a tier bound or something else."""
+
+    value: float
+    unit: str | None
+    start: int
+    end: int
+    kind: QuantityKind
+    low: float | None = None
+    high: float | None = None
+
+
+def _classify(text: str, start: int, end: int, clause_start: int) -> tuple[QuantityKind, float | None, float | None]:
+    before = text[clause_start:start]
+    window_before = before[-40:]
+    after = text[end : end + 25]
+    if MOQ_KEYWORD.search(window_before) and not re.search(r"[,;]|but|하지만", window_before[-20:]):
+        return "moq", None, None
+    if re.match(r"^\s?(?:MOQ|minimum)", after, re.IGNORECASE):
+        return "moq", None, None
+    if _AT_LEAST_AFTER.match(after) or _AT_LEAST_BEFORE.search(window_before):
+        return "tier", None, None
+    if _AT_MOST_AFTER.match(after) or _AT_MOST_BEFORE.search(window_before):
+        return "tier", None, None
+    if (
+        _NOT_ORDER.search(window_before[-30:])
+        or _NOT_ORDER.match(after.lstrip())
+        or re.match(r"^\s?(?:/|per)\s?(?:month|year|day|week|carton|box)", after, re.IGNORECASE)
+    ):
+        return "other", None, None
+    return "order", None, None
+
+
+_TIER_RANGE = re.compile(
+    rf"(?<![\w.,])(?P<lo>{NUMBER})\s?(?:{_KO_UNIT}|{_EN_UNIT})?\s?(?:-|–|~|to)\s?(?P<hi>{NUMBER})\s?(?P<unit>{_KO_UNIT}|{_EN_UNIT})?"
+    r"(?!\s?(?:일|주|개월|days?|weeks?|months?|%))",
+    re.IGNORECASE,
+)
+_TIER_PLUS = re.compile(rf"(?<![\w.,])(?P<lo>{NUMBER})\s?\+\s?(?P<unit>{_KO_UNIT}|{_EN_UNIT})?")
+
+
+def _tier_spans(text: str) -> list[Quantity]:
+    tiers: list[Quantity] = []
+    for match in _TIER_RANGE.finditer(text):
+        lo, hi = parse_number(match.group("lo")), parse_number(match.group("hi"))
+        unit = match.group("unit")
+        if lo is None or hi is None or lo >= hi or (unit is None and not re.match(r"\s?[:=]", text[match.end() :])):
+            continue
+        tiers.append(Quantity(value=lo, unit=unit, start=match.start(), end=match.end(), kind="tier", low=lo, high=hi))
+    for match in _TIER_PLUS.finditer(text):
+        lo = parse_number(match.group("lo"))
+        if lo is None or any(t.start <= match.start() < t.end for t in tiers):
+            continue
+        unit = match.group("unit")
+        tiers.append(Quantity(value=lo, unit=unit, start=match.start(), end=match.end(), kind="tier", low=lo))
+    return tiers
+
+
+def find_quantities(text: str, clause_start: int = 0) -> list[Quantity]:
+    """Quantities with units in ``text``, classified by what surrounds them."""
+    result = _tier_spans(text)
+    for match in QUANTITY.finditer(text):
+        value = parse_number(match.group("num"))
+        if value is None:
+            continue
+        start, end = match.start(), match.end()
+        if any(t.start <= start < t.end for t in result):
+            continue
+        unit = match.group("ko") or match.group("en")
+        kind, _, _ = _classify(text, start, end, clause_start)
+        low = high = None
+        if kind == "tier":
+            after = text[end : end + 25]
+            if _AT_MOST_AFTER.match(after) or _AT_MOST_BEFORE.search(text[max(0, start - 15) : start]):
+                high = value
+            else:
+                low = value
+        result.append(Quantity(value=value, unit=unit, start=start, end=end, kind=kind, low=low, high=high))
+    result.sort(key=lambda q: q.start)
+    return result
+
+
+def find_moq(text: str) -> tuple[float, int, int] | None:
+    """The minimum order quantity stated in ``text`` (value, start, end of the number with its unit)."""
+    for keyword in MOQ_KEYWORD.finditer(text):
+        window = text[keyword.end() : keyword.end() + 30]
+        number = re.search(rf"({NUMBER})\s?(?:{_KO_UNIT}|{_EN_UNIT})?", window)
+        if number and not re.search(r"[.?!\n]", window[: number.start()]):
+            value = parse_number(number.group(1))
+            if value:
+                return value, keyword.end() + number.start(), keyword.end() + number.end()
+    for quantity in find_quantities(text):
+        if quantity.kind == "moq":
+            return quantity.value, quantity.start, quantity.end
+    return None

@@ -1,0 +1,234 @@
+"""Trade terms: Incoterms, shipping method, payment terms, warranty, discount, VAT, budget and speech acts."""
+
+# ruff: noqa: E501 -- pattern tables read best one alternative per line, unwrapped.
+
+from __future__ import annotations
+
+import re
+
+from services.extract.rules.dates import Found
+
+INCOTERM = re.compile(
+    r"(?<![A-Za-z])(?P<code>EXW|FCA|FAS|FOB|CFR|CIF|CPT|CIP|DAP|DPU|DDP|C&F|CNF|Ex[- ]?Works|Free on Board|Delivered Duty Paid)"
+    r"(?![A-Za-z])(?P<place>[ ,]*(?:[A-Z][a-zA-Z]+|[가-힣]{2,6}(?:항|공항)?)(?:[ ,]+[A-Z][a-zA-Z]+)?(?:\s?(?:port|Port|항|공항))?)?"
+)
+_INCOTERM_ALIASES = {"C&F": "CFR", "CNF": "CFR", "EXWORKS": "EXW", "FREEONBOARD": "FOB", "DELIVEREDDUTYPAID": "DDP"}
+_PLACE_STOP = re.compile(
+    r"^[ ,]*(?:Incoterms?|terms?|basis|price|and|or|is|are|the|for|with|from|in|at|on|to|our)\b", re.I
+)
+
+SHIPPING = (
+    (
+        "air",
+        re.compile(
+            r"air\s?freight|by air|via air|air shipment|air cargo|air delivery|항공(?:\s?운송|\s?화물|\s?배송|편|으로|\s?특송)?",
+            re.I,
+        ),
+    ),
+    (
+        "sea",
+        re.compile(
+            r"by sea|sea\s?freight|ocean\s?freight|via sea|by vessel|sea shipment|container ship|해상(?:\s?운송|\s?화물|\s?운임|으로)?|선박(?:으로|\s?운송)|배편",
+            re.I,
+        ),
+    ),
+    (
+        "express",
+        re.compile(
+            r"express (?:shipping|delivery|courier|service|mail|air)|by express|via express|expedited (?:shipping|delivery)|특송|급송|익스프레스|빠른 배송|특급 배송|퀵\s?서비스",
+            re.I,
+        ),
+    ),
+    ("courier", re.compile(r"courier|택배|\bDHL\b|\bFedEx\b|\bUPS\b|\bEMS\b|\bTNT\b", re.I)),
+    ("rail", re.compile(r"by rail|rail\s?freight|railway|by train|철도(?:\s?운송)?|기차", re.I)),
+    (
+        "truck",
+        re.compile(
+            r"by truck|by road|truck(?:ing)?|road freight|lorry|트럭|화물차|육로|차량(?:으로)? 배송|직배송", re.I
+        ),
+    ),
+    (
+        "standard",
+        re.compile(
+            r"standard (?:shipping|delivery|post|mail)|regular (?:shipping|delivery|mail)|ground shipping|일반 배송|표준 배송|일반 택배",
+            re.I,
+        ),
+    ),
+)
+
+PAYMENT_LABEL = re.compile(
+    r"(?:payment terms?|terms of payment|payment(?: method| condition)?s?|결제\s?(?:조건|방식|방법|은|는)|지불\s?(?:조건|방식|방법)|대금\s?(?:지급|결제)\s?(?:조건|방식)?)"
+    r"\s*(?:would be|will be|is|are|:|은|는|으로는|로는|-|–)?\s*",
+    re.I,
+)
+_PAYMENT_VOCAB = re.compile(
+    r"T/T|\bTT\b|L/C|\bLC\b|wire|transfer|advance|deposit|balance|\bnet\b|days|선금|잔금|계약금|중도금|현금|어음|카드|송금|결제|마감|월말"
+    r"|delivery|shipment|invoice|sight|%|\bCOD\b|PayPal|credit|D/P|D/A|\bCAD\b|착불|익월|선불|후불|prepay|upfront|up front|입금",
+    re.I,
+)
+PAYMENT_PHRASES = re.compile(
+    r"\d{1,3}\s?%\s?(?:T/T|TT|deposit|advance|선금|계약금)[^.\n?]*"
+    r"|(?:100\s?%\s?)?T/T (?:in advance|before shipment|against (?:B/L|copy of B/L|documents))"
+    r"|(?:irrevocable\s)?L/C at sight|L/C \d+ days|\d+ days L/C"
+    r"|\bNet\s?\d{1,3}(?:\s?days)?|\d{1,3}\s?days net"
+    r"|선금\s?\d{1,3}\s?%[^.\n?]*?잔금\s?\d{1,3}\s?%(?:\s?(?:납품|출고|선적|배송)\s?(?:전|후|시))?"
+    r"|(?:배송|납품|인도|출고)\s?(?:시|후)\s?(?:결제|지급|현금 결제)|월말\s?마감(?:\s?후)?(?:\s?익월\s?\d{1,2}\s?일)?(?:\s?(?:현금|어음))?\s?(?:결제|지급)?"
+    r"|cash on delivery|payment on delivery|payment upon delivery|착불",
+    re.I,
+)
+_PAYMENT_TRIM = re.compile(
+    r"(?:\s?(?:입니다|이며|이고|입니다만|으로 하겠습니다|로 하겠습니다|으로 진행|로 진행|으로 부탁|로 부탁|을 원합니다|를 원합니다|으로 가능|로 가능|으로 해|로 해|이 가능|가 가능|을 요청|를 요청|을 희망|를 희망|을 원|를 원|을 부탁|를 부탁|로 희망|으로 희망)).*$"
+    r"|(?:,?\s(?:as (?:usual|before|discussed|agreed)|please|if possible|as well)).*$",
+)
+
+WARRANTY_KEYWORD = re.compile(r"warrant(?:y|ied)|guarantee|보증|무상\s?(?:A/S|AS|수리|교체)|하자\s?보수|A/S 기간", re.I)
+_WARRANTY_NUMBER = re.compile(r"(?P<n>\d{1,2})\s?(?:-\s?)?(?P<u>years?|yrs?|months?|mos?|년|개월)(?![A-Za-z])", re.I)
+
+DISCOUNT = re.compile(
+    r"(?P<a>\d{1,2}(?:\.\d+)?)\s?(?:%|퍼센트|percent)\s?(?:의\s)?(?:추가\s)?(?:할인|discount|off|DC|D/C|rebate|reduction)"
+    r"|(?:할인|discount|DC|D/C)\s?(?:율|rate)?\s?(?:of|은|는|:|을|를)?\s?(?:an? )?(?:additional |extra |추가 )?(?P<b>\d{1,2}(?:\.\d+)?)\s?(?:%|퍼센트|percent)",
+    re.I,
+)
+VAT = re.compile(
+    r"(?P<ex>부가세\s?(?:별도|미포함)|VAT\s?(?:excluded|not included|extra|excl\.?)|excl(?:uding|\.)?\s?VAT|plus VAT|\+\s?VAT)"
+    r"|(?P<inc>부가세\s?(?:포함|포함가)|VAT\s?(?:included|incl\.?)|incl(?:uding|\.)?\s?VAT)",
+    re.I,
+)
+BUDGET = re.compile(r"budget|예산|가용 금액", re.I)
+NOT_UNIT_PRICE = re.compile(
+    r"freight|shipping cost|shipping fee|shipping charge|delivery (?:fee|charge|cost)|운송비|배송비|운임|물류비|setup|tooling|mou?ld|금형|샘플|sample|"
+    r"installation fee|설치비|handling|surcharge|총|합계|총액|total|subtotal|grand|in all|altogether|amount|금액|budget|예산|계약금|deposit|penalty|위약",
+    re.I,
+)
+LIST_PRICE = re.compile(
+    r"list price|regular price|standard price|original(?:ly)?|정가|기존(?:\s?가격|\s?단가)?|정상가|소비자가|was\b|from\b",
+    re.I,
+)
+NET_PRICE = re.compile(
+    r"net price|after (?:the )?discount|discounted|할인가|할인된|할인 후|할인 적용|이 경우|→|->|=>|brings it|comes to|becomes|되며|됩니다|적용 시|net\b",
+    re.I,
+)
+
+QUOTE_REQUEST = re.compile(
+    r"견적|quotation|\bquote\b|\bquotes\b|\bRFQ\b|pro[- ]?forma|price list|best price|your price|pricing|how much|\bPI\b"
+    r"|(?:가격|단가|비용)(?:을|를|이|과|와|은|및)?\s?(?:\S+\s)?(?:알려|문의|안내|제시|부탁|확인|궁금)|offer for|price (?:for|of|on)|prices (?:for|of|on)",
+    re.I,
+)
+_QUOTE_NOT_REQUEST = re.compile(
+    r"quotation attached|견적서를? 첨부|as quoted|quoted price|no need for a quote|견적 감사", re.I
+)
+ACCEPT = re.compile(
+    r"\b(?:agree[ds]?|accept(?:ed|able)?|ok(?:ay)?|fine with|we can do (?:that|it|this)|deal|confirm(?:ed)?|no problem|can match|we can meet|that works)\b"
+    r"|동의|수용|수락|좋습니다|그렇게 (?:하겠|해 드리|해드리|진행)|맞춰 ?(?:드리|드릴)|괜찮습니다|받아들이|가능합니다|해 드리겠습니다|해드리겠습니다|승인",
+    re.I,
+)
+REJECT = re.compile(
+    r"cannot|can't|can not|unable|not possible|impossible|regret|unfortunately|no longer|too low|not acceptable|decline"
+    r"|어렵|불가|힘들|곤란|안 됩니다|안됩니다|죄송하지만|수용할 수 없|받아들일 수 없|맞추기 어렵|할 수 없",
+    re.I,
+)
+HALFWAY = re.compile(
+    r"halfway|half way|in the middle|split the difference|middle ground|절충|중간 ?(?:가격|선|지점)|반반", re.I
+)
+QUESTION_ENDING = re.compile(
+    r"\?\s*$|까요|나요|습니까|는지|을지|ㄹ지|할지|인지|실지|될지|있을지|가능한지|가능할지|주실 수 있|could you|can you|would you|is it possible|do you|are you able|let (?:me|us) know|please advise|please confirm whether",
+    re.I,
+)
+INJECTION = re.compile(
+    r"ignore (?:all |any |the )?(?:previous|prior|above|earlier|preceding) (?:instructions?|prompts?|messages?|rules)|disregard (?:all |any |the )?(?:previous |prior |above )?instructions?"
+    r"|system prompt|you are (?:now )?an? (?:AI|assistant|language model|LLM)|as an AI|new instructions?:|override (?:the )?(?:instructions|rules)"
+    r"|(?:AI|assistant|model|LLM|extractor|system)(?:\s?(?:note|instruction))?\s?:\s|note to (?:the )?(?:AI|assistant|model|system|extractor)"
+    r"|이전\s?(?:의\s)?(?:지시|명령|지침|프롬프트)|지시(?:를|사항을)? 무시|명령(?:을)? 무시|프롬프트|시스템\s?(?:에게|지시)|AI(?:에게|는)",
+    re.I,
+)
+
+
+def find_incoterm(clause: str) -> Found | None:
+    """An Incoterms 2020 code with its named place (the span covers both)."""
+    for match in INCOTERM.finditer(clause):
+        raw = re.sub(r"[\s-]", "", match.group("code")).upper()
+        code = _INCOTERM_ALIASES.get(raw, raw)
+        end = match.end("code")
+        place = match.group("place")
+        if place and not _PLACE_STOP.match(place):
+            end = match.end("place")
+        return Found(code, match.start(), end)
+    return None
+
+
+def find_shipping(clause: str) -> Found | None:
+    """The shipping method a clause states; None when it offers two or more options."""
+    hits: dict[str, re.Match[str]] = {}
+    for method, pattern in SHIPPING:
+        match = pattern.search(clause)
+        if match:
+            hits[method] = match
+    if "courier" in hits and "express" in hits:
+        del hits["courier"]
+    if len(hits) != 1 or (re.search(r"\bor\b|또는|혹은|이나\b|옵션|options?", clause, re.I) and len(hits) > 1):
+        return None
+    method, match = next(iter(hits.items()))
+    return Found(method, match.start(), match.end())
+
+
+def _trim_payment(value: str) -> str:
+    value = _PAYMENT_TRIM.sub("", value.strip())
+    return value.strip(" .,;:·-–")
+
+
+def find_payment_terms(clause: str) -> Found | None:
+    """Payment terms in the thread's own words: after a 'payment terms' label, else a known phrase."""
+    label = PAYMENT_LABEL.search(clause)
+    if label:
+        rest = clause[label.end() :]
+        end_match = re.search(r"(?<!\d)[.](?!\d)|\?|\n|;", rest)
+        raw = rest[: end_match.start()] if end_match else rest
+        value = _trim_payment(raw)
+        if value and _PAYMENT_VOCAB.search(value) and len(value) <= 120 and "?" not in value:
+            start = label.end() + rest.index(value[:5]) if value[:5] in rest else label.end()
+            return Found(value, start, start + len(value))
+    phrase = PAYMENT_PHRASES.search(clause)
+    if phrase:
+        value = _trim_payment(phrase.group(0))
+        if value:
+            return Found(value, phrase.start(), phrase.start() + len(value))
+    return None
+
+
+def find_warranty(clause: str) -> Found | None:
+    """Warranty length in months (years × 12) when the clause talks about a warranty."""
+    keyword = WARRANTY_KEYWORD.search(clause)
+    if not keyword:
+        return None
+    best: tuple[int, re.Match[str]] | None = None
+    for match in _WARRANTY_NUMBER.finditer(clause):
+        distance = min(abs(match.start() - keyword.end()), abs(keyword.start() - match.end()))
+        if distance <= 30 and (best is None or distance < best[0]):
+            best = (distance, match)
+    if best is None:
+        return None
+    match = best[1]
+    number = int(match.group("n"))
+    months = number * 12 if match.group("u").lower().startswith(("y", "년")) else number
+    if not 0 < months <= 240:
+        return None
+    return Found(months, min(match.start(), keyword.start()), max(match.end(), keyword.end()))
+
+
+def find_discounts(clause: str) -> list[Found]:
+    """Discount percentages stated in a clause (not deposits or VAT)."""
+    result = []
+    for match in DISCOUNT.finditer(clause):
+        raw = match.group("a") or match.group("b")
+        value = float(raw)
+        if 0 < value < 100:
+            result.append(Found(raw, match.start(), match.end()))
+    return result
+
+
+def vat_note(text: str) -> str | None:
+    """'excluded' or 'included' when the text says whether VAT is in the price."""
+    match = VAT.search(text)
+    if not match:
+        return None
+    return "excluded" if match.group("ex") else "included"
