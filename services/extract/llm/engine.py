@@ -22,7 +22,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from services.extract.adapters import AdapterState
 from services.extract.engine import Extraction, ExtractionEngine
@@ -30,7 +30,15 @@ from services.extract.llm.client import GenerationRequest, InferenceBackend, Ser
 from services.extract.llm.fewshot import FewShotSelector
 from services.extract.llm.grounding import ThreadText, ground, squash, unsupported_summary_numbers
 from services.extract.llm.numbers import same_number
-from services.extract.llm.prompts import Prompt, build_extraction_prompt, repair_turns
+from services.extract.llm.prompts import (
+    Prompt,
+    Turn,
+    build_extraction_prompt,
+    estimate_tokens,
+    fit_thread,
+    render_gemma,
+    repair_turns,
+)
 from services.extract.llm.resilience import (
     CallReport,
     CircuitBreaker,
@@ -39,11 +47,21 @@ from services.extract.llm.resilience import (
     RetryPolicy,
     call_with_retries,
 )
-from services.extract.llm.schema import InvalidAnswer, LlmAnswer, answer_schema, parse_answer
+from services.extract.llm.schema import (
+    InvalidAnswer,
+    LlmAnswer,
+    answer_schema,
+    facts_schema,
+    parse_answer,
+    parse_facts,
+    parse_summary_tags,
+    summary_tags_schema,
+)
 from services.extract.settings import ExtractSettings
 from shared.events import KeyFacts, NormalizedThread
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # Fields whose LLM and rules values are compared; free-text fields are written too differently to compare.
 COMPARED_FIELDS = (
@@ -219,31 +237,73 @@ class LlmEngine:
         if adapter_problem:
             warnings.append(f"adapter: {adapter_problem}")
 
-        mode = self.settings.llm_prompt_mode
-        if mode == "auto":
-            mode = "zero_shot" if adapter_id else "few_shot"
-        examples = await self.fewshot.select(thread, self.settings.llm_fewshot_k) if mode == "few_shot" else []
-
         max_new_tokens = max(16, min(self.settings.llm_max_new_tokens, info.max_total_tokens // 2))
         budget = min(info.max_input_tokens, info.max_total_tokens - max_new_tokens) - PROMPT_SAFETY_TOKENS
-        prompt = build_extraction_prompt(thread, examples, budget_tokens=budget)
-        if prompt.estimated_tokens > budget:
-            raise _Fallback(f"thread too long for the model even after trimming (~{prompt.estimated_tokens} tokens)")
-        if prompt.omitted_messages or prompt.truncated_messages:
-            warnings.append(
-                f"trimmed to {budget} tokens: {prompt.omitted_messages} message(s) omitted, "
-                f"{prompt.truncated_messages} shortened (first inquiry and newest messages kept)"
-            )
-
-        answer = await self._answer(prompt, adapter_id, info, max_new_tokens, budget, deadline, warnings)
+        ask = _Asker(self, adapter_id, info, max_new_tokens, budget, deadline, warnings)
+        if adapter_id and self.settings.llm_prompt_mode == "auto":
+            answer = await self._answer_as_trained(thread, ask)
+        else:
+            answer = await self._answer_from_templates(thread, ask, few_shot=self._few_shot(adapter_id))
         return self._finish(thread, answer, rules_result, info, adapter_id, warnings)
 
+    def _few_shot(self, adapter_id: str | None) -> bool:
+        mode = self.settings.llm_prompt_mode
+        return mode == "few_shot" or (mode == "auto" and adapter_id is None)
+
+    async def _answer_from_templates(self, thread: NormalizedThread, ask: _Asker, *, few_shot: bool) -> LlmAnswer:
+        """One request for facts, summary and tags, zero- or few-shot, from the template files."""
+        examples = await self.fewshot.select(thread, self.settings.llm_fewshot_k) if few_shot else []
+        prompt = build_extraction_prompt(thread, examples, budget_tokens=ask.budget)
+        _check_fits(prompt, ask)
+        if prompt.omitted_messages or prompt.truncated_messages:
+            ask.warnings.append(
+                f"trimmed to {ask.budget} tokens: {prompt.omitted_messages} message(s) omitted, "
+                f"{prompt.truncated_messages} shortened (first inquiry and newest messages kept)"
+            )
+        return await ask(prompt, answer_schema(), parse_answer)
+
+    async def _answer_as_trained(self, thread: NormalizedThread, ask: _Asker) -> LlmAnswer:
+        """The adapter's own tasks, with the trainer's prompts: key facts, then summary and tags.
+
+        The adapter was tuned on exactly these prompts (services/trainer/training/prompts.py);
+        asking it anything else wastes the tuning. A failed summary keeps the facts.
+        """
+        from services.trainer.training.prompts import EXTRACTION_INSTRUCTION, SUMMARY_TAGS_INSTRUCTION, render_thread
+
+        def prompt_for(instruction: str, shown: NormalizedThread) -> Prompt:
+            turns = [Turn("user", f"{instruction}\n\n{render_thread(shown)}")]
+            return Prompt(turns=turns, estimated_tokens=estimate_tokens(render_gemma(turns)))
+
+        longest = max(EXTRACTION_INSTRUCTION, SUMMARY_TAGS_INSTRUCTION, key=len)
+        shown, omitted = fit_thread(thread, lambda t: prompt_for(longest, t).estimated_tokens <= ask.budget)
+        if omitted:
+            ask.warnings.append(
+                f"trimmed to {ask.budget} tokens: {omitted} message(s) omitted (first inquiry and newest messages kept)"
+            )
+        facts_prompt = prompt_for(EXTRACTION_INSTRUCTION, shown)
+        _check_fits(facts_prompt, ask)
+        facts = await ask(facts_prompt, facts_schema(), parse_facts)
+        try:
+            summary, tags = await ask(
+                prompt_for(SUMMARY_TAGS_INSTRUCTION, shown), summary_tags_schema(), parse_summary_tags
+            )
+        except (_Fallback, LlmError) as exc:
+            ask.warnings.append(f"summary: none, the summary-and-tags request failed: {exc}")
+            summary, tags = None, None
+        return LlmAnswer(facts=facts, summary=summary, tags=tags)
+
     async def _generate(
-        self, turns: list[Any], adapter_id: str | None, info: ServerInfo, max_new_tokens: int, deadline: float
+        self,
+        turns: list[Turn],
+        schema: dict[str, Any],
+        adapter_id: str | None,
+        info: ServerInfo,
+        max_new_tokens: int,
+        deadline: float,
     ) -> tuple[str, str | None]:
         request = GenerationRequest(
             turns=turns,
-            schema=answer_schema(),
+            schema=schema,
             adapter_id=adapter_id,
             base_model_id=info.model_id,
             max_new_tokens=max_new_tokens,
@@ -260,36 +320,6 @@ class LlmEngine:
             return await call_with_retries(
                 attempt, policy=self.retry, breaker=self.breaker, deadline=deadline, clock=self.clock
             )
-
-    async def _answer(
-        self,
-        prompt: Prompt,
-        adapter_id: str | None,
-        info: ServerInfo,
-        max_new_tokens: int,
-        budget: int,
-        deadline: float,
-        warnings: list[str],
-    ) -> LlmAnswer:
-        text, finish_reason = await self._generate(prompt.turns, adapter_id, info, max_new_tokens, deadline)
-        try:
-            return parse_answer(text)
-        except InvalidAnswer as first:
-            reason = first.reason
-            if finish_reason == "length":
-                reason = f"{reason}; it was cut off at {max_new_tokens} tokens, so write shorter values"
-        self.stats.repairs += 1
-        turns = repair_turns(prompt, text, reason, budget_tokens=budget)
-        try:
-            repaired_text, _ = await self._generate(turns, adapter_id, info, max_new_tokens, deadline)
-        except LlmRejectedError as exc:
-            raise _Fallback(f"invalid LLM output ({reason}); the repair request was rejected: {exc}") from exc
-        try:
-            answer = parse_answer(repaired_text)
-        except InvalidAnswer as second:
-            raise _Fallback(f"invalid LLM output, still invalid after one repair: {second.reason}") from second
-        warnings.append(f"repaired: the first answer {reason}")
-        return answer
 
     def _finish(
         self,
@@ -341,6 +371,50 @@ class LlmEngine:
 
 class _Fallback(Exception):
     """The LLM answer cannot be used; the message is the reason given in the event."""
+
+
+def _check_fits(prompt: Prompt, ask: _Asker) -> None:
+    if prompt.estimated_tokens > ask.budget:
+        raise _Fallback(f"thread too long for the model even after trimming (~{prompt.estimated_tokens} tokens)")
+
+
+@dataclass
+class _Asker:
+    """One thread's requests: same adapter, limits, deadline and warning list; repairs an invalid answer once."""
+
+    engine: LlmEngine
+    adapter_id: str | None
+    info: ServerInfo
+    max_new_tokens: int
+    budget: int
+    deadline: float
+    warnings: list[str]
+
+    async def __call__(self, prompt: Prompt, schema: dict[str, Any], parse: Callable[[str], T]) -> T:
+        engine = self.engine
+        text, finish_reason = await engine._generate(
+            prompt.turns, schema, self.adapter_id, self.info, self.max_new_tokens, self.deadline
+        )
+        try:
+            return parse(text)
+        except InvalidAnswer as first:
+            reason = first.reason
+            if finish_reason == "length":
+                reason = f"{reason}; it was cut off at {self.max_new_tokens} tokens, so write shorter values"
+        engine.stats.repairs += 1
+        turns = repair_turns(prompt, text, reason, budget_tokens=self.budget)
+        try:
+            repaired_text, _ = await engine._generate(
+                turns, schema, self.adapter_id, self.info, self.max_new_tokens, self.deadline
+            )
+        except LlmRejectedError as exc:
+            raise _Fallback(f"invalid LLM output ({reason}); the repair request was rejected: {exc}") from exc
+        try:
+            answer = parse(repaired_text)
+        except InvalidAnswer as second:
+            raise _Fallback(f"invalid LLM output, still invalid after one repair: {second.reason}") from second
+        self.warnings.append(f"repaired: the first answer {reason}")
+        return answer
 
 
 def _leaf_equal(left: Any, right: Any) -> bool:

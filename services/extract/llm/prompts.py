@@ -227,9 +227,25 @@ def _truncate_texts(view: _ThreadView, budget_tokens: int, build: Any, omitted: 
 def repair_turns(prompt: Prompt, bad_output: str, reason: str, *, budget_tokens: int | None = None) -> list[Turn]:
     """The conversation that asks once more: original turn, the rejected answer, what was wrong with it."""
     repair = Turn("user", render_template("repair.j2", reason=reason).strip())
-    answer = bad_output
+    answer = bad_output.strip()
     if budget_tokens is not None:
         room = budget_tokens - prompt.estimated_tokens - estimate_tokens(repair.content) - 16
         while answer and estimate_tokens(answer) > max(room, 0):
             answer = answer[: max(0, len(answer) * 3 // 4)]
     return [*prompt.turns, Turn("model", neutralise(answer) or "{}"), repair]
+
+
+def fit_thread(thread: NormalizedThread, fits: Any) -> tuple[NormalizedThread, int]:
+    """The thread with middle messages removed until ``fits(thread)``; keeps the first inquiry and the newest.
+
+    For prompts rendered by someone else's function (the trainer's), where only the
+    thread can be shortened. Returns the thread and how many messages were left out.
+    """
+    messages = list(thread.messages)
+    omitted = 0
+    candidate = thread
+    while not fits(candidate) and len(messages) > 2:
+        del messages[1]
+        omitted += 1
+        candidate = thread.model_copy(update={"messages": messages})
+    return candidate, omitted

@@ -129,9 +129,9 @@ def parse_answer(text: str) -> LlmAnswer:
     try:
         data = json.loads(candidate)
     except json.JSONDecodeError as exc:
-        raise InvalidAnswer(f"not valid JSON ({exc.msg} at character {exc.pos})") from exc
+        raise InvalidAnswer(f"is not valid JSON ({exc.msg} at character {exc.pos})") from exc
     if not isinstance(data, dict):
-        raise InvalidAnswer(f"expected a JSON object, got {type(data).__name__}")
+        raise InvalidAnswer(f"is a JSON {type(data).__name__}, not an object")
     facts = data.get("facts")
     if isinstance(facts, dict) and facts.get("items", []) is None:
         facts["items"] = []
@@ -157,3 +157,59 @@ def _strip_fences(text: str) -> str:
 def render_answer(answer: LlmAnswer) -> str:
     """The exact target text for an answer: few-shot examples and training targets use it."""
     return json.dumps(answer.model_dump(mode="json"), ensure_ascii=False)
+
+
+@cache
+def _facts_schema_json() -> str:
+    return json.dumps(strict_nullable_schema(KeyFacts), ensure_ascii=False)
+
+
+def facts_schema() -> dict[str, Any]:
+    """The key facts alone (the adapter's extraction task answers with just these)."""
+    return dict(json.loads(_facts_schema_json()))
+
+
+def summary_tags_schema() -> dict[str, Any]:
+    """The adapter's summary-and-tags task: ``{"summary": str, "tags": [str]}``."""
+    return {
+        "type": "object",
+        "properties": {
+            "summary": {"anyOf": [{"type": "string"}, {"type": "null"}]},
+            "tags": {"anyOf": [{"type": "array", "items": {"type": "string"}}, {"type": "null"}]},
+        },
+        "required": ["summary", "tags"],
+        "additionalProperties": False,
+    }
+
+
+def _load_object(text: str) -> dict[str, Any]:
+    try:
+        data = json.loads(_strip_fences(text))
+    except json.JSONDecodeError as exc:
+        raise InvalidAnswer(f"is not valid JSON ({exc.msg} at character {exc.pos})") from exc
+    if not isinstance(data, dict):
+        raise InvalidAnswer(f"is a JSON {type(data).__name__}, not an object")
+    return data
+
+
+def parse_facts(text: str) -> KeyFacts:
+    """The adapter's extraction answer: a bare key-facts object."""
+    data = _load_object(text)
+    if data.get("items", []) is None:
+        data["items"] = []
+    try:
+        return KeyFacts.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:5])
+        raise InvalidAnswer(f"does not match the schema: {problems}") from exc
+
+
+def parse_summary_tags(text: str) -> tuple[str | None, list[str] | None]:
+    """The adapter's summary-and-tags answer."""
+    data = _load_object(text)
+    summary, tags = data.get("summary"), data.get("tags")
+    if summary is not None and not isinstance(summary, str):
+        raise InvalidAnswer("has a summary that is not a string")
+    if tags is not None and (not isinstance(tags, list) or not all(isinstance(t, str) for t in tags)):
+        raise InvalidAnswer("has tags that are not a list of strings")
+    return summary, tags
