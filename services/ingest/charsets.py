@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import codecs
 import re
-from email.header import decode_header
+from email.header import Header, decode_header
 
 _KOREAN_LABELS = {
     "ks_c_5601-1987",
@@ -73,7 +73,7 @@ def codec_for(label: str | None) -> str | None:
         info = codecs.lookup(name)
     except (LookupError, ValueError):
         return None
-    if not getattr(info, "_is_text_encoding", True) or info.name in _UNSAFE_CODECS:
+    if not getattr(info, "_is_text_encoding", True) or info.name.replace("-", "_") in _UNSAFE_CODECS:
         return None
     if info.name == "euc_kr":
         return "cp949"
@@ -140,7 +140,7 @@ def detect_codec(data: bytes) -> str:
         best = from_bytes(data[:65536]).best()
         if best is not None:
             codec = codec_for(best.encoding)
-            if codec:
+            if codec and not (codec.replace("-", "_").startswith(("utf_16", "utf_32")) and b"\0" not in data):
                 return codec
     except Exception:  # noqa: S110 - detection is best effort; the fallback below always works
         pass
@@ -156,11 +156,13 @@ def decode_bytes(data: bytes, declared: str | None) -> tuple[str, str]:
     """
     codec = codec_for(declared)
     bom = _bom_codec(data)
-    if bom and (codec is None or codec.startswith(("utf_16", "utf_32", "utf_8", "ascii", "cp1252", "latin"))):
+    if bom and (
+        codec is None or codec.replace("-", "_").startswith(("utf_16", "utf_32", "utf_8", "ascii", "cp1252", "latin"))
+    ):
         codec = bom
     if codec in ("ascii", "cp1252", "latin_1", "iso8859_1"):
         guess = detect_codec(data)
-        if guess in ("utf-8", "cp949", "iso2022_kr", "utf-16-le", "utf-16-be") or guess.startswith("utf"):
+        if guess in ("utf-8", "cp949", "iso2022_kr", "utf-16-le", "utf-16-be", "utf-16", "utf-32", "utf-8-sig"):
             codec = guess
     if codec:
         try:
@@ -188,7 +190,7 @@ def decode_header_value(value: object) -> str:
     """
     if value is None:
         return ""
-    text = str(value)
+    text = _header_text(value)
     if not text:
         return ""
     text = re.sub(r"\r?\n[ \t]+", " ", text)
@@ -208,6 +210,19 @@ def decode_header_value(value: object) -> str:
             decode_bytes(chunk, charset)[0] if charset else _raw_header_text(chunk.decode("ascii", "surrogateescape"))
         )
     return re.sub(r"\s+", " ", "".join(out)).strip()
+
+
+def _header_text(value: object) -> str:
+    """The raw text of a header value; a compat32 ``Header`` holding 8-bit bytes gives them back escaped."""
+    if isinstance(value, Header):
+        pieces = []
+        for chunk, charset in getattr(value, "_chunks", []):
+            if str(charset) == "unknown-8bit" and isinstance(chunk, str):
+                pieces.append(chunk.encode("utf-8", "surrogateescape").decode("ascii", "surrogateescape"))
+            else:
+                pieces.append(str(chunk))
+        return " ".join(pieces)
+    return str(value)
 
 
 def _raw_header_text(text: str) -> str:

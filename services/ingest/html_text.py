@@ -122,8 +122,12 @@ class _TextBuilder(HTMLParser):
             self._rows.append([])
             self._cells.append(None)
         elif tag == "tr" and self._rows:
+            if self._rows[-1] or self._cells[-1] is not None:  # the previous row was not closed
+                self._flush_row()
             self._rows[-1] = []
         elif tag in self.TABLE_CELL and self._cells:
+            if self._cells[-1] is not None:  # the previous cell was not closed
+                self.handle_endtag(tag)
             self._cells[-1] = []
         elif tag == "li":
             self._flush()

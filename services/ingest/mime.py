@@ -162,6 +162,15 @@ def parse_date(raw: object) -> datetime | None:
         return None
 
 
+def _header(msg: Message, name: str) -> str | None:
+    """The first raw value of a header (8-bit bytes kept as surrogate escapes, not replaced by U+FFFD)."""
+    wanted = name.lower()
+    for key, value in msg.raw_items():
+        if key.lower() == wanted:
+            return str(value)
+    return None
+
+
 def _param(part: Message, name: str, header: str = "content-type") -> str | None:
     try:
         value = part.get_param(name, header=header)
@@ -227,6 +236,11 @@ def _walk(part: Message, walk: _Walk, depth: int) -> _Body:
     if not walk.take_part():
         return body
     ctype = part.get_content_type()
+    if ctype in ("message/rfc822", "message/global"):
+        inner = _attached_message(part, walk, depth)
+        if inner is not None:
+            body.forwarded.append(inner)
+        return body
     if part.is_multipart():
         children = [c for c in (part.get_payload() or []) if isinstance(c, Message)]
         if ctype == "multipart/alternative":
@@ -235,11 +249,6 @@ def _walk(part: Message, walk: _Walk, depth: int) -> _Body:
         else:
             for child in children:
                 body.extend(_walk(child, walk, depth + 1))
-        return body
-    if ctype in ("message/rfc822", "message/global"):
-        inner = _attached_message(part, walk, depth)
-        if inner is not None:
-            body.forwarded.append(inner)
         return body
     disposition = _disposition(part)
     filename = _filename(part)
@@ -284,17 +293,17 @@ def _parse(msg: Message, walk: _Walk, depth: int) -> ParsedMail:
         from_html = True
     else:
         text = ""
-    senders = parse_addresses(msg.get("from")) or parse_addresses(msg.get("sender"))
-    parents = message_ids(decode_header_value(msg.get("in-reply-to")))
+    senders = parse_addresses(_header(msg, "from")) or parse_addresses(_header(msg, "sender"))
+    parents = message_ids(decode_header_value(_header(msg, "in-reply-to")))
     return ParsedMail(
         sender=senders[0] if senders else None,
-        to=parse_addresses(msg.get("to")),
-        cc=parse_addresses(msg.get("cc")),
-        subject=decode_header_value(msg.get("subject")),
-        date=parse_date(msg.get("date")),
-        message_id=clean_id(decode_header_value(msg.get("message-id"))),
+        to=parse_addresses(_header(msg, "to")),
+        cc=parse_addresses(_header(msg, "cc")),
+        subject=decode_header_value(_header(msg, "subject")),
+        date=parse_date(_header(msg, "date")),
+        message_id=clean_id(decode_header_value(_header(msg, "message-id"))),
         in_reply_to=parents[-1] if parents else None,
-        references=message_ids(decode_header_value(msg.get("references"))),
+        references=message_ids(decode_header_value(_header(msg, "references"))),
         body=text,
         body_from_html=from_html,
         attachments=body.attachments,
