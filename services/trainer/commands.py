@@ -136,8 +136,13 @@ def list_adapters() -> None:
         return
     current = state.promotions[-1] if state.promotions else None
     table = Table(title=f"adapters in {settings.adapters_dir}")
-    for column in ("adapter", "created", "status", "key-fact F1", "in service then", "examples", "base model"):
-        table.add_column(column)
+    table.add_column("adapter", no_wrap=True)
+    table.add_column("created")
+    table.add_column("status", no_wrap=True)
+    table.add_column("F1", justify="right")
+    table.add_column("F1 before", justify="right")
+    table.add_column("examples", justify="right")
+    table.add_column("base model", overflow="fold")
     for event in sorted(state.adapters.values(), key=lambda e: e.created_at):
         status = (
             "[green]in service[/]" if event.adapter_id == current else ("promoted" if event.promoted else "rejected")

@@ -1,0 +1,74 @@
+"""Recipes in YAML, apart from the code, with command-line overrides and clear errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from services.trainer.training.recipe import (
+    DEFAULT_RECIPE,
+    GEMMA2_TARGET_MODULES,
+    RECIPES_DIR,
+    TINY_BASE_MODEL,
+    RecipeError,
+    load_recipe,
+)
+
+
+def test_shipped_recipes_load_with_the_three_stages_in_order() -> None:
+    for path in (DEFAULT_RECIPE, RECIPES_DIR / "tiny-cpu.yaml"):
+        recipe = load_recipe(path)
+        assert [stage.name for stage in recipe.stages] == ["domain_adaptation", "pre_instruction_tuning", "task_tuning"]
+        assert recipe.stages[0].kind == "text" and recipe.stages[1].kind == "chat"
+        assert set(recipe.stages[2].datasets) == {"extraction", "summary_tags"}
+        assert recipe.lora_target_modules == GEMMA2_TARGET_MODULES
+    assert load_recipe(RECIPES_DIR / "tiny-cpu.yaml").model_name_or_path == TINY_BASE_MODEL
+
+
+def test_overrides_and_base_model_replace_recipe_values() -> None:
+    recipe = load_recipe(
+        DEFAULT_RECIPE,
+        overrides=["lora_r=8", "stages.0.max_steps=5", "lora_target_modules=[q_proj, v_proj]", "eval.batch_size=2"],
+        base_model="/models/gemma-2-2b-it",
+    )
+    assert recipe.lora_r == 8
+    assert recipe.stages[0].max_steps == 5
+    assert recipe.lora_target_modules == ["q_proj", "v_proj"]
+    assert recipe.eval.batch_size == 2
+    assert recipe.model_name_or_path == "/models/gemma-2-2b-it"
+
+
+def test_stage_values_fall_back_to_the_recipe() -> None:
+    recipe = load_recipe(DEFAULT_RECIPE)
+    domain, pit = recipe.stages[0], recipe.stages[1]
+    assert recipe.stage_value(domain, "learning_rate") == pytest.approx(1e-4)
+    assert recipe.stage_value(pit, "learning_rate") == pytest.approx(recipe.learning_rate)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (["lora_r"], "not key=value"),
+        (["lora_r=0"], "lora_r"),
+        (["stages.7.max_steps=1"], "no list index"),
+        (["unknown_key=1"], "unknown_key"),
+        (["stages.0.kind=audio"], "stages.0.kind"),
+    ],
+)
+def test_bad_overrides_are_named_in_the_error(overrides: list[str], message: str) -> None:
+    with pytest.raises(RecipeError, match=message):
+        load_recipe(DEFAULT_RECIPE, overrides=overrides)
+
+
+def test_missing_or_malformed_recipe_files_are_clear_errors(tmp_path: Path) -> None:
+    with pytest.raises(RecipeError, match="not found"):
+        load_recipe(tmp_path / "absent.yaml")
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("stages: [unclosed")
+    with pytest.raises(RecipeError, match="not valid YAML"):
+        load_recipe(broken)
+    scalar = tmp_path / "scalar.yaml"
+    scalar.write_text("42")
+    with pytest.raises(RecipeError, match="mapping"):
+        load_recipe(scalar)

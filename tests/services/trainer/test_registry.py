@@ -1,0 +1,90 @@
+"""Adapter registry: every run recorded, promotions stacked, rollback in one step, the pipeline told."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from services.trainer.registry import PROMOTED_KEY, AdapterAnnouncer, AdapterRegistry, RegistryError
+from shared.events import AdapterEvent
+from shared.store import MemoryStore
+
+
+def _event(adapter_id: str, promoted: bool, f1: float = 0.5) -> AdapterEvent:
+    return AdapterEvent(
+        adapter_id=adapter_id,
+        base_model="/models/gemma-2-2b-it",
+        path=f"/adapters/{adapter_id}",
+        promoted=promoted,
+        metrics={"key_fact_f1": f1},
+    )
+
+
+class Published(list[AdapterEvent]):
+    async def __call__(self, event: AdapterEvent) -> None:
+        self.append(event)
+
+
+def test_runs_are_recorded_and_the_last_promoted_one_serves(tmp_path: Path) -> None:
+    registry = AdapterRegistry(tmp_path)
+    assert registry.promoted() is None and registry.list() == []
+    registry.record(_event("a1", True))
+    registry.record(_event("a2", False, 0.1))
+    assert registry.promoted() is not None and registry.promoted().adapter_id == "a1"  # type: ignore[union-attr]
+    registry.record(_event("a3", True, 0.6))
+    assert registry.promoted().adapter_id == "a3"  # type: ignore[union-attr]
+    assert [e.adapter_id for e in registry.list()] == ["a1", "a2", "a3"]
+    state = registry.load()
+    assert state.promotions == ["a1", "a3"]
+    assert [entry["action"] for entry in state.log] == ["promoted", "rejected", "promoted"]
+    assert (tmp_path / "registry.json").exists()
+
+
+def test_rollback_repromotes_the_previous_adapter_and_pops_the_current(tmp_path: Path) -> None:
+    registry = AdapterRegistry(tmp_path)
+    for adapter_id in ("a1", "a2", "a3"):
+        registry.record(_event(adapter_id, True))
+    event, state = registry.plan_rollback()
+    assert registry.promoted().adapter_id == "a3"  # type: ignore[union-attr]  # nothing saved before announcing
+    registry.save(state)
+    assert event.adapter_id == "a2" and event.promoted and event.previous_adapter_id == "a3"
+    assert "rollback from a3" in event.reason
+    assert registry.promoted().adapter_id == "a2"  # type: ignore[union-attr]
+    event, state = registry.plan_rollback()
+    registry.save(state)
+    assert event.adapter_id == "a1"
+    with pytest.raises(RegistryError, match="a1 is the only adapter"):
+        registry.plan_rollback()
+
+
+def test_rollback_without_any_promotion_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(RegistryError, match="no adapter has been promoted"):
+        AdapterRegistry(tmp_path).plan_rollback()
+
+
+def test_damaged_registry_file_is_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "registry.json").write_text("{broken")
+    with pytest.raises(RegistryError, match="damaged"):
+        AdapterRegistry(tmp_path).load()
+
+
+async def test_announcer_publishes_every_run_and_stores_only_promoted_ones() -> None:
+    store, published = MemoryStore(), Published()
+    announcer = AdapterAnnouncer(store, published)
+    await announcer.announce(_event("a1", True))
+    await announcer.announce(_event("a2", False))
+    assert [e.adapter_id for e in published] == ["a1", "a2"]
+    stored = await store.get(PROMOTED_KEY)
+    assert stored is not None and AdapterEvent.model_validate_json(stored).adapter_id == "a1"
+
+
+async def test_reconcile_reannounces_when_the_store_names_another_adapter(tmp_path: Path) -> None:
+    store, published = MemoryStore(), Published()
+    announcer = AdapterAnnouncer(store, published)
+    registry = AdapterRegistry(tmp_path)
+    assert await announcer.reconcile(registry) is None
+    registry.record(_event("a1", True))
+    assert (await announcer.reconcile(registry)).adapter_id == "a1"  # type: ignore[union-attr]
+    assert await announcer.reconcile(registry) is None  # in sync now: nothing sent twice
+    assert [e.adapter_id for e in published] == ["a1"]
