@@ -7,8 +7,10 @@ Floats from the facts model become Decimals through their shortest repr (9500.0 
 from __future__ import annotations
 
 from decimal import ROUND_DOWN, ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal, InvalidOperation
+from functools import lru_cache
 from typing import Literal
 
+from babel import Locale
 from babel.numbers import UnknownCurrencyError, format_currency, format_decimal, get_currency_precision
 
 RoundingName = Literal["half_up", "half_even", "down"]
@@ -20,6 +22,12 @@ MAX_AMOUNT = Decimal(10) ** 15
 LOCALES = {"ko": "ko_KR", "en": "en_US"}
 KOREAN_CURRENCY_UNITS = {"KRW": "원", "JPY": "엔", "USD": "미국 달러", "EUR": "유로", "CNY": "위안", "GBP": "파운드"}
 KOREAN_MINOR_UNITS = {"USD": "센트", "EUR": "센트", "GBP": "펜스", "AUD": "센트", "CAD": "센트", "CNY": "펀"}
+
+
+@lru_cache(maxsize=8)
+def babel_locale(language: str) -> Locale:
+    """Parsed once: Babel would otherwise parse the locale string on every number it formats."""
+    return Locale.parse(LOCALES.get(language, "en_US"))
 
 
 def to_decimal(value: float | int | str | Decimal | None) -> Decimal | None:
@@ -63,7 +71,7 @@ def format_money(
     """
     if value is None:
         return None
-    locale = LOCALES.get(language, "en_US")
+    locale = babel_locale(language)
     code = (currency or "").upper()
     if not exact:
         value = round_money(value, code or None)  # Babel would round half-even; amounts here round half-up
@@ -82,7 +90,7 @@ def format_quantity(value: Decimal | None, language: str) -> str | None:
     """1,000 or 2.5, with the locale's separators."""
     if value is None:
         return None
-    return format_decimal(value, locale=LOCALES.get(language, "en_US"), decimal_quantization=False)
+    return format_decimal(value, locale=babel_locale(language), decimal_quantization=False)
 
 
 def format_percent(value: Decimal) -> str:
