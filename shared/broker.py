@@ -2,9 +2,10 @@
 
 Producer: ``acks=all``; idempotence on for Apache Kafka, off for the embedded
 Tansu 0.6 broker (it answers InitProducerId with an error).
-Consumers: explicit ``NACK_ON_ERROR`` ack policy (commit after the handler, rewind
-on an exception: at-least-once) and ``auto_offset_reset=earliest`` (a new group
-must not skip what was published before it joined).
+Consumers: explicit ``MANUAL`` ack policy driven by shared.consumer.MessageGuard
+(commit only processed offsets, batched in time; rewind the partition on a failure:
+at-least-once) and ``auto_offset_reset=earliest`` (a new group must not skip what
+was published before it joined).
 Topics are created at start-up because Tansu does not auto-create them.
 """
 
@@ -133,8 +134,10 @@ def subscriber_options(settings: Settings, group_id: str) -> dict[str, Any]:
     return {
         "group_id": group_id,
         "auto_offset_reset": "earliest",
-        "ack_policy": AckPolicy.NACK_ON_ERROR,
+        # MessageGuard rewinds on failure and OffsetCommitter commits processed offsets.
+        "ack_policy": AckPolicy.MANUAL,
         "max_poll_interval_ms": settings.kafka_max_poll_interval_ms,
+        "fetch_max_wait_ms": settings.kafka_fetch_max_wait_ms,
         "max_partition_fetch_bytes": settings.kafka_max_message_bytes,
         "fetch_max_bytes": settings.kafka_max_message_bytes,
         "decoder": raw_body,

@@ -6,10 +6,16 @@ Every handler runs inside :class:`MessageGuard`, which sorts failures three ways
   JSON or encoding): it goes to ``<topic>.dlq`` at once, with the reason in
   headers, and is acknowledged so the partition moves on;
 - a dependency is down (:class:`TransientError`, connection errors, timeouts):
-  the exception propagates, the NACK_ON_ERROR policy rewinds the partition and
-  the message is tried again after a back-off, for as long as it takes: nothing
-  is acknowledged without its effect;
+  the guard rewinds the partition to the message (nack) and it is tried again
+  after a back-off, for as long as it takes: nothing is acknowledged without
+  its effect;
 - anything else (a bug): retried ``max_attempts`` times, then dead-lettered.
+
+Offsets are committed by :class:`OffsetCommitter`: only offsets of messages whose
+effect is done (never merely fetched ones), in the background every
+``commit_interval_ms`` rather than one broker round trip per message. A crash or
+rebalance can therefore redeliver up to one interval of processed messages, which
+every consumer handles idempotently; it can never skip one.
 """
 
 from __future__ import annotations
@@ -17,10 +23,13 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from aiokafka import TopicPartition
+from aiokafka.errors import KafkaError
 from faststream.kafka import KafkaBroker
 from faststream.kafka.message import KafkaMessage
 from pydantic import ValidationError
@@ -100,6 +109,63 @@ async def publish_dead_letter(
     await broker.publish(body, dlq(topic), key=key, headers=headers)
 
 
+class OffsetCommitter:
+    """Commits the offsets of processed messages, batched in time, never ahead of the work."""
+
+    def __init__(self, interval_s: float, max_pending: int = 1000) -> None:
+        self.interval_s = interval_s
+        self.max_pending = max_pending
+        self._pending: dict[TopicPartition, int] = {}
+        self._since_flush = 0
+        self._consumer: Any = None
+        self._task: asyncio.Task[None] | None = None
+
+    async def processed(self, consumer: Any, record: Any) -> None:
+        """Record that ``record``'s effect is done; commit now if many are waiting."""
+        if consumer is None or record is None:
+            return
+        self._consumer = consumer
+        tp = TopicPartition(record.topic, record.partition)
+        self._pending[tp] = max(self._pending.get(tp, 0), int(record.offset) + 1)
+        self._since_flush += 1
+        if self.interval_s <= 0 or self._since_flush >= self.max_pending:
+            await self.flush()
+        elif self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._flush_later())
+
+    async def _flush_later(self) -> None:
+        await asyncio.sleep(self.interval_s)
+        await self.flush()
+
+    async def flush(self) -> None:
+        if not self._pending or self._consumer is None:
+            return
+        offsets, self._pending, self._since_flush = self._pending, {}, 0
+        assigned = self._consumer.assignment()
+        offsets = {tp: offset for tp, offset in offsets.items() if tp in assigned}
+        if not offsets:
+            return
+        try:
+            await self._consumer.commit(offsets)
+        except (KafkaError, AssertionError) as exc:
+            # Typically a rebalance: the new owner re-processes these messages (idempotently).
+            logger.warning("offset commit skipped (%s): messages may be redelivered", type(exc).__name__)
+
+    async def close(self) -> None:
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+        await self.flush()
+
+
+_COMMITTERS: weakref.WeakKeyDictionary[Any, list[OffsetCommitter]] = weakref.WeakKeyDictionary()
+
+
+async def flush_commits(broker: KafkaBroker) -> None:
+    """Commit what is pending before the broker's consumers stop (graceful shutdown)."""
+    for committer in _COMMITTERS.get(broker, []):
+        await committer.close()
+
+
 @dataclass
 class MessageGuard:
     """Wraps one subscriber's processing with retries, back-off and dead-lettering."""
@@ -109,6 +175,11 @@ class MessageGuard:
     topic: str
     on_dead_letter: Callable[[str, BaseException], None] | None = None
     _attempts: dict[tuple[int, int], int] = field(default_factory=dict)
+    committer: OffsetCommitter = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.committer = OffsetCommitter(self.settings.commit_interval_ms / 1000)
+        _COMMITTERS.setdefault(self.broker, []).append(self.committer)
 
     async def run(self, message: KafkaMessage, process: Callable[[], Awaitable[None]]) -> None:
         record = message.raw_message
@@ -120,6 +191,7 @@ class MessageGuard:
             if _is_permanent(exc) or (not _is_transient(exc) and attempt >= self.settings.max_attempts):
                 await self._dead_letter(message, exc, attempt)
                 self._attempts.pop(position, None)
+                await self.committer.processed(getattr(message, "consumer", None), record)
                 return
             self._attempts[position] = attempt
             if (found := metrics_for(self.broker)) is not None:
@@ -136,8 +208,10 @@ class MessageGuard:
                 delay,
             )
             await asyncio.sleep(delay)
+            await message.nack()  # rewind the partition to this message
             raise
         self._attempts.pop(position, None)
+        await self.committer.processed(getattr(message, "consumer", None), record)
 
     async def _dead_letter(self, message: KafkaMessage, exc: BaseException, attempt: int) -> None:
         record = message.raw_message

@@ -15,6 +15,7 @@ from faststream import FastStream
 from faststream.kafka import KafkaBroker
 
 from shared.broker import build_broker, ensure_topics
+from shared.consumer import flush_commits
 from shared.ops import Metrics, OpsServer, build_metrics, update_consumer_lag
 from shared.settings import Settings
 from shared.store import Store, build_store
@@ -48,6 +49,7 @@ class ServiceRuntime:
     async def stop(self) -> None:
         """Stop consuming first (in-flight handlers finish), then close the store and flush traces."""
         if self.started:
+            await flush_commits(self.broker)
             await self.broker.stop()
             self.started = False
         await self._after_stop()
@@ -57,9 +59,13 @@ class ServiceRuntime:
         return FastStream(
             self.broker,
             on_startup=[self._before_start],
+            on_shutdown=[self._flush_commits],
             after_startup=[self._mark_started],
             after_shutdown=[self._after_stop],
         )
+
+    async def _flush_commits(self) -> None:
+        await flush_commits(self.broker)
 
     async def _mark_started(self) -> None:
         self.started = True

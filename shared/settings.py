@@ -59,6 +59,12 @@ class Settings(BaseSettings):
     kafka_max_poll_interval_ms: int = Field(
         default=300_000, description="Consumer max.poll.interval.ms; handlers stay far below it."
     )
+    kafka_fetch_max_wait_ms: int = Field(
+        default=50,
+        ge=0,
+        description="Longest a fetch waits for data; low keeps latency low on brokers that do not wake "
+        "long polls early (Tansu).",
+    )
     kafka_max_message_bytes: int = Field(
         default=64 * 1024 * 1024, description="Largest record the clients fetch or send (bytes)."
     )
@@ -72,6 +78,9 @@ class Settings(BaseSettings):
     # Reliability
     max_attempts: int = Field(
         default=5, ge=1, description="Attempts for an unexpected error before the message goes to the DLQ."
+    )
+    commit_interval_ms: int = Field(
+        default=200, ge=0, description="Offsets of processed messages are committed this often (0: every message)."
     )
     retry_backoff_s: float = Field(default=0.2, ge=0, description="First retry delay; doubles per attempt.")
     retry_backoff_max_s: float = Field(default=5.0, ge=0, description="Longest retry delay.")

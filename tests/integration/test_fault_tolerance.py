@@ -183,3 +183,44 @@ async def test_poison_messages_go_to_dlq_between_good_ones(
     assert "exceeds the limit" in reasons[b"p3"]
     assert "schema_version" in reasons[b"p4"]
     assert len({QuoteGenerated.model_validate_json(r.value).thread_id for r in quotes.records}) >= 4  # type: ignore[attr-defined]
+
+
+async def test_redis_outage_acknowledges_nothing_without_its_effect(stack: Settings, tmp_path: Path) -> None:
+    from pydantic import SecretStr
+
+    from shared.embedded import redis_server
+
+    redis = redis_server(tmp_path)
+    # Persistence on, so the restarted server has the state written before the outage.
+    redis.argv = [*redis.argv[:-4], "--appendonly", "yes", "--appendfsync", "always"]
+    redis.start()
+    redis.wait_listening_sync()
+    settings = stack.model_copy(update={"redis_url": SecretStr(f"redis://127.0.0.1:{redis.port}/0")})
+    services = {name: ServiceProcess(name, settings) for name in ("ingest", "extract", "quote")}
+    wanted = {thread_id_for("default", f"offer-{i}@supplier{i}.example") for i in range(7000, 7040)}
+    try:
+        await start_all(services, tmp_path)
+        async with TopicReader(stack, topics.QUOTES_GENERATED) as quotes:
+            await publish(stack, [(f"o{i}".encode(), inquiry(i)) for i in range(7000, 7020)])
+            redis.stop()  # the outage, while the first batch is in flight
+            await publish(stack, [(f"o{i}".encode(), inquiry(i)) for i in range(7020, 7040)])
+            await asyncio.sleep(3)
+            redis.start()
+            redis.wait_listening_sync()
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + 120
+            done: set[str] = set()
+            while loop.time() < deadline and not wanted <= done:
+                await quotes.poll()
+                done = {QuoteGenerated.model_validate_json(r.value).thread_id for r in quotes.records}  # type: ignore[attr-defined]
+        assert wanted <= done, f"{len(wanted - done)} thread(s) lost in the Redis outage"
+        revisions: dict[str, set[int]] = defaultdict(set)
+        for record in quotes.records:
+            quote = QuoteGenerated.model_validate_json(record.value)  # type: ignore[attr-defined]
+            if quote.thread_id in wanted:
+                revisions[quote.thread_id].add(quote.revision)
+        assert all(r == {1} for r in revisions.values())
+    finally:
+        for service in services.values():
+            service.stop()
+        redis.stop()

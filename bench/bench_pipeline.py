@@ -1,0 +1,274 @@
+"""End-to-end pipeline benchmark on the embedded broker (issue 9).
+
+- broker ceiling: raw aiokafka produce and consume on the same machine, so the
+  pipeline's own share is visible;
+- burst: N one-message threads published at once through ingest → extract → quote
+  (each service its own process, as in production): threads/s, latency p50/p95/p99,
+  peak RSS per service;
+- paced: 50 threads/s for a while: latency p50/p95/p99;
+- scale-out: N normalized threads consumed by one extract worker, then by two in the
+  same consumer group (fresh broker each time).
+Writes bench/results/pipeline_latency.png.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import tempfile
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from email.utils import format_datetime
+from pathlib import Path
+
+import psutil
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from services.ingest.mailfiles import MailFile, assemble_offline
+from services.ingest.settings import IngestSettings
+from services.ingest.threads import thread_id_for
+from services.pipeline import ServiceProcess
+from shared import topics
+from shared.broker import ensure_topics
+from shared.embedded import embedded_stack
+from shared.events import QuoteGenerated
+from shared.settings import Settings
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def offer(index: int) -> bytes:
+    """A realistic one-message offer (English), unique per index."""
+    message = EmailMessage()
+    message["From"] = f"Daniel Lee <sales{index}@seoul-valve.example>"
+    message["To"] = f"buyer{index}@northwind.example"
+    message["Subject"] = f"Quotation request #{index}: ball valves DN50"
+    message["Date"] = format_datetime(datetime(2026, 5, 1, tzinfo=UTC) + timedelta(seconds=index))
+    message["Message-ID"] = f"<bench-{index}@seoul-valve.example>"
+    message.set_content(
+        f"Dear Emily,\n\nThank you for your inquiry. Our price for the DN50 ball valve is USD {20 + index % 5}.80"
+        f" per piece for {100 + index % 400} pcs, FOB Busan. Lead time is 4 weeks after order.\n"
+        "Payment: 30% T/T deposit, 70% before shipment. Warranty 18 months.\n\nBest regards,\nDaniel Lee\n"
+        "Seoul Valve Co., Ltd.\nTel. +82 2 555 1234\n"
+    )
+    return message.as_bytes()
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+async def broker_ceiling(settings: Settings, count: int) -> dict[str, float]:
+    """Raw produce (acks=all) and consume rates of the broker alone, ~2 KB records."""
+    payload = offer(0)
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all", linger_ms=5)
+    await producer.start()
+    started = time.perf_counter()
+    try:
+        futures = [await producer.send("bench.ceiling", payload, key=str(i).encode()) for i in range(count)]
+        await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+    produce_s = time.perf_counter() - started
+    consumer = AIOKafkaConsumer(
+        "bench.ceiling", bootstrap_servers=settings.kafka_bootstrap, auto_offset_reset="earliest"
+    )
+    await consumer.start()
+    received = 0
+    started = time.perf_counter()
+    try:
+        while received < count and time.perf_counter() - started < 120:
+            batch = await consumer.getmany(timeout_ms=500, max_records=5000)
+            received += sum(len(records) for records in batch.values())
+    finally:
+        await consumer.stop()
+    consume_s = time.perf_counter() - started
+    return {
+        "broker_produce_msgs_per_s": round(count / produce_s),
+        "broker_consume_msgs_per_s": round(received / consume_s),
+    }
+
+
+class MemoryWatch:
+    """Peak RSS of each service process, sampled in the background."""
+
+    def __init__(self, processes: dict[str, ServiceProcess]) -> None:
+        self.peaks = dict.fromkeys(processes, 0)
+        self.processes = processes
+        self._task: asyncio.Task[None] | None = None
+
+    async def _sample(self) -> None:
+        while True:
+            for name, service in self.processes.items():
+                if service.process is not None and service.process.poll() is None:
+                    rss = psutil.Process(service.process.pid).memory_info().rss
+                    self.peaks[name] = max(self.peaks[name], rss)
+            await asyncio.sleep(0.2)
+
+    def __enter__(self) -> MemoryWatch:
+        self._task = asyncio.get_running_loop().create_task(self._sample())
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._task is not None:
+            self._task.cancel()
+
+
+async def push_and_wait(
+    settings: Settings, indices: range, rate_per_s: float | None, timeout_s: float = 300
+) -> tuple[float, list[float]]:
+    """Publish offers (all at once or paced) and wait for their quotes; (seconds, latencies in ms)."""
+    consumer = AIOKafkaConsumer(
+        topics.QUOTES_GENERATED, bootstrap_servers=settings.kafka_bootstrap, auto_offset_reset="latest"
+    )
+    await consumer.start()
+    await consumer.seek_to_end()
+    for partition in consumer.assignment():
+        await consumer.position(partition)
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all", linger_ms=2)
+    await producer.start()
+    sent_at: dict[str, float] = {}
+    latencies: list[float] = []
+
+    async def send_all() -> None:
+        start = time.perf_counter()
+        for n, index in enumerate(indices):
+            if rate_per_s:
+                delay = start + n / rate_per_s - time.perf_counter()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+            sent_at[thread_id_for("default", f"bench-{index}@seoul-valve.example")] = time.perf_counter()
+            await producer.send(topics.EMAILS_RAW, offer(index), key=str(index).encode())
+        await producer.flush()
+
+    started = time.perf_counter()
+    sender = asyncio.create_task(send_all())
+    try:
+        while len(latencies) < len(indices) and time.perf_counter() - started < timeout_s:
+            batch = await consumer.getmany(timeout_ms=100)
+            now = time.perf_counter()
+            for records in batch.values():
+                for record in records:
+                    thread_id = QuoteGenerated.model_validate_json(record.value).thread_id
+                    if thread_id in sent_at:
+                        latencies.append((now - sent_at.pop(thread_id)) * 1000)
+        await sender
+    finally:
+        await producer.stop()
+        await consumer.stop()
+    return time.perf_counter() - started, latencies
+
+
+async def scale_out(count: int, workers: int) -> float:
+    """normalized threads/s consumed by `workers` extract processes in one group (fresh broker)."""
+    settings = IngestSettings()
+    async with embedded_stack(Settings()) as stack:
+        await ensure_topics(stack.settings, topics.ALL_TOPICS)
+        producer = AIOKafkaProducer(bootstrap_servers=stack.settings.kafka_bootstrap, acks="all", linger_ms=5)
+        await producer.start()
+        for index in range(count):
+            thread = await assemble_offline(MailFile(Path(f"{index}.eml"), [offer(index)]), settings)
+            assert thread is not None
+            await producer.send(
+                topics.THREADS_NORMALIZED, thread.model_dump_json().encode(), key=thread.thread_id.encode()
+            )
+        await producer.stop()
+        consumer = AIOKafkaConsumer(
+            topics.FACTS_EXTRACTED, bootstrap_servers=stack.settings.kafka_bootstrap, auto_offset_reset="earliest"
+        )
+        await consumer.start()
+        processes = [ServiceProcess("extract", stack.settings) for _ in range(workers)]
+        try:
+            for process in processes:
+                process.start()
+            await asyncio.gather(*(p.wait_ready() for p in processes))
+            # Joining takes seconds; count from the first extracted record to the last.
+            received = 0
+            first: float | None = None
+            deadline = time.perf_counter() + 300
+            while received < count and time.perf_counter() < deadline:
+                batch = await consumer.getmany(timeout_ms=100)
+                got = sum(len(r) for r in batch.values())
+                if got and first is None:
+                    first = time.perf_counter()
+                received += got
+            elapsed = time.perf_counter() - (first or time.perf_counter())
+        finally:
+            await consumer.stop()
+            for process in processes:
+                process.stop()
+    return received / elapsed if elapsed > 0 else float("nan")
+
+
+def plot_latencies(burst: list[float], paced: list[float], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(8, 4.5))
+    for label, values in (("burst", burst), ("paced 50/s", paced)):
+        ordered = sorted(values)
+        if ordered:
+            axis.plot(ordered, [i / len(ordered) for i in range(1, len(ordered) + 1)], label=label)
+    axis.set_xscale("log")
+    axis.set_xlabel("end-to-end latency, e-mail published → quote received (ms)")
+    axis.set_ylabel("share of threads")
+    axis.set_title("QuoteFlow pipeline latency (embedded Tansu broker, rules engine)")
+    axis.grid(True, which="both", alpha=0.3)
+    axis.legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+
+
+async def _run(quick: bool) -> dict[str, float | str]:
+    burst_n = 300 if quick else 2000
+    paced_s = 5 if quick else 20
+    figures: dict[str, float | str] = {}
+    async with embedded_stack(Settings()) as stack:
+        settings = stack.settings
+        await ensure_topics(settings, [*topics.ALL_TOPICS, "bench.ceiling"])
+        figures.update(await broker_ceiling(settings, burst_n * 5))
+        logs = Path(tempfile.mkdtemp(prefix="quoteflow-bench-"))
+        services = {name: ServiceProcess(name, settings) for name in ("ingest", "extract", "quote")}
+        try:
+            for name, service in services.items():
+                service.start(logs / f"{name}.log")
+            await asyncio.gather(*(s.wait_ready() for s in services.values()))
+            await push_and_wait(settings, range(10_000, 10_050), None)  # warm-up
+            with MemoryWatch(services) as memory:
+                seconds, burst = await push_and_wait(settings, range(burst_n), None)
+                figures["e2e_threads"] = len(burst)
+                figures["e2e_threads_per_s"] = round(len(burst) / seconds, 1)
+                figures["burst_latency_p50_ms"] = round(statistics.median(burst), 1)
+                figures["burst_latency_p99_ms"] = round(percentile(burst, 99), 1)
+                _, paced = await push_and_wait(settings, range(20_000, 20_000 + 50 * paced_s), 50)
+                figures["paced_50_per_s_latency_p50_ms"] = round(statistics.median(paced), 1)
+                figures["paced_50_per_s_latency_p95_ms"] = round(percentile(paced, 95), 1)
+                figures["paced_50_per_s_latency_p99_ms"] = round(percentile(paced, 99), 1)
+            for name, peak in memory.peaks.items():
+                figures[f"peak_rss_mb_{name}"] = round(peak / 2**20, 1)
+        finally:
+            for service in services.values():
+                service.stop()
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    plot_latencies(burst, paced, RESULTS / "pipeline_latency.png")
+    scale_n = 500 if quick else 3000
+    one = await scale_out(scale_n, 1)
+    two = await scale_out(scale_n, 2)
+    figures["extract_1_worker_threads_per_s"] = round(one, 1)
+    figures["extract_2_workers_threads_per_s"] = round(two, 1)
+    figures["extract_scale_out_ratio"] = round(two / one, 2) if one else "n/a"
+    figures["engine"] = "rules"
+    return figures
+
+
+def run(quick: bool = False) -> dict[str, float | str]:
+    return asyncio.run(_run(quick))
