@@ -74,9 +74,18 @@ class RenderedQuote:
         return bool(self.missing_fields)
 
 
+class MarkdownCode(str):
+    """An identifier of ours shown as a Markdown code span; only [A-Za-z0-9._-] survive."""
+
+    __slots__ = ()
+
+    def __new__(cls, identifier: str) -> MarkdownCode:
+        return super().__new__(cls, "`" + re.sub(r"[^A-Za-z0-9._-]", "", identifier) + "`")
+
+
 def markdown_escape(value: Any) -> Any:
     """Make e-mail text inert in Markdown: no tables broken, no raw HTML, no links or emphasis."""
-    if not isinstance(value, str) or isinstance(value, Markup):
+    if not isinstance(value, str) or isinstance(value, Markup | MarkdownCode):
         return value
     text = " ".join(value.split())  # newlines would end a table row or list item
     text = _MD_SPECIAL.sub(r"\\\1", text)
@@ -217,6 +226,50 @@ def _missing_fields(facts: KeyFacts, config: TenantConfig, terms: ThreadTerms, t
     return missing
 
 
+FIELD_LABELS = {
+    "ko": {
+        "buyer": "수신처(구매자)",
+        "supplier.company": "공급자 상호",
+        "currency": "통화",
+        "items": "품목",
+        "product": "품명",
+        "quantity": "수량",
+        "unit_price": "단가",
+        "delivery": "납기",
+        "payment_terms": "결제 조건",
+        "incoterm": "인도 조건",
+        "incoterm_place": "인도 조건 지정 장소",
+        "warranty": "보증 기간",
+        "vat_mode": "부가세 포함 여부(스레드 내 상충)",
+    },
+    "en": {
+        "buyer": "buyer",
+        "supplier.company": "supplier company",
+        "currency": "currency",
+        "items": "items",
+        "product": "description",
+        "quantity": "quantity",
+        "unit_price": "unit price",
+        "delivery": "delivery",
+        "payment_terms": "payment terms",
+        "incoterm": "Incoterm",
+        "incoterm_place": "Incoterm named place",
+        "warranty": "warranty",
+        "vat_mode": "VAT status (contradicting statements)",
+    },
+}
+
+
+def describe_missing(name: str, language: str) -> str:
+    """A reviewer's label for a missing field: items.1.quantity → 품목 2 수량 / item 2 quantity."""
+    labels = FIELD_LABELS.get(language, FIELD_LABELS["en"])
+    parts = name.split(".")
+    if len(parts) == 3 and parts[0] == "items" and parts[1].isdigit():
+        item = f"품목 {int(parts[1]) + 1}" if language == "ko" else f"item {int(parts[1]) + 1}"
+        return f"{item} {labels.get(parts[2], parts[2])}"
+    return labels.get(name, name)
+
+
 def _format_date(value: date, language: str) -> str:
     return format_date(value, format="long", locale=LOCALES.get(language, "en_US"))
 
@@ -340,7 +393,11 @@ def build_context(
         else None,
         "notes": list(config.notes),
         "missing_fields": missing,
-        "missing": {name: True for name in missing},
+        "missing_described": [
+            # Field names are our own identifiers ([a-z0-9._]): safe as a Markdown code span.
+            {"field": name, "code": MarkdownCode(name), "label": describe_missing(name, language)}
+            for name in missing
+        ],
         "needs_review": bool(missing) or event.needs_review,
     }
 
