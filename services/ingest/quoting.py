@@ -160,6 +160,8 @@ def _header_block_at(lines: list[str], start: int) -> int:
 
 def _attribution_at(lines: list[str], index: int) -> int:
     """Lines (1-3) of an ``On … wrote:`` style attribution ending at ``index``, else 0."""
+    if not lines[index].rstrip().endswith((":", "：", "작성", "쓰셨습니다")):
+        return 0  # cheap pre-check: every attribution ends like this
     for size in (3, 2, 1):
         first = index - size + 1
         if first < 0 or any(not lines[i].strip() or _is_quoted(lines[i]) for i in range(first, index + 1)):
@@ -172,6 +174,8 @@ def _attribution_at(lines: list[str], index: int) -> int:
 
 def _loose_attribution_at(lines: list[str], index: int) -> int:
     """An attribution without a known verb, right before a quote: ends with ':' and names an address or time."""
+    if not lines[index].rstrip().endswith((":", "：")):
+        return 0
     for size in (3, 2, 1):
         first = index - size + 1
         if first < 0 or any(not lines[i].strip() or _is_quoted(lines[i]) for i in range(first, index + 1)):

@@ -161,20 +161,21 @@ def _signature_start(lines: list[str], sender_name: str | None, sender_email: st
         return None
     window = nonblank[-MAX_SIGNATURE_LINES:]
     tokens = _name_tokens(sender_name, sender_email)
+    signature_like = [_is_signature_line(lines[i]) for i in window]
+    strong_marks = [bool(line_markers(lines[i]) & {"phone", "email", "url"}) for i in window]
     for position, start in enumerate(window):
         if position == 0 and start == nonblank[0]:
             continue  # the whole text cannot be a signature
-        block = [lines[i] for i in window[position:]]
-        if not all(_is_signature_line(line) for line in block[1:]):
+        if not all(signature_like[position + 1 :]):
             continue
         first = lines[start]
         if _CLOSING.match(first) or _SEPARATOR.match(first):
             return start
-        if _is_name_line(first, sender_name, tokens) and _is_signature_line(first):
+        if signature_like[position] and _is_name_line(first, sender_name, tokens):
             return start
         previous_blank = start == 0 or not lines[start - 1].strip()
-        strong = sum(1 for line in block if line_markers(line) & {"phone", "email", "url"})
-        if previous_blank and strong >= 2 and _is_signature_line(first) and strong * 2 >= len(block):
+        strong = sum(strong_marks[position:])
+        if previous_blank and strong >= 2 and signature_like[position] and strong * 2 >= len(window) - position:
             return start
     return None
 
