@@ -278,3 +278,14 @@ def test_pdf_is_printed_with_weasyprint(talk_event: FactsExtracted) -> None:
     pdf = render_pdf(render_quote(talk_event, SLOT, QuoteSettings(), ISSUE_DATE).html)
     assert pdf.startswith(b"%PDF-")
     assert b"Noto" in pdf or len(pdf) > 10_000  # fonts embedded
+
+
+def test_tenant_template_can_extend_the_builtin_one(tmp_path: Path, talk_event: FactsExtracted) -> None:
+    child = (
+        '{% extends "builtin/quote_ko.html.j2" %}'
+        '{% block footer %}<p class="sign">{{ supplier.company }} 대표이사 (인)</p>{% endblock %}'
+    )
+    settings = _tenant(tmp_path, "stamp", {"quote_ko.html.j2": child})
+    html = render_quote(talk_event.model_copy(update={"tenant": "stamp"}), SLOT, settings, ISSUE_DATE).html
+    assert "대양부품 대표이사 (인)" in html
+    assert "일금 일백사만오천 원정" in html  # everything else is the built-in document
