@@ -35,6 +35,7 @@ class ServiceRuntime:
     store: Store
     telemetry: Telemetry
     metrics: Metrics
+    on_start: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     on_stop: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     started: bool = False
     ops: OpsServer | None = None
@@ -73,6 +74,8 @@ class ServiceRuntime:
     async def _before_start(self) -> None:
         if self.settings.kafka_create_topics:
             await ensure_topics(self.settings, ALL_TOPICS)
+        for hook in self.on_start:
+            await hook()
         if self.settings.ops_port is not None and self.ops is None:
             self.ops = OpsServer(
                 self.name,

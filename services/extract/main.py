@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Awaitable, Callable
+
 from services.cli_support import UserError
 from services.extract.adapters import AdapterState, register_adapter_updates
 from services.extract.engine import ExtractionEngine
@@ -11,6 +14,8 @@ from services.extract.settings import ExtractSettings
 from shared.service import ServiceRuntime, build_runtime
 from shared.store import Store
 from shared.telemetry import Telemetry
+
+logger = logging.getLogger(__name__)
 
 MISSING_LLM_URL = (
     "the llm engine needs an inference server: set QUOTEFLOW_LLM_URL to a TGI endpoint "
@@ -52,6 +57,26 @@ def build_engine(
     )
 
 
+def _adapter_check(check: Callable[[], Awaitable[str | None]]) -> Callable[[], Awaitable[None]]:
+    """Start-up check of the adapter against the server's list (TGI silently serves the base model otherwise).
+
+    A problem is reported, not fatal: the server may still be loading, and every event says which model answered.
+    """
+
+    async def run_check() -> None:
+        try:
+            problem = await check()
+        except Exception as exc:
+            logger.warning("adapter check skipped: inference server not reachable (%s)", type(exc).__name__)
+            return
+        if problem:
+            logger.warning("adapter check: %s", problem)
+        else:
+            logger.info("adapter check: the inference server serves the configured adapter")
+
+    return run_check
+
+
 def build_service(
     settings: ExtractSettings | None = None,
     *,
@@ -71,5 +96,8 @@ def build_service(
             close = getattr(engine, "close", None)
             if close is not None:
                 runtime.on_stop.append(close)
+            check = getattr(engine, "check_adapter", None)
+            if check is not None:
+                runtime.on_start.append(_adapter_check(check))
     register(runtime, settings, engine)
     return runtime
