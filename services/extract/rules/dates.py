@@ -10,7 +10,7 @@ from datetime import date, datetime
 
 _LEAD_NUMBER = re.compile(
     r"(?P<n>\d{1,3})(?:\s?(?:-|~|–|to)\s?(?P<n2>\d{1,3}))?\s?"
-    r"(?P<u>영업일|근무일|일|주일|주|개월|달|working days?|business days?|calendar days?|days?|weeks?|wks?|months?)(?![A-Za-z가-힣])"
+    r"(?P<u>영업일|근무일|일|주일|주|개월|달|working days?|business days?|calendar days?|days?|weeks?|wks?|months?)(?![A-Za-z])(?!년|요일|정)"
     r"|(?P<word>일주일|한\s?달|두\s?달|보름|a week|one week|two weeks|a month|one month)"
 )
 _WORD_DAYS = {

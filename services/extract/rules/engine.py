@@ -53,7 +53,7 @@ class ThreadState:
     decisions: dict[int, Decision] = field(default_factory=dict)
     supplier_orders: set[int] = field(default_factory=set)
     warnings: list[str] = field(default_factory=list)
-    money_seen: list[tuple[str, str]] = field(default_factory=list)
+    money_seen: list[tuple[str, str, Source]] = field(default_factory=list)
     vat: str | None = None
     message_focus: ItemState | None = None
 
@@ -223,7 +223,7 @@ def _read_values(
     tier_quantities = [q for q in quantities if q.kind == "tier"]
     money = [m for m in find_money(text)] if table_row is None else []
     for amount in money:
-        state.money_seen.append((amount.currency, role))
+        state.money_seen.append((amount.currency, role, _source(view, clause, amount.start, amount.end)))
     # line items: order quantities
     for quantity in quantities:
         if quantity.kind != "order":
@@ -578,14 +578,16 @@ def resolve(views: list[MessageView], state: ThreadState) -> Resolved:
     if budget is not None:
         budget_value, budget_currency = budget
         currency = currency or budget_currency
+    currency_evidence = [e for e in evidence if e.field.endswith(".currency") or e.field == "budget"][:1]
     if currency is None and state.money_seen:
-        supplier_money = [c for c, role in state.money_seen if role == "supplier"]
-        currency = Counter(supplier_money or [c for c, _ in state.money_seen]).most_common(1)[0][0]
+        supplier_money = [(c, src) for c, role, src in state.money_seen if role == "supplier"]
+        pool = supplier_money or [(c, src) for c, _, src in state.money_seen]
+        currency = Counter(c for c, _ in pool).most_common(1)[0][0]
+        currency_evidence = _evidence("currency", [next(src for c, src in pool if c == currency)])
     if currency:
-        currency_sources = [e for e in evidence if e.field.endswith(".currency") or e.field == "budget"]
         evidence += [
             Evidence(field="currency", message_id=e.message_id, start=e.start, end=e.end, text=e.text)
-            for e in currency_sources[:1]
+            for e in currency_evidence
         ]
     buyer_views = [v for v in views if v.role != "supplier"]
     supplier_views = [v for v in views if v.role == "supplier"]

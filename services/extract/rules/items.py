@@ -258,12 +258,19 @@ EN_NEED = re.compile(
 EN_PRODUCT_PRICE = re.compile(
     rf"(?:^|[.;:]\s|,\s|\band\s|\bthe\s)(?P<p>{_EN_WORD}(?:\s{_EN_WORD}){{0,5}}?)\s(?:is|are|at|costs?|is priced at|would be|will be|comes? to|@)\s(?:now\s|only\s|just\s)?(?:US\$|USD|\$|€|EUR|£|GBP|KRW|₩|¥|JPY|AUD|CNY|RMB)",
 )
-KO_PRODUCT_BEFORE = re.compile(
-    r"(?P<p>(?:[A-Za-z0-9가-힣][\w\-/.+()]*\s?){1,5}?)\s?(?:의\s?|은\s|는\s|도\s)?(?:가격|단가|견적|판매가|공급가|납기|사양|재고)"
-)
-KO_PRODUCT_QTY = re.compile(
-    rf"(?P<p>(?:[A-Za-z0-9가-힣][\w\-/.+()]*\s){{1,4}}?)(?P<q>{NUMBER})\s?(?P<u>{_KO_UNIT}|{_EN_UNIT})(?!당)"
-)
+KO_PRODUCT_ANCHOR = re.compile(r"(?:의\s?|은\s|는\s|도\s)?(?:가격|단가|견적|판매가|공급가|납기|사양|재고)")
+KO_QTY_ANCHOR = re.compile(rf"(?<![\d,.])(?:{NUMBER})\s?(?:{_KO_UNIT}|{_EN_UNIT})(?!당)")
+_KO_TOKEN = re.compile(r"[A-Za-z0-9가-힣][\w\-/.+()]*")
+
+
+def _tokens_before(clause: str, end: int, limit: int = 5) -> tuple[str, int] | None:
+    """The last few words before ``end`` (what a Korean noun phrase before 의 가격 / 100개 looks like)."""
+    window_start = max(0, end - 48)
+    words = list(_KO_TOKEN.finditer(clause, window_start, end))
+    if not words:
+        return None
+    words = words[-limit:]
+    return clause[words[0].start() : words[-1].end()], words[0].start()
 
 
 @dataclass(frozen=True)
@@ -430,15 +437,17 @@ def prose_products(clause: str, korean: bool) -> list[ProductMention]:
     for pattern in (EN_PRICE_FOR, EN_NEED):
         for match in pattern.finditer(clause):
             add(_clean_en(match.group("p")), match.start("p"))
-    for match in EN_PRODUCT_PRICE.finditer(clause):
+    has_currency = bool(re.search(r"US\$|USD|\$|€|EUR|£|GBP|KRW|₩|¥|JPY|AUD|CNY|RMB", clause))
+    for match in EN_PRODUCT_PRICE.finditer(clause) if has_currency else ():
         name = _clean_en(match.group("p"))
         if name and not re.match(r"(?i)(?:it|this|that|price|the price|our price|total|it all)$", name):
             add(name, match.start("p"))
-    if korean:
-        for match in KO_PRODUCT_QTY.finditer(clause):
-            add(_clean_ko(match.group("p")), match.start("p"))
-        for match in KO_PRODUCT_BEFORE.finditer(clause):
-            add(_clean_ko(match.group("p")), match.start("p"))
+    if korean and re.search(r"[가-힣]", clause):
+        for pattern in (KO_QTY_ANCHOR, KO_PRODUCT_ANCHOR):
+            for anchor in pattern.finditer(clause):
+                phrase = _tokens_before(clause, anchor.start(), 4 if pattern is KO_QTY_ANCHOR else 5)
+                if phrase:
+                    add(_clean_ko(phrase[0]), phrase[1])
     found.sort(key=lambda m: m.start)
     return found
 

@@ -142,6 +142,9 @@ def company_from_signature(signature: str, sender_name: str | None) -> tuple[str
 
 def company_from_greeting(body: str, sender_name: str | None) -> tuple[str, int, int] | None:
     """'한빛무역 김서연입니다' / 'This is Emily from Northwind Supply'."""
+    body = body[:400]
+    if not re.search(r"입니다|합니다|this is|I am|I'm|my name", body, re.I):
+        return None
     for match in _GREETING_KO.finditer(body):
         company = match.group("company").strip(" ,.")
         company = re.sub(r"^(?:안녕하세요|안녕하십니까|반갑습니다|저는|네)[,.!\s]*", "", company).strip()
