@@ -96,23 +96,29 @@ def process(
     with console.status(f"processing {sum(len(f.messages) for f in files)} message(s) in {len(files)} file(s)…"):
         outcomes = _run(main())
     table = Table(title="QuoteFlow: processed threads")
-    for column in ("thread", "messages", "engine", "quote", "rev", "total", "review", "files"):
-        table.add_column(column)
+    table.add_column("thread", overflow="fold")
+    table.add_column("msgs", justify="right")
+    table.add_column("quote", overflow="fold")
+    table.add_column("rev", justify="right")
+    table.add_column("total", justify="right", overflow="fold")
+    table.add_column("review", overflow="fold")
     failed = 0
     for outcome in outcomes:
-        written = pipeline.write_outcome(outcome, out)
+        pipeline.write_outcome(outcome, out)
         quote = outcome.quote
         if not outcome.done:
             failed += 1
+        if quote is None:
+            review = "[red]" + ("; ".join(outcome.dead_letters) or "timed out") + "[/]"
+        else:
+            review = ("yes: " + ", ".join(quote.missing_fields)) if quote.needs_review else "no"
         table.add_row(
             outcome.name,
             str(outcome.messages),
-            outcome.facts.engine if outcome.facts else "-",
-            quote.quote_number if quote else "[red]none[/]",
+            quote.quote_number if quote else "-",
             str(quote.revision) if quote else "-",
             f"{quote.total:,} {quote.currency or ''}" if quote and quote.total is not None else "-",
-            ("yes: " + ", ".join(quote.missing_fields)) if quote and quote.needs_review else "no",
-            ", ".join(p.name for p in written) or "; ".join(outcome.dead_letters) or "timed out",
+            review,
         )
     console.print(table)
     console.print(f"quotes written to {out.resolve()}")
