@@ -93,6 +93,13 @@ def build_service(
         engine = build_engine(settings, store=runtime.store, adapters=adapters)
         if settings.engine == "llm":
             register_adapter_updates(runtime, settings, adapters)
+            backend = getattr(engine, "backend", None)
+            if backend is not None:
+                from services.extract.llm.metered import MeteredBackend
+
+                engine.backend = MeteredBackend(  # type: ignore[attr-defined]
+                    backend, runtime.metrics, runtime.name, runtime.telemetry.tracer
+                )
             close = getattr(engine, "close", None)
             if close is not None:
                 runtime.on_stop.append(close)

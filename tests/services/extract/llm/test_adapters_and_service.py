@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from prometheus_client import generate_latest
 
 from services.cli_support import UserError
 from services.extract.adapters import PROMOTED_KEY, AdapterState
@@ -124,6 +125,10 @@ async def test_service_extracts_with_the_promoted_adapter_and_switches_on_an_eve
             first = await _next_event(consumer, "t-service", thread.version, 60)
             assert first.engine == "llm" and first.adapter_id == "extract-v3"
             assert first.facts.items[0].unit_price == 9500
+            metrics = generate_latest(runtime.metrics.registry).decode()
+            assert 'quoteflow_llm_requests_total{outcome="ok",service="extract"}' in metrics
+            assert 'quoteflow_llm_tokens_total{direction="input",service="extract"}' in metrics
+            assert "quoteflow_llm_latency_seconds_count" in metrics
 
             # The worker's own group starts at "latest": repeat the event until its subscription has it.
             version = thread.version
