@@ -40,7 +40,7 @@ _PUBLIC_DOMAINS = {
     "163.com",
 }
 _GREETING_KO = re.compile(
-    r"(?P<company>[가-힣A-Za-z0-9()㈜&.,\s]{2,30}?)\s?(?:의\s)?(?:[가-힣]{1,6}(?:팀|부|본부)\s)?(?P<name>[가-힣]{2,4})\s?"
+    r"(?P<company>[가-힣A-Za-z0-9()㈜& ]{2,30}?)\s?(?:의\s|에서\s(?:[가-힣]+(?:을|를)\s)?담당(?:하고 있는|하는)\s)?(?:[가-힣]{1,6}(?:팀|부|본부)\s)?(?P<name>[가-힣]{2,4})\s?"
     r"(?:과장|부장|대리|팀장|차장|이사|대표|사원|주임|매니저|실장|상무|전무|사장)?\s?(?:입니다|이라고 합니다|라고 합니다)"
 )
 _GREETING_EN = re.compile(
@@ -104,6 +104,17 @@ def _company_in_line(line: str) -> str | None:
             part = re.sub(r"^(?:[A-Za-z ]*(?:Manager|Director|Sales|Officer)\s(?:at|of)\s)", "", part)
             return part
     return None
+
+
+_DEPARTMENT_TAIL = re.compile(
+    r"(?:\s+(?:[가-힣]{0,6}(?:팀|본부|부서|사업부|담당|과장|부장|대리|차장|팀장|이사|매니저)|구매|영업|자재|(?:Sales|Purchasing|Procurement|Export)\b.*))+$"
+)
+
+
+def clean_company(company: str) -> str:
+    """Company without a trailing department or title ('한빛무역 구매팀' → '한빛무역')."""
+    cleaned = _DEPARTMENT_TAIL.sub("", company.strip()).strip(" ,|/·")
+    return cleaned or company.strip()
 
 
 def company_from_signature(signature: str, sender_name: str | None) -> tuple[str, int, int] | None:
@@ -269,20 +280,27 @@ def build_party(views: list[MessageView]) -> PartyFacts | None:
             continue
         found = company_from_signature(signature_in_text, view.sender_name) if signature_in_text else None
         if found:
-            company, start, end = found
+            company, start, _end = found
+            company = clean_company(company)
             party.company = company
-            party.company_source = (view.message_id, view.body_end + start, view.body_end + end, company)
+            party.company_source = (
+                view.message_id,
+                view.body_end + start,
+                view.body_end + start + len(company),
+                company,
+            )
             continue
         found = company_from_greeting(view.body, view.sender_name)
         if found:
-            company, start, end = found
+            company, start, _end = found
+            company = clean_company(company)
             party.company = company
-            party.company_source = (view.message_id, view.base + start, view.base + end, company)
+            party.company_source = (view.message_id, view.base + start, view.base + start + len(company), company)
             continue
         if view.signature:
             found = company_from_signature(view.signature, view.sender_name)
             if found:
-                party.company = found[0]
+                party.company = clean_company(found[0])
                 party.company_source = (view.message_id, 0, 0, f"signature: {found[0]}")
                 continue
         if view.sender_company:

@@ -78,7 +78,9 @@ PAYMENT_PHRASES = re.compile(
 )
 _PAYMENT_TRIM = re.compile(
     r"(?:\s?(?:입니다|이며|이고|입니다만|으로 하겠습니다|로 하겠습니다|으로 진행|로 진행|으로 부탁|로 부탁|을 원합니다|를 원합니다|으로 가능|로 가능|으로 해|로 해|이 가능|가 가능|을 요청|를 요청|을 희망|를 희망|을 원|를 원|을 부탁|를 부탁|로 희망|으로 희망)).*$"
-    r"|(?:,?\s(?:as (?:usual|before|discussed|agreed)|please|if possible|as well)).*$",
+    r"|(?:,?\s(?:as (?:usual|before|discussed|agreed)|please|if possible|as well)).*$"
+    r"|\s(?:is|are|would be|will be) (?:fine|ok|okay|acceptable|agreed|good).*$"
+    r"|\s?조건(?:을|으로|이|은|로)?(?:\s.*)?$",
 )
 
 WARRANTY_KEYWORD = re.compile(r"warrant(?:y|ied)|guarantee|보증|무상\s?(?:A/S|AS|수리|교체)|하자\s?보수|A/S 기간", re.I)
@@ -172,7 +174,8 @@ def find_shipping(clause: str) -> Found | None:
 
 
 def _trim_payment(value: str) -> str:
-    value = _PAYMENT_TRIM.sub("", value.strip())
+    value = re.sub(r"^(?:기존대로|기존과 같이|지금처럼|as before,?)\s?", "", value.strip())
+    value = _PAYMENT_TRIM.sub("", value)
     return value.strip(" .,;:·-–")
 
 
