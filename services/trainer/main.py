@@ -70,6 +70,8 @@ def build_service(
     base = build_runtime("trainer", settings, store=store, telemetry=telemetry)
     runtime = TrainerRuntime(**{f.name: getattr(base, f.name) for f in dataclasses.fields(ServiceRuntime)})
     runtime.announcer = register(runtime, settings)
-    runtime.coordinator = TrainingCoordinator(settings, runtime.store, runtime.announcer)
+    runtime.coordinator = TrainingCoordinator(
+        settings, runtime.store, runtime.announcer, isolate=settings.train_in_subprocess
+    )
     runtime.on_stop.insert(0, runtime.stop_scheduler)
     return runtime

@@ -26,7 +26,7 @@ from services.trainer.registry import AdapterAnnouncer, AdapterRegistry
 from services.trainer.settings import TrainerSettings
 from services.trainer.training.recipe import Recipe, load_recipe
 from shared.events import AdapterEvent
-from shared.store import Store
+from shared.store import MemoryStore, Store
 
 logger = logging.getLogger(__name__)
 
@@ -148,13 +148,17 @@ class TrainingCoordinator:
         store: Store,
         announcer: AdapterAnnouncer | None,
         console: Console | None = None,
+        *,
+        isolate: bool = False,
     ) -> None:
+        """``isolate`` trains in a child process (the service: its event loop stays responsive, and a
+        crash or out-of-memory kill of the training cannot take the consumer down with it)."""
         self.settings = settings
+        self.isolate = isolate
         self.store = store
         self.announcer = announcer
         self.console = console or Console(stderr=True)
         self.corrections = CorrectionStore(settings.dataset_dir, store)
-        self.registry = AdapterRegistry(settings.adapters_dir)
 
     def recipe(
         self, path: Path | None = None, overrides: list[str] | None = None, base_model: str | None = None
@@ -177,7 +181,10 @@ class TrainingCoordinator:
             marker = {"run_id": run_id, "started_at": pending.get("started_at", now), "updated_at": now}
             await self.store.set(PENDING_KEY, json.dumps(marker | {"trigger": trigger, "corrections_total": total}))
             try:
-                report = await asyncio.to_thread(self._train_blocking, recipe)
+                if self.isolate:
+                    report = await _in_child_process(self.settings, recipe)
+                else:
+                    report = await asyncio.to_thread(self._train_blocking, recipe)
             except BaseException:
                 await _mark_failed(self.store)  # the marker stays: the run is retried later
                 raise
@@ -202,48 +209,66 @@ class TrainingCoordinator:
             return report
 
     def _train_blocking(self, recipe: Recipe) -> RunReport:
-        from services.trainer.training.data import build_training_data
-        from services.trainer.training.run import git_hash, train_and_evaluate
+        return train_blocking(self.settings, recipe, self.console)
 
-        training_sets = self._synthetic_sets(recipe.seed)
-        data = build_training_data(
-            training_sets=training_sets,
-            corrections=self.corrections.load(),
-            heldout_percent=recipe.heldout_percent,
-            seed=recipe.seed,
-        )
-        in_service = self.registry.promoted()
-        outcome = train_and_evaluate(
-            recipe=recipe,
-            data=data,
-            adapters_dir=self.settings.adapters_dir,
-            cache_dir=self.settings.trainer_cache_dir,
-            in_service=in_service,
-            margin=self.settings.promotion_margin,
-            console=self.console,
-        )
-        event = outcome.to_event(recipe, in_service, git_hash())
-        self.registry.record(event)
-        return RunReport(
-            event=event,
-            loss_curve=outcome.loss_curve,
-            losses={stage.name: stage.losses for stage in outcome.losses},
-            announced=False,
-        )
 
-    def _synthetic_sets(self, seed: int) -> dict[str, Path] | None:
-        """Training sets built from the synthetic threads folder, when one is configured."""
-        threads_dir = self.settings.synthetic_threads_dir
-        if threads_dir is None:
-            return None
-        if not threads_dir.is_dir():
-            raise FileNotFoundError(f"synthetic threads folder {threads_dir} does not exist")
-        from services.trainer.synth.datasets import build_training_sets
-        from services.trainer.training.prompts import render_thread
+def train_blocking(settings: TrainerSettings, recipe: Recipe, console: Console | None = None) -> RunReport:
+    """Data, stages, gate and registry entry of one run (no store, no broker: runs in any process)."""
+    from services.trainer.training.data import build_training_data
+    from services.trainer.training.run import git_hash, train_and_evaluate
 
-        out_dir = self.settings.trainer_cache_dir / "sets"
-        sets: dict[str, Path] = build_training_sets(threads_dir, out_dir, seed, render=render_thread)
-        return sets
+    registry = AdapterRegistry(settings.adapters_dir)
+    data = build_training_data(
+        training_sets=_synthetic_sets(settings, recipe.seed),
+        corrections=CorrectionStore(settings.dataset_dir, _NO_STORE).load(),
+        heldout_percent=recipe.heldout_percent,
+        seed=recipe.seed,
+    )
+    in_service = registry.promoted()
+    outcome = train_and_evaluate(
+        recipe=recipe,
+        data=data,
+        adapters_dir=settings.adapters_dir,
+        cache_dir=settings.trainer_cache_dir,
+        in_service=in_service,
+        margin=settings.promotion_margin,
+        console=console,
+    )
+    event = outcome.to_event(recipe, in_service, git_hash())
+    registry.record(event)
+    return RunReport(
+        event=event,
+        loss_curve=outcome.loss_curve,
+        losses={stage.name: stage.losses for stage in outcome.losses},
+        announced=False,
+    )
+
+
+_NO_STORE = MemoryStore()  # reading the corrections files needs no store
+
+
+def _synthetic_sets(settings: TrainerSettings, seed: int) -> dict[str, Path] | None:
+    """Training sets built from the synthetic threads folder, when one is configured."""
+    threads_dir = settings.synthetic_threads_dir
+    if threads_dir is None:
+        return None
+    if not threads_dir.is_dir():
+        raise FileNotFoundError(f"synthetic threads folder {threads_dir} does not exist")
+    from services.trainer.synth.datasets import build_training_sets
+    from services.trainer.training.prompts import render_thread
+
+    out_dir = settings.trainer_cache_dir / "sets"
+    sets: dict[str, Path] = build_training_sets(threads_dir, out_dir, seed, render=render_thread)
+    return sets
+
+
+async def _in_child_process(settings: TrainerSettings, recipe: Recipe) -> RunReport:
+    """train_blocking in a fresh (spawned) process; its exit, however abrupt, is an exception here."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return await asyncio.get_running_loop().run_in_executor(pool, train_blocking, settings, recipe)
 
 
 async def schedule_loop(coordinator: TrainingCoordinator, stop: asyncio.Event) -> None:

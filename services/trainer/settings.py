@@ -34,6 +34,9 @@ class TrainerSettings(Settings):
     crash_retry_minutes: float = Field(
         default=30.0, ge=0, description="A run that crashed or failed is retried after this many minutes."
     )
+    train_in_subprocess: bool = Field(
+        default=True, description="Scheduled runs train in a child process, apart from the consumer."
+    )
     lock_ttl_s: int = Field(
         default=900, ge=10, description="Run lock expiry; a live run refreshes it, a dead one frees it after this."
     )

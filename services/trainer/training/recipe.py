@@ -72,6 +72,12 @@ class Recipe(BaseModel):
     lr_scheduler_type: str = "cosine"
     weight_decay: float = Field(default=0.0, ge=0)
     seed: int = 42
+    cpu_threads: int | None = Field(
+        default=None,
+        ge=1,
+        description="Torch threads when training on CPU (unset: torch's default). 1 avoids oversubscribed "
+        "spin-waiting on a small machine that also runs the broker and other services.",
+    )
     heldout_percent: float = Field(default=10.0, ge=0, le=100, description="Share of corrections held out, in %.")
     eval: EvalRecipe = Field(default_factory=EvalRecipe)
     stages: list[StageRecipe] = Field(min_length=1)

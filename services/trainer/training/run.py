@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import secrets
 import shutil
 import subprocess
@@ -111,6 +112,8 @@ def train_and_evaluate(
     if final_dir.exists():
         raise FileExistsError(f"adapter folder {final_dir} exists already")
     work_dir = cache_dir / "runs" / adapter_id
+    if recipe.cpu_threads == 1:
+        os.environ["TOKENIZERS_PARALLELISM"] = "false"  # no idle Rust worker threads spinning beside torch
     base_path = resolve_base_model(recipe, cache_dir / "base-models", data.texts())
     console.print(
         f"[bold]training[/] {adapter_id} on {base_path}: {data.counts()} examples, {len(data.heldout)} held out"
@@ -119,6 +122,8 @@ def train_and_evaluate(
     import torch
 
     quiet_libraries()
+    if recipe.cpu_threads and not torch.cuda.is_available():
+        torch.set_num_threads(recipe.cpu_threads)
     torch.manual_seed(recipe.seed)
     base, tokenizer = load_base(base_path, recipe)
     model = wrap_with_lora(base, recipe)
