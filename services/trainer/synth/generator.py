@@ -466,8 +466,7 @@ class ThreadBuilder:
             lead_in = self.say(side, "inquiry_brief")
         else:
             lead_in = self.say(side, "inquiry_price")
-        lines = [f"- {item.product}: {self.qty(side, item)}" for item in self.items]
-        self.add(d, lead_in + "\n" + "\n".join(lines))
+        self.add(d, self._item_listing(side, lead_in, ask_quote))
         products = ", ".join(f"{i.product} {self.qty('buyer', i)}" for i in self.items)
         d.gists.append(self._g(f"{products} 가격·납기 문의", f"asked for price and lead time of {products}"))
         if ask_quote:
@@ -484,6 +483,23 @@ class ThreadBuilder:
             self.add(d, self.say(side, "need_date", date=fmt_date(self.needed_date, writer.lang, rng, self.year)))
         if rng.random() < 0.3:
             self.add(d, self.say(side, "ask_terms"))
+
+    def _item_listing(self, side: Side, lead_in: str, ask_quote: bool) -> str:
+        """The items as people list them: dashes, numbers, 'Item/Qty' pairs, or a sentence."""
+        ko = self.person(side).lang == "ko"
+        layout = self.rng.choice(("dash", "numbered", "pairs", "inline", "inline"))
+        entries = [(item.product, self.qty(side, item)) for item in self.items]
+        if layout == "inline":
+            joined = ", ".join(f"{p} {q}" if ko else f"{q} of {p}" for p, q in entries)
+            sentence = f"{joined} 구매를 검토하고 있습니다." if ko else f"We need {joined}."
+            return f"{sentence} {self.say(side, 'inline_quote' if ask_quote else 'inline_price')}"
+        if layout == "numbered":
+            lines = [f"{n}. {p} – {q}" for n, (p, q) in enumerate(entries, start=1)]
+        elif layout == "pairs":
+            lines = [f"품명: {p} / 수량: {q}" if ko else f"Item: {p}, Qty: {q}" for p, q in entries]
+        else:
+            lines = [f"- {p}: {q}" for p, q in entries]
+        return lead_in + "\n" + "\n".join(lines)
 
     def _round_budget(self, value: float) -> float:
         if self.currency in ("KRW", "JPY"):

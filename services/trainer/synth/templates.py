@@ -38,6 +38,14 @@ PHRASES: dict[str, dict[str, tuple[str, ...]]] = {
         "ko": ("아래 품목에 대한 견적서를 요청드립니다.", "다음 품목의 견적을 부탁드립니다. 견적서로 보내주시면 감사하겠습니다.", "아래 제품에 대해 견적서 송부 부탁드립니다."),
         "en": ("Please send us a quotation for the items below.", "Could you quote us for the following items? A formal quotation would be appreciated.", "We would like to request a quote for:"),
     },
+    "inline_price": {
+        "ko": ("가격과 배송 기간을 알려주시면 감사하겠습니다.", "단가와 납기 문의드립니다."),
+        "en": ("Could you let us know your price and lead time?", "What would be your best price and delivery time?"),
+    },
+    "inline_quote": {
+        "ko": ("견적서를 보내주시면 감사하겠습니다.", "견적 부탁드립니다."),
+        "en": ("Please send us a quotation.", "Could you quote us for this?"),
+    },
     "inquiry_brief": {
         "ko": ("아래 품목 가격, 납기 문의드립니다.",),
         "en": ("Pls advise price + lead time for:", "Need price and LT for the below."),
