@@ -35,9 +35,9 @@ typecheck: install
 unit: install
 	$(BIN)/python -m pytest -q -m "not integration and not e2e and not train"
 
-## AsyncAPI documents of every service into docs/asyncapi/.
+## AsyncAPI documents of every service into docs/asyncapi/, settings tables into README.md.
 docs: install
-	$(BIN)/python -m services.docs docs/asyncapi
+	$(BIN)/python -m services.docs docs/asyncapi README.md
 
 ## Benchmarks (not timed tests): figures into bench/results/.
 bench: install

@@ -30,6 +30,12 @@ def test_readme_opens_with_make_run_and_make_test() -> None:
     assert commands == ["make run", "make test"]
 
 
+def test_settings_tables_are_current() -> None:
+    from services.docs import settings_markdown
+
+    assert settings_markdown() in README, "run `make docs` to regenerate the README's settings tables"
+
+
 def test_every_setting_is_documented() -> None:
     fields = {
         name

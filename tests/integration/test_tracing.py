@@ -56,6 +56,12 @@ async def test_one_trace_id_across_all_four_hops(stack: Settings) -> None:
     assert len(trace_ids) == 1
     services = {by_name[h].resource.attributes["service.name"] for h in hops}
     assert {"ingest", "extract", "quote"} <= services
+    # No body, subject or address of the mail in any span attribute (the mail is confidential).
+    private = ("minjae.lee", "hankook-enertech", "태양광", "이민재", "david.park", "5억")
+    for span in spans:
+        for value in (span.attributes or {}).values():
+            assert not any(p in str(value) for p in private), (span.name, value)
     # Child spans of the work itself sit in the same trace.
     for child in ("ingest.normalize", "extract.engine", "quote.render"):
         assert by_name[child].context.trace_id in trace_ids
+
