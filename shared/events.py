@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -23,6 +23,7 @@ ShippingMethod = Literal["air", "sea", "express", "standard", "courier", "rail",
 Incoterm = Literal["EXW", "FCA", "FAS", "FOB", "CFR", "CIF", "CPT", "CIP", "DAP", "DPU", "DDP"]
 Role = Literal["buyer", "supplier", "unknown"]
 Language = Literal["ko", "en", "mixed"]
+VatStatus = Literal["excluded", "included", "exempt"]
 
 
 def utc_now() -> datetime:
@@ -159,6 +160,9 @@ class NormalizedMessage(StrictModel):
     attachments: list[Attachment] = Field(default_factory=list, description="Attachment metadata.")
     content_hash: str = Field(description="Stable hash of sender, date and new text, for de-duplication.")
     arrival: int = Field(default=0, ge=0, description="Order of arrival, used when dates tie.")
+    warnings: list[str] = Field(
+        default_factory=list, description="What normalization had to cut or guess (MIME parts, charset, size)."
+    )
 
 
 class NormalizedThread(StrictModel):
@@ -186,6 +190,10 @@ class FactsExtracted(StrictModel):
     thread_version: int = Field(default=1, ge=1, description="NormalizedThread.version this was extracted from.")
     language: Language = Field(default="en", description="Thread language, decides the quote template.")
     facts: KeyFacts = Field(description="The SPEC.md key facts.")
+    vat_status: VatStatus | None = Field(
+        default=None, description="VAT as stated in the thread: excluded (부가세 별도), included (포함) or exempt."
+    )
+    incoterm_place: str | None = Field(default=None, description="Named place of the Incoterm, e.g. Busan.")
     summary: str = Field(default="", description="Per-message summary followed by the final terms.")
     tags: list[str] = Field(default_factory=list, description="Tags from the taxonomy plus keywords.")
     engine: Literal["rules", "llm"] = Field(default="rules", description="Engine that produced the facts.")
@@ -229,6 +237,12 @@ class QuoteGenerated(StrictModel):
     needs_review: bool = Field(default=False, description="Facts are missing or doubtful.")
     missing_fields: list[str] = Field(default_factory=list, description="Facts the quote needed but lacked.")
     facts_hash: str = Field(description="Hash of the facts rendered, so identical facts give no new revision.")
+    issue_date: date | None = Field(default=None, description="Issue date of the document.")
+    valid_until: date | None = Field(default=None, description="Last day the quote is valid.")
+    vat_mode: VatStatus | None = Field(
+        default=None, description="How VAT was applied (stated in the thread or default)."
+    )
+    pdf_path: str | None = Field(default=None, description="Where the PDF was written, when the service writes PDFs.")
     engine: str | None = Field(default=None, description="Extraction engine the facts came from.")
     generated_at: datetime = Field(default_factory=utc_now, description="When the document was rendered.")
 

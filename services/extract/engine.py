@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
-from shared.events import Evidence, KeyFacts, NormalizedThread
+from shared.events import Evidence, KeyFacts, NormalizedThread, VatStatus
 
 
 @dataclass
@@ -13,6 +13,8 @@ class Extraction:
     """What an engine found in one thread: SPEC key facts plus everything beside them."""
 
     facts: KeyFacts
+    vat_status: VatStatus | None = None
+    incoterm_place: str | None = None
     summary: str = ""
     tags: list[str] = field(default_factory=list)
     evidence: list[Evidence] = field(default_factory=list)

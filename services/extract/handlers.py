@@ -25,6 +25,8 @@ def to_event(thread: NormalizedThread, extraction: Extraction) -> FactsExtracted
         thread_version=thread.version,
         language=thread.language,
         facts=extraction.facts,
+        vat_status=extraction.vat_status,
+        incoterm_place=extraction.incoterm_place,
         summary=extraction.summary,
         tags=extraction.tags,
         engine=extraction.engine,
