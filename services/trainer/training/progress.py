@@ -17,6 +17,7 @@ class StageLoss:
     name: str
     steps: list[int] = field(default_factory=list)
     losses: list[float] = field(default_factory=list)
+    seconds: float = 0.0
 
     @property
     def first(self) -> float:
@@ -34,7 +35,7 @@ class StageLoss:
         return sum(self.losses[:window]) / window, sum(self.losses[-window:]) / window
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "steps": self.steps, "losses": self.losses}
+        return {"name": self.name, "steps": self.steps, "losses": self.losses, "seconds": round(self.seconds, 3)}
 
 
 def stage_progress(console: Console | None = None) -> Progress:

@@ -12,6 +12,7 @@ import os
 import secrets
 import shutil
 import subprocess
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -112,6 +113,7 @@ def train_and_evaluate(
     if final_dir.exists():
         raise FileExistsError(f"adapter folder {final_dir} exists already")
     work_dir = cache_dir / "runs" / adapter_id
+    quiet_libraries()
     if recipe.cpu_threads == 1:
         os.environ["TOKENIZERS_PARALLELISM"] = "false"  # no idle Rust worker threads spinning beside torch
     base_path = resolve_base_model(recipe, cache_dir / "base-models", data.texts())
@@ -121,7 +123,6 @@ def train_and_evaluate(
 
     import torch
 
-    quiet_libraries()
     if recipe.cpu_threads and not torch.cuda.is_available():
         torch.set_num_threads(recipe.cpu_threads)
     torch.manual_seed(recipe.seed)
@@ -136,15 +137,12 @@ def train_and_evaluate(
     shutil.rmtree(staging, ignore_errors=True)
     model.save_pretrained(str(staging), safe_serialization=True)
     curve = plot_loss_curves(losses, staging / "loss.png", f"{adapter_id}: training loss per stage")
-    (staging / "training_report.json").write_text(
-        json.dumps(
-            {"adapter_id": adapter_id, "base_model": base_path, "stages": [s.to_dict() for s in losses]}, indent=2
-        )
-    )
 
     cases = data.heldout[: recipe.eval.max_examples]
     console.print(f"evaluating on {len(cases)} held-out thread(s)")
+    eval_started = time.perf_counter()
     metrics = evaluate_model(model, tokenizer, cases, recipe.eval.max_new_tokens, recipe.eval.batch_size)
+    eval_seconds = time.perf_counter() - eval_started
     baseline_metrics, baseline_label = _baseline(model, tokenizer, recipe, cases, in_service, base_path)
     baseline_f1 = baseline_metrics.get("key_fact_f1") if cases else None
     if not cases:
@@ -153,6 +151,19 @@ def train_and_evaluate(
         decision = decide(metrics["key_fact_f1"], baseline_f1, margin)
         decision = GateDecision(decision.promote, f"{decision.reason} [{baseline_label}]")
 
+    report = {
+        "adapter_id": adapter_id,
+        "base_model": base_path,
+        "datasets": data.counts(),
+        "heldout_examples": len(cases),
+        "stages": [s.to_dict() for s in losses],
+        "metrics": metrics,
+        "baseline_metrics": baseline_metrics,
+        "eval_seconds": round(eval_seconds, 3),
+        "promoted": decision.promote,
+        "reason": decision.reason,
+    }
+    (staging / "training_report.json").write_text(json.dumps(report, indent=2, ensure_ascii=False))
     staging.rename(final_dir)
     shutil.rmtree(work_dir, ignore_errors=True)
     return RunOutcome(

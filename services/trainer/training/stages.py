@@ -8,6 +8,7 @@ make the final adapter useless to TGI.
 from __future__ import annotations
 
 import random
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -115,7 +116,9 @@ def train_stage(
         callbacks=[make_progress_callback(progress, f"{stage.name} ({len(encoded)} ex.)", history)],
     )
     trainer.remove_callback(PrinterCallback)  # progress is ours; no log dicts on stdout
+    started = time.perf_counter()
     trainer.train()
+    history.seconds = time.perf_counter() - started
     return history
 
 
