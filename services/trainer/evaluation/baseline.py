@@ -53,8 +53,12 @@ def _libraries() -> tuple[Any, Any, Any]:
     """Imported once per process (quantulum3 and dateparser take seconds to load)."""
     import dateparser
     from price_parser import Price
+    from quantulum3 import classifier
     from quantulum3 import parser as quantities
 
+    # quantulum3's pickled scikit-learn disambiguation model does not load with the installed scikit-learn
+    # ("No module named '_loss'"); its dictionary-based disambiguation is what remains.
+    classifier.USE_CLF = False
     return Price, quantities, dateparser
 
 
@@ -89,7 +93,11 @@ def _party(messages: list[NormalizedMessage], role: str) -> Party | None:
 
 def _first_quantity(text: str) -> tuple[float | None, str | None]:
     _, quantities, _ = _libraries()
-    for quantity in quantities.parse(text):
+    try:
+        found = quantities.parse(text)
+    except Exception:  # the library's own failure on odd text is "no quantity found"
+        return None, None
+    for quantity in found:
         if quantity.unit.name not in ("dimensionless", "week", "day", "month", "year", "percentage"):
             unit = quantity.surface.replace(str(quantity.surface.split(" ")[0]), "").strip() or quantity.unit.name
             return float(quantity.value), unit

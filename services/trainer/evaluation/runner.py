@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import os
+import threading
 import time
 import traceback
 from collections import defaultdict
@@ -119,13 +120,23 @@ def _evaluate_case(job: tuple[str, tuple[str, ...]]) -> CaseOutcome:
 
 
 def run_offline(
-    dirs: Sequence[Path], names: Sequence[str], workers: int, on_done: Callable[[], None] | None = None
+    dirs: Sequence[Path],
+    names: Sequence[str],
+    workers: int,
+    on_done: Callable[[], None] | None = None,
+    after_fork: Callable[[], None] | None = None,
 ) -> list[CaseOutcome]:
-    """Offline engines over all cases, in order, in ``workers`` processes (1: in this process)."""
+    """Offline engines over all cases, in order, in ``workers`` processes (1: in this process).
+
+    ``after_fork`` runs once the workers exist: work started there (a thread loading the embedding model)
+    overlaps extraction without being forked mid-import.
+    """
     jobs = [(str(d), tuple(names)) for d in dirs]
     outcomes: list[CaseOutcome] = []
     _init_worker(names)  # load before forking: children inherit warm libraries
     if workers <= 1 or len(jobs) < 50:
+        if after_fork:
+            after_fork()
         for job in jobs:
             outcomes.append(_evaluate_case(job))
             if on_done:
@@ -133,6 +144,8 @@ def run_offline(
         return outcomes
     context = multiprocessing.get_context("fork")
     with context.Pool(workers, initializer=_init_worker, initargs=(tuple(names),)) as pool:
+        if after_fork:
+            after_fork()
         for outcome in pool.imap(_evaluate_case, jobs, chunksize=8):
             outcomes.append(outcome)
             if on_done:
@@ -279,8 +292,19 @@ def evaluate(
     offline = [e for e in engines if e in OFFLINE_ENGINES]
     tick = progress(len(dirs) * (1 + ("llm" in engines))) if progress else None
     engine_seconds: dict[str, float] = {}
+    loaded: list[Any] = []
+    loader: threading.Thread | None = None
+
+    def start_loading_similarity() -> None:
+        nonlocal loader
+        if semantic:
+            from services.trainer.evaluation.semantic import Similarity
+
+            loader = threading.Thread(target=lambda: loaded.append(Similarity(use_model=use_model)), daemon=True)
+            loader.start()
+
     t0 = time.perf_counter()
-    outcomes = run_offline(dirs, offline, workers, tick)
+    outcomes = run_offline(dirs, offline, workers, tick, after_fork=start_loading_similarity)
     if offline:
         engine_seconds["offline"] = time.perf_counter() - t0
     llm_model = None
@@ -293,7 +317,9 @@ def evaluate(
     if semantic:
         from services.trainer.evaluation.semantic import Similarity
 
-        similarity = Similarity(use_model=use_model)
+        if loader is not None:
+            loader.join()
+        similarity = loaded[0] if loaded else Similarity(use_model=use_model)
         similarity_description = similarity.description
     results: dict[str, Any] = {}
     judge_inputs: dict[str, list[tuple[str, str, str]]] = {}
