@@ -35,6 +35,7 @@ INCOTERM = re.compile(r"\b(" + "|".join(INCOTERMS) + r")\b")
 PAYMENT = re.compile(r"(?:payment(?: terms)?|결제 조건(?:은|:)?)\s*[:：]?\s*([^\n.]+)", re.IGNORECASE)
 WARRANTY = re.compile(rf"(?:warranty|보증)[^\n\d]{{0,30}}({_NUMBER})\s*(years?|months?|년|개월)", re.IGNORECASE)
 BUDGET = re.compile(r"(?:budget|예산)[^\n]{0,40}", re.IGNORECASE)
+KOREAN_QUANTITY = re.compile(rf"({_NUMBER})\s?(개|대|장|세트|야드|롤|드럼|리터|병|박스|릴|톤)")
 QUOTE = re.compile(r"quotation|\bquote\b|견적", re.IGNORECASE)
 DATE_CANDIDATE = re.compile(
     r"\d{4}-\d{2}-\d{2}|\d{4}\.\d{2}\.\d{2}|\d{4}년 \d{1,2}월 \d{1,2}일|\d{1,2}월 \d{1,2}일"
@@ -92,6 +93,8 @@ def _party(messages: list[NormalizedMessage], role: str) -> Party | None:
 
 
 def _first_quantity(text: str) -> tuple[float | None, str | None]:
+    if korean := KOREAN_QUANTITY.search(text):  # quantulum3 reads English only
+        return _number(korean.group(1)), korean.group(2)
     _, quantities, _ = _libraries()
     try:
         found = quantities.parse(text)

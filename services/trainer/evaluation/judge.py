@@ -63,8 +63,11 @@ ALIGNMENT_SCHEMA = {
 
 def split_sentences(text: str) -> list[str]:
     """Summary lines / sentences, without list markers."""
-    parts = re.split(r"\n+|(?<=[.!?。])\s+", text)
-    return [re.sub(r"^\s*(?:\d+\.|[•*-])\s*", "", p).strip() for p in parts if p.strip(" •*-\t")]
+    sentences: list[str] = []
+    for line in text.splitlines():
+        line = re.sub(r"^\s*(?:\d+[.)]|[•*-])\s*", "", line).strip()
+        sentences.extend(p.strip() for p in re.split(r"(?<=[.!?。])\s+", line) if p.strip())
+    return sentences
 
 
 def key_fact_sentences(facts: KeyFacts) -> list[str]:
