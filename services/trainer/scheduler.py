@@ -262,13 +262,61 @@ def _synthetic_sets(settings: TrainerSettings, seed: int) -> dict[str, Path] | N
     return sets
 
 
-async def _in_child_process(settings: TrainerSettings, recipe: Recipe) -> RunReport:
-    """train_blocking in a fresh (spawned) process; its exit, however abrupt, is an exception here."""
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
+# What a child run needs to know: files and the gate, no connections (no secrets on a command line or disk).
+CHILD_SETTINGS = (
+    "dataset_dir",
+    "adapters_dir",
+    "trainer_cache_dir",
+    "synthetic_threads_dir",
+    "promotion_margin",
+)
 
-    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
-        return await asyncio.get_running_loop().run_in_executor(pool, train_blocking, settings, recipe)
+
+async def _in_child_process(settings: TrainerSettings, recipe: Recipe) -> RunReport:
+    """train_blocking in a child Python process; stopping (cancelling) the run terminates the child."""
+    import sys
+
+    work = settings.trainer_cache_dir / "runs" / f"child-{secrets.token_hex(4)}"
+    work.mkdir(parents=True, exist_ok=True)
+    request, result = work / "request.json", work / "result.json"
+    payload = {
+        "settings": settings.model_dump(mode="json", include=set(CHILD_SETTINGS)),
+        "recipe": recipe.model_dump(mode="json"),
+    }
+    request.write_text(json.dumps(payload), encoding="utf-8")
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "services.trainer.training.worker",
+        str(request),
+        str(result),
+        stdin=asyncio.subprocess.DEVNULL,
+    )
+    try:
+        code = await process.wait()
+    except asyncio.CancelledError:
+        process.terminate()
+        try:
+            await asyncio.wait_for(process.wait(), timeout=10)
+        except TimeoutError:
+            process.kill()
+            await process.wait()
+        raise
+    try:
+        if code != 0 or not result.exists():
+            raise RuntimeError(f"training process exited with code {code}")
+        data = json.loads(result.read_text(encoding="utf-8"))
+        return RunReport(
+            event=AdapterEvent.model_validate(data["event"]),
+            loss_curve=Path(data["loss_curve"]) if data["loss_curve"] else None,
+            losses=data["losses"],
+            announced=False,
+        )
+    finally:
+        for path in (request, result):
+            path.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            work.rmdir()
 
 
 async def schedule_loop(coordinator: TrainingCoordinator, stop: asyncio.Event) -> None:

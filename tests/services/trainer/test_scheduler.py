@@ -133,3 +133,14 @@ async def test_a_second_run_is_refused_while_one_holds_the_lock(tmp_path: Path) 
     await store.set(LOCK_KEY, "another-run")
     with pytest.raises(RunInProgressError):
         await coordinator.run(load_recipe(RECIPES_DIR / "tiny-cpu.yaml"), trigger="cli")
+
+
+async def test_a_child_run_that_fails_is_an_error_in_the_service(tmp_path: Path) -> None:
+    from services.trainer.scheduler import _in_child_process
+
+    recipe = load_recipe(RECIPES_DIR / "tiny-cpu.yaml", base_model=str(tmp_path / "no-such-model"))
+    settings = _settings(tmp_path)
+    (settings.dataset_dir).mkdir(parents=True)
+    with pytest.raises(RuntimeError, match="training process exited with code 1"):
+        await _in_child_process(settings, recipe)
+    assert not list((settings.trainer_cache_dir / "runs").glob("child-*/request.json"))
