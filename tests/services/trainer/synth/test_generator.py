@@ -115,3 +115,20 @@ def test_money_formats() -> None:
     assert korean_amount(32_000_000) == "3,200만"
     assert korean_amount(150_000_000) == "1억 5,000만"
     assert "21.80" in fmt_money(21.8, "USD", "en", rng)
+
+
+def test_cli_synth_and_synth_datasets(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from services.cli import app
+
+    runner = CliRunner()
+    result = runner.invoke(app, ["synth", "--n", "4", "--seed", "2", "--out", str(tmp_path / "t"), "--workers", "1"])
+    assert result.exit_code == 0, result.output
+    assert "wrote 4 threads" in result.output
+    assert len(load_cases(tmp_path / "t")) == 4
+    built = runner.invoke(app, ["synth-datasets", str(tmp_path / "t"), "--out", str(tmp_path / "d")])
+    assert built.exit_code == 0, built.output
+    assert (tmp_path / "d" / "extraction.train.jsonl").exists()
+    assert runner.invoke(app, ["synth", "--n", "0", "--out", str(tmp_path / "x")]).exit_code != 0
+    assert runner.invoke(app, ["synth", "--agent", "--n", "1", "--out", str(tmp_path / "x")]).exit_code != 0
