@@ -229,6 +229,26 @@ def plot_latencies(burst: list[float], paced: list[float], path: Path) -> None:
 
 
 async def _run(quick: bool) -> dict[str, float | str]:
+    figures: dict[str, float | str] = {}
+    burst: list[float] = []
+    paced: list[float] = []
+    for workers in (1, 3):
+        measured, burst, paced = await _pipeline(quick, workers)
+        figures.update({f"{key}_workers{workers}": value for key, value in measured.items()})
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    plot_latencies(burst, paced, RESULTS / "pipeline_latency.png")
+    scale_n = 500 if quick else 3000
+    one = await scale_out(scale_n, 1)
+    two = await scale_out(scale_n, 2)
+    figures["extract_1_process_threads_per_s"] = round(one, 1)
+    figures["extract_2_processes_threads_per_s"] = round(two, 1)
+    figures["extract_scale_out_ratio"] = round(two / one, 2) if one else "n/a"
+    figures["engine"] = "rules"
+    return figures
+
+
+async def _pipeline(quick: bool, workers: int) -> tuple[dict[str, float | str], list[float], list[float]]:
+    """Burst and paced runs with `workers` consumers per subscriber in each service process."""
     burst_n = 300 if quick else 2000
     paced_s = 5 if quick else 20
     figures: dict[str, float | str] = {}
@@ -237,7 +257,8 @@ async def _run(quick: bool) -> dict[str, float | str]:
         await ensure_topics(settings, [*topics.ALL_TOPICS, "bench.ceiling"])
         figures.update(await broker_ceiling(settings, burst_n * 5))
         logs = Path(tempfile.mkdtemp(prefix="quoteflow-bench-"))
-        services = {name: ServiceProcess(name, settings) for name in ("ingest", "extract", "quote")}
+        env = {"QUOTEFLOW_CONSUMER_WORKERS": str(workers)}
+        services = {name: ServiceProcess(name, settings, env=env) for name in ("ingest", "extract", "quote")}
         try:
             for name, service in services.items():
                 service.start(logs / f"{name}.log")
@@ -258,16 +279,7 @@ async def _run(quick: bool) -> dict[str, float | str]:
         finally:
             for service in services.values():
                 service.stop()
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    plot_latencies(burst, paced, RESULTS / "pipeline_latency.png")
-    scale_n = 500 if quick else 3000
-    one = await scale_out(scale_n, 1)
-    two = await scale_out(scale_n, 2)
-    figures["extract_1_worker_threads_per_s"] = round(one, 1)
-    figures["extract_2_workers_threads_per_s"] = round(two, 1)
-    figures["extract_scale_out_ratio"] = round(two / one, 2) if one else "n/a"
-    figures["engine"] = "rules"
-    return figures
+    return figures, burst, paced
 
 
 def run(quick: bool = False) -> dict[str, float | str]:

@@ -138,6 +138,8 @@ def subscriber_options(settings: Settings, group_id: str) -> dict[str, Any]:
         "ack_policy": AckPolicy.MANUAL,
         "max_poll_interval_ms": settings.kafka_max_poll_interval_ms,
         "fetch_max_wait_ms": settings.kafka_fetch_max_wait_ms,
+        # Sequential per partition, concurrent between partitions: waits on Kafka and Redis overlap.
+        "max_workers": min(settings.consumer_workers, settings.kafka_partitions),
         "max_partition_fetch_bytes": settings.kafka_max_message_bytes,
         "fetch_max_bytes": settings.kafka_max_message_bytes,
         "decoder": raw_body,

@@ -110,23 +110,26 @@ async def publish_dead_letter(
 
 
 class OffsetCommitter:
-    """Commits the offsets of processed messages, batched in time, never ahead of the work."""
+    """Commits the offsets of processed messages, batched in time, never ahead of the work.
+
+    One subscriber may own several consumers (concurrent workers between partitions):
+    offsets are kept and committed per consumer, each for the partitions it owns.
+    """
 
     def __init__(self, interval_s: float, max_pending: int = 1000) -> None:
         self.interval_s = interval_s
         self.max_pending = max_pending
-        self._pending: dict[TopicPartition, int] = {}
+        self._pending: dict[Any, dict[TopicPartition, int]] = {}
         self._since_flush = 0
-        self._consumer: Any = None
         self._task: asyncio.Task[None] | None = None
 
     async def processed(self, consumer: Any, record: Any) -> None:
         """Record that ``record``'s effect is done; commit now if many are waiting."""
         if consumer is None or record is None:
             return
-        self._consumer = consumer
+        offsets = self._pending.setdefault(consumer, {})
         tp = TopicPartition(record.topic, record.partition)
-        self._pending[tp] = max(self._pending.get(tp, 0), int(record.offset) + 1)
+        offsets[tp] = max(offsets.get(tp, 0), int(record.offset) + 1)
         self._since_flush += 1
         if self.interval_s <= 0 or self._since_flush >= self.max_pending:
             await self.flush()
@@ -138,18 +141,17 @@ class OffsetCommitter:
         await self.flush()
 
     async def flush(self) -> None:
-        if not self._pending or self._consumer is None:
-            return
-        offsets, self._pending, self._since_flush = self._pending, {}, 0
-        assigned = self._consumer.assignment()
-        offsets = {tp: offset for tp, offset in offsets.items() if tp in assigned}
-        if not offsets:
-            return
-        try:
-            await self._consumer.commit(offsets)
-        except (KafkaError, AssertionError) as exc:
-            # Typically a rebalance: the new owner re-processes these messages (idempotently).
-            logger.warning("offset commit skipped (%s): messages may be redelivered", type(exc).__name__)
+        pending, self._pending, self._since_flush = self._pending, {}, 0
+        for consumer, offsets in pending.items():
+            assigned = consumer.assignment()
+            owned = {tp: offset for tp, offset in offsets.items() if tp in assigned}
+            if not owned:
+                continue
+            try:
+                await consumer.commit(owned)
+            except (KafkaError, AssertionError) as exc:
+                # Typically a rebalance: the new owner re-processes these messages (idempotently).
+                logger.warning("offset commit skipped (%s): messages may be redelivered", type(exc).__name__)
 
     async def close(self) -> None:
         if self._task is not None and not self._task.done():

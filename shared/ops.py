@@ -83,8 +83,10 @@ def metrics_for(broker: Any) -> tuple[str, Metrics] | None:
 
 def update_consumer_lag(broker: Any, service: str, metrics: Metrics) -> None:
     """Set the lag gauge from every subscriber's aiokafka consumer (highwater − position)."""
+    consumers: list[Any] = []
     for subscriber in getattr(broker, "subscribers", []):
-        consumer = getattr(subscriber, "consumer", None)
+        consumers.extend(getattr(subscriber, "consumer_subgroup", None) or [getattr(subscriber, "consumer", None)])
+    for consumer in consumers:
         if consumer is None:
             continue
         try:

@@ -59,6 +59,13 @@ class Settings(BaseSettings):
     kafka_max_poll_interval_ms: int = Field(
         default=300_000, description="Consumer max.poll.interval.ms; handlers stay far below it."
     )
+    consumer_workers: int = Field(
+        default=1,
+        ge=1,
+        description="Consumers per subscriber in one process, each owning some partitions (at most the "
+        "partition count), so waits on Kafka and Redis overlap; one partition stays in order. Keep 1 on the "
+        "embedded broker, where group joins are slow.",
+    )
     kafka_fetch_max_wait_ms: int = Field(
         default=50,
         ge=0,
