@@ -191,7 +191,14 @@ class MessageGuard:
             await process()
         except Exception as exc:
             if _is_permanent(exc) or (not _is_transient(exc) and attempt >= self.settings.max_attempts):
-                await self._dead_letter(message, exc, attempt)
+                try:
+                    await self._dead_letter(message, exc, attempt)
+                except Exception as dlq_exc:
+                    # The dead letter is the message's effect: without it, rewind and try again later.
+                    logger.error("%s: dead-letter publish failed (%s)", self.settings.service_name, dlq_exc)
+                    await asyncio.sleep(self.settings.retry_backoff_max_s)
+                    await message.nack()
+                    raise
                 self._attempts.pop(position, None)
                 await self.committer.processed(getattr(message, "consumer", None), record)
                 return
