@@ -55,6 +55,7 @@ _ALIASES = {
     "latin-1": "cp1252",
 }
 _HANGUL = re.compile(r"[\uac00-\ud7a3\u3131-\u318e]")
+MIN_HANGUL_TO_OVERRULE = 2
 _ENCODED_WORD = re.compile(r"=\?[^?\s]+\?[bBqQ]\?[^?\s]*\?=")
 
 
@@ -86,6 +87,15 @@ def _hangul_share(text: str) -> float:
     if not non_ascii:
         return 0.0
     return sum(1 for c in non_ascii if _HANGUL.match(c)) / len(non_ascii)
+
+
+def _looks_korean(data: bytes) -> bool:
+    """Enough Hangul to overrule a Latin-1 declaration: one byte pair such as '\\xa1T' ('¡T') is not."""
+    try:
+        text = data.decode("cp949")
+    except UnicodeDecodeError:
+        return False
+    return len(_HANGUL.findall(text)) >= MIN_HANGUL_TO_OVERRULE and _hangul_share(text) > 0.6
 
 
 def _bom_codec(data: bytes) -> str | None:
@@ -162,7 +172,9 @@ def decode_bytes(data: bytes, declared: str | None) -> tuple[str, str]:
         codec = bom
     if codec in ("ascii", "cp1252", "latin_1", "iso8859_1"):
         guess = detect_codec(data)
-        if guess in ("utf-8", "cp949", "iso2022_kr", "utf-16-le", "utf-16-be", "utf-16", "utf-32", "utf-8-sig"):
+        if guess in ("utf-8", "iso2022_kr", "utf-16-le", "utf-16-be", "utf-16", "utf-32", "utf-8-sig") or (
+            guess == "cp949" and (codec == "ascii" or _looks_korean(data))
+        ):
             codec = guess
     if codec:
         try:

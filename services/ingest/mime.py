@@ -9,6 +9,7 @@ stops at the configured limits with a warning instead of exploding.
 
 from __future__ import annotations
 
+import codecs
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -18,11 +19,12 @@ from email.parser import BytesParser
 from email.policy import compat32
 from email.utils import getaddresses, parsedate_to_datetime
 
-from services.ingest.charsets import decode_bytes, decode_header_value, decode_param
+from services.ingest.charsets import codec_for, decode_bytes, decode_header_value, decode_param
 from services.ingest.html_text import has_data_table, html_to_text
 from shared.events import Attachment
 
 _MESSAGE_ID = re.compile(r"<([^<>\s]+)>")
+MAX_WARNINGS = 20
 
 
 class MimeError(ValueError):
@@ -76,6 +78,11 @@ class _Walk:
     limits: Limits
     parts: int = 0
     warnings: list[str] = field(default_factory=list)
+
+    def warn(self, warning: str) -> None:
+        """Record a warning once (a message with 200 parts in one wrong charset gets one line)."""
+        if warning not in self.warnings and len(self.warnings) < MAX_WARNINGS:
+            self.warnings.append(warning)
 
     def take_part(self) -> bool:
         self.parts += 1
@@ -205,8 +212,26 @@ def _disposition(part: Message) -> str | None:
     return str(value).split(";", 1)[0].strip().lower() or None
 
 
-def _text_of(part: Message) -> str:
-    return decode_bytes(_payload_bytes(part), _param(part, "charset"))[0]
+def _text_of(part: Message, walk: _Walk) -> str:
+    """A text part decoded; a charset that had to be guessed (missing, unknown or wrong) is a warning."""
+    declared = _param(part, "charset")
+    data = _payload_bytes(part)
+    text, used = decode_bytes(data, declared)
+    if not data.isascii():
+        expected = codec_for(declared)
+        if not declared:
+            walk.warn(f"no charset declared; decoded as {used}")
+        elif expected is None:
+            walk.warn(f"unknown charset {declared[:40]!r}; decoded as {used}")
+        elif _codec_family(expected) != _codec_family(used):
+            walk.warn(f"charset {declared[:40]!r} did not fit the text; decoded as {used}")
+    return text
+
+
+def _codec_family(name: str) -> str:
+    """utf-8 and utf-8-sig (and utf-16 with or without a byte order) are the same charset for a warning."""
+    canonical = codecs.lookup(name).name
+    return canonical.removesuffix("-sig").removesuffix("-le").removesuffix("-be").replace("_", "-")
 
 
 def _attached_message(part: Message, walk: _Walk, depth: int) -> ParsedMail | None:
@@ -253,7 +278,7 @@ def _walk(part: Message, walk: _Walk, depth: int) -> _Body:
     disposition = _disposition(part)
     filename = _filename(part)
     if ctype in ("text/plain", "text/html", "text/enriched") and disposition != "attachment":
-        text = _text_of(part)
+        text = _text_of(part, walk)
         if ctype == "text/html":
             body.html.append(text)
         else:

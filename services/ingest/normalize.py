@@ -246,6 +246,10 @@ def _incoming(
     if source.sender is None or not (source.sender.email or source.sender.name):
         raise BadEmail("missing From header")
     message = _build_message(source, settings, arrival=arrival, depth=0, warnings=warnings)
+    found_warnings = list(dict.fromkeys(warnings))
+    if found_warnings:
+        # The event carries what was cut or guessed, so a reviewer downstream knows the text may be partial.
+        message = message.model_copy(update={"warnings": found_warnings})
     refs = [r for r in (clean_id(x) for x in [*references, source.in_reply_to or ""]) if r]
     refs = [r for r in dict.fromkeys(refs) if r != message.message_id]
     return IncomingEmail(
@@ -253,7 +257,7 @@ def _incoming(
         message=message,
         references=refs,
         raw_subject=source.subject,
-        warnings=list(dict.fromkeys(warnings)),
+        warnings=list(found_warnings),
     )
 
 

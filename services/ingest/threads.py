@@ -8,24 +8,46 @@ Order of effects for at-least-once without loss: :meth:`ThreadRepository.assembl
 only reads; the caller publishes the thread; only then :meth:`commit` writes
 the thread state and marks the message done. A crash in between re-publishes
 the same thread version, which downstream treats as a no-op.
+
+Assemble → publish → commit is a read-modify-write of the thread state, so two messages
+of one thread handled at the same moment (two partitions, two workers) would each add
+themselves to the same old state and the later commit would drop the other message.
+:meth:`ThreadRepository.locked` holds a short per-thread lock in the store around that
+sequence (``SET NX`` with expiry, kept alive while held, released by its owner only), so
+the second message waits and then assembles on top of the first.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import json
+import logging
+import random
 import re
-from collections.abc import Mapping
+import uuid
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from services.ingest.normalize import IncomingEmail, initial_role, normalize_subject
 from services.ingest.settings import IngestSettings
+from shared.consumer import TransientError
 from shared.events import Language, NormalizedMessage, NormalizedThread, Role
 from shared.store import Store
+
+logger = logging.getLogger(__name__)
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 DAY_S = 86_400
 MAX_SUBJECT_CANDIDATES = 20
+THREAD_LOCK_TTL_S = 30
+"""A held thread lock expires this long after its holder stops renewing it (a crashed worker)."""
+THREAD_LOCK_WAIT_S = 45.0
+"""How long a message waits for its thread's lock before the guard retries it later (longer than the TTL)."""
+_LOCK_RETRY_FIRST_S = 0.005
+_LOCK_RETRY_MAX_S = 0.2
 
 FREE_MAIL_DOMAINS = frozenset(
     {
@@ -161,12 +183,47 @@ def assign_roles(
     return [_with_role(m, roles) for m in messages]
 
 
+class ThreadBusy(TransientError):
+    """The thread's lock stayed taken for the whole wait; the message is retried later, never dropped."""
+
+
+class ThreadLockLost(TransientError):
+    """The lock expired before commit (the worker stalled past its TTL); the message is processed again."""
+
+
+@dataclass(frozen=True)
+class ThreadLock:
+    """A held per-thread lock: the thread the message belongs to, and our token in the store."""
+
+    tenant: str
+    thread_id: str
+    token: str
+
+    @property
+    def key(self) -> str:
+        return lock_key(self.tenant, self.thread_id)
+
+
+def lock_key(tenant: str, thread_id: str) -> str:
+    return f"lock:thread:{tenant}:{thread_id}"
+
+
 class ThreadRepository:
     """Reads and writes thread state; knows nothing of Kafka."""
 
-    def __init__(self, store: Store, settings: IngestSettings) -> None:
+    def __init__(
+        self,
+        store: Store,
+        settings: IngestSettings,
+        *,
+        lock_ttl_s: int = THREAD_LOCK_TTL_S,
+        lock_wait_s: float = THREAD_LOCK_WAIT_S,
+    ) -> None:
         self.store = store
         self.settings = settings
+        self.lock_ttl_s = lock_ttl_s
+        self.lock_wait_s = lock_wait_s
+        self._held: dict[str, ThreadLock] = {}
 
     # ----------------------------------------------------------------- keys
 
@@ -227,9 +284,9 @@ class ThreadRepository:
                 roles[party] = "buyer" if role == "buyer" else "supplier"
         return roles
 
-    async def assemble(self, incoming: IncomingEmail) -> NormalizedThread:
-        """The thread with this message added (not yet saved)."""
-        thread_id = await self.find_thread_id(incoming)
+    async def assemble(self, incoming: IncomingEmail, thread_id: str | None = None) -> NormalizedThread:
+        """The thread with this message added (not yet saved); ``thread_id`` as found under :meth:`locked`."""
+        thread_id = thread_id or await self.find_thread_id(incoming)
         current = await self.load(incoming.tenant, thread_id)
         messages = [m for m in (current.messages if current else []) if m.message_id != incoming.message.message_id]
         messages.append(incoming.message)
@@ -246,11 +303,83 @@ class ThreadRepository:
             messages=messages,
         )
 
+    # ----------------------------------------------------------------- lock
+
+    @contextlib.asynccontextmanager
+    async def locked(self, incoming: IncomingEmail) -> AsyncIterator[ThreadLock]:
+        """Hold the lock of the message's thread from the duplicate check to commit.
+
+        The thread id is looked up again once the lock is held: a message that was waiting
+        while another one of its thread committed may now map to a thread id it could not
+        see before, and then that thread is locked instead. Raises :class:`ThreadBusy`
+        (transient: the message is retried) if the lock stays taken for ``lock_wait_s``.
+        """
+        held = await self._acquire(incoming)
+        self._held[held.key] = held
+        keeper = asyncio.get_running_loop().create_task(self._keep_alive(held))
+        try:
+            yield held
+        finally:
+            keeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await keeper
+            self._held.pop(held.key, None)
+            await self._release(held)
+
+    async def _acquire(self, incoming: IncomingEmail) -> ThreadLock:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.lock_wait_s
+        pause = _LOCK_RETRY_FIRST_S
+        thread_id = await self.find_thread_id(incoming)
+        while True:
+            held = ThreadLock(incoming.tenant, thread_id, uuid.uuid4().hex)
+            if await self.store.set(held.key, held.token, ttl_s=self.lock_ttl_s, only_if_absent=True):
+                current = await self.find_thread_id(incoming)
+                if current == thread_id:
+                    return held
+                await self._release(held)  # the message belongs to another thread by now: lock that one
+                thread_id = current
+                continue
+            if loop.time() >= deadline:
+                raise ThreadBusy(f"thread {thread_id} stayed locked for {self.lock_wait_s:g} s")
+            await asyncio.sleep(pause * (0.5 + random.random()))  # jitter: workers do not retry in step
+            pause = min(pause * 2, _LOCK_RETRY_MAX_S)
+            thread_id = await self.find_thread_id(incoming)
+
+    async def _keep_alive(self, held: ThreadLock) -> None:
+        """Renew the lock while it is held, so a slow publish does not let a second worker in."""
+        while True:
+            await asyncio.sleep(max(self.lock_ttl_s / 3, 0.05))
+            try:
+                if await self.store.get(held.key) != held.token.encode():
+                    return
+                await self.store.expire(held.key, self.lock_ttl_s)
+            except Exception:  # the store is down: commit will fail (and the message be retried) anyway
+                logger.warning("could not renew the lock of thread %s", held.thread_id, exc_info=True)
+
+    async def _release(self, held: ThreadLock) -> None:
+        """Delete the lock only if it is still ours (after an expiry it may belong to another worker)."""
+        try:
+            if await self.store.get(held.key) == held.token.encode():
+                await self.store.delete(held.key)
+        except Exception:  # an unreleased lock expires on its own after its TTL
+            logger.warning("could not release the lock of thread %s", held.thread_id, exc_info=True)
+
+    async def _check_still_held(self, tenant: str, thread_id: str) -> None:
+        held = self._held.get(lock_key(tenant, thread_id))
+        if held is not None and await self.store.get(held.key) != held.token.encode():
+            raise ThreadLockLost(f"the lock of thread {thread_id} expired before commit")
+
     # ----------------------------------------------------------------- writes
 
     async def commit(self, incoming: IncomingEmail, thread: NormalizedThread) -> None:
-        """Persist after the publish succeeded: thread state, id mappings, roles, then the dedup marks."""
+        """Persist after the publish succeeded: thread state, id mappings, roles, then the dedup marks.
+
+        Under :meth:`locked`, the lock is checked first: if it was lost, nothing is written
+        and :class:`ThreadLockLost` makes the message run again on top of the newer state.
+        """
         tenant = incoming.tenant
+        await self._check_still_held(tenant, thread.thread_id)
         thread_ttl = self.settings.thread_ttl_days * DAY_S
         await self.store.set(f"thread:{tenant}:{thread.thread_id}", thread.model_dump_json(), ttl_s=thread_ttl)
         for ref in [incoming.message.message_id, *incoming.references]:
