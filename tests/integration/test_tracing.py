@@ -64,4 +64,3 @@ async def test_one_trace_id_across_all_four_hops(stack: Settings) -> None:
     # Child spans of the work itself sit in the same trace.
     for child in ("ingest.normalize", "extract.engine", "quote.render"):
         assert by_name[child].context.trace_id in trace_ids
-
