@@ -29,7 +29,7 @@ def eval_command(
     judge_sample: Annotated[int, typer.Option(help="Summaries per engine the LLM judge reads.")] = 50,
     semscore_sample: Annotated[
         int, typer.Option(help="Threads whose summaries SemScore embeds (0: all; embedding is the slow part).")
-    ] = 200,
+    ] = 100,
 ) -> None:
     """Score engines on labelled threads; `all` = rules + baseline, plus llm when QUOTEFLOW_LLM_URL is set."""
     from services.trainer.evaluation.report import write_report
@@ -114,6 +114,7 @@ def _print_headline(metrics: dict[str, Any]) -> None:
 
 
 def _print_compare(old: dict[str, Any], new: dict[str, Any]) -> None:
+    from rich.markup import escape
     from rich.table import Table
 
     from services.trainer.evaluation.runner import compare
@@ -122,6 +123,8 @@ def _print_compare(old: dict[str, Any], new: dict[str, Any]) -> None:
     for column in ("engine", "metric", "old", "new", "Δ"):
         table.add_column(column)
     for engine, metric, before, after in compare(old, new):
+        if (before is None or after is None) and metric.startswith("f1."):
+            continue  # an engine or field only one run has: its headline rows say so
         if before is None or after is None:
             delta = "new" if before is None else "gone"
         else:
@@ -132,7 +135,7 @@ def _print_compare(old: dict[str, Any], new: dict[str, Any]) -> None:
             delta = f"[{colour}]{change:+.3f}[/]"
         table.add_row(
             engine,
-            metric,
+            escape(metric),
             "-" if before is None else f"{before:.3f}",
             "-" if after is None else f"{after:.3f}",
             delta,

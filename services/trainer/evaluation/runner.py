@@ -276,7 +276,7 @@ def evaluate(
     use_model: bool = True,
     judge: bool = True,
     judge_sample: int = 50,
-    semscore_sample: int | None = 200,
+    semscore_sample: int | None = 100,
     llm_concurrency: int = 4,
     progress: Callable[[int], Callable[[], None]] | None = None,
 ) -> EvalRun:
@@ -300,7 +300,13 @@ def evaluate(
         if semantic:
             from services.trainer.evaluation.semantic import Similarity
 
-            loader = threading.Thread(target=lambda: loaded.append(Similarity(use_model=use_model)), daemon=True)
+            def load() -> None:
+                similarity = Similarity(use_model=use_model)
+                references = [load_case(d).summary for d in dirs[: semscore_sample or len(dirs)]]
+                similarity.prepare(references)
+                loaded.append(similarity)
+
+            loader = threading.Thread(target=load, daemon=True)
             loader.start()
 
     t0 = time.perf_counter()

@@ -128,6 +128,11 @@ class Similarity:
         for text, vector in zip(missing, vectors, strict=True):
             self._cache[text] = vector
 
+    def prepare(self, texts: Iterable[str]) -> None:
+        """Embed texts ahead of time (e.g. reference summaries while engines still run)."""
+        if self.model is not None:
+            self._embed(t for t in texts if t.strip() and not has_hangul(t))
+
     def pairwise(self, pairs: Sequence[tuple[str, str]]) -> list[tuple[float, str]]:
         """(similarity, backend) per pair; model texts are embedded in one batch."""
         backends = [self.backend_for(a, b) for a, b in pairs]
