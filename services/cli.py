@@ -162,6 +162,51 @@ def publish(
     console.print(f"published {_run(main())} message(s) to quoteflow.emails.raw")
 
 
+# --------------------------------------------------------------------------- dead letters
+
+dlq_app = typer.Typer(help="Dead-letter topics: why messages failed; replay them once fixed.", no_args_is_help=True)
+app.add_typer(dlq_app, name="dlq")
+TopicArg = Annotated[str, typer.Argument(help="Source topic, e.g. emails.raw or quoteflow.facts.extracted.")]
+
+
+def _configured_settings() -> Settings:
+    settings = Settings()
+    if settings.embedded_kafka:
+        raise UserError("dlq needs QUOTEFLOW_KAFKA_BOOTSTRAP (the pipeline's broker)")
+    return settings
+
+
+@dlq_app.command("show")
+def dlq_show(topic: TopicArg, limit: Annotated[int, typer.Option(help="Most records to list.")] = 50) -> None:
+    """List dead letters of a topic with the reason each failed."""
+    from services import dlq
+
+    letters = _run(dlq.show(_configured_settings(), topic, limit))
+    table = Table(title=f"{dlq.dead_letter_topic(topic)}: {len(letters)} dead letter(s)")
+    for column in ("partition", "offset", "key", "service", "attempt", "error", "bytes"):
+        table.add_column(column, overflow="fold")
+    for letter in letters:
+        table.add_row(
+            str(letter.partition),
+            str(letter.offset),
+            letter.key,
+            letter.service,
+            letter.attempt,
+            f"{letter.error_class.rsplit('.', 1)[-1]}: {letter.error_message}",
+            str(letter.size),
+        )
+    console.print(table)
+
+
+@dlq_app.command("replay")
+def dlq_replay(topic: TopicArg, limit: Annotated[int, typer.Option(help="Most records to replay.")] = 1000) -> None:
+    """Publish dead letters back to their source topic (each once)."""
+    from services import dlq
+
+    count = _run(dlq.replay(_configured_settings(), topic, limit))
+    console.print(f"replayed {count} message(s) from {dlq.dead_letter_topic(topic)}")
+
+
 # --------------------------------------------------------------------------- service commands
 
 COMMAND_MODULES = (

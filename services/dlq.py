@@ -1,0 +1,119 @@
+"""Dead-letter topics for operators: see why messages failed, and send them back once fixed.
+
+`quoteflow dlq show TOPIC` lists a topic's dead letters with their reasons;
+`quoteflow dlq replay TOPIC` publishes the original bytes (and headers, without the
+error headers) back to the source topic. Replay commits its position in its own
+consumer group, so each dead letter is replayed once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from shared import topics
+from shared.broker import _admin_client_kwargs
+from shared.consumer import DLQ_HEADER_PREFIX
+from shared.settings import Settings
+
+
+@dataclass
+class DeadLetter:
+    """One dead-lettered record, as an operator needs to see it."""
+
+    partition: int
+    offset: int
+    key: str
+    error_class: str
+    error_message: str
+    attempt: str
+    service: str
+    size: int
+
+
+def _connection(settings: Settings) -> dict[str, Any]:
+    kwargs = _admin_client_kwargs(settings)
+    kwargs.pop("client_id", None)
+    return kwargs
+
+
+def dead_letter_topic(name: str) -> str:
+    """Accept a source topic, its short name (emails.raw) or the .dlq topic itself."""
+    if not name.startswith("quoteflow."):
+        name = f"quoteflow.{name}"
+    if not name.endswith(".dlq"):
+        name = topics.dlq(name)
+    if name.removesuffix(".dlq") not in topics.PIPELINE_TOPICS:
+        raise ValueError(f"unknown topic {name!r}: one of {', '.join(topics.PIPELINE_TOPICS)}")
+    return name
+
+
+def _describe(record: Any) -> DeadLetter:
+    headers = {k: v.decode("utf-8", "replace") for k, v in (record.headers or [])}
+    return DeadLetter(
+        partition=record.partition,
+        offset=record.offset,
+        key=(record.key or b"").decode("utf-8", "replace"),
+        error_class=headers.get(f"{DLQ_HEADER_PREFIX}error-class", "?"),
+        error_message=headers.get(f"{DLQ_HEADER_PREFIX}error-message", ""),
+        attempt=headers.get(f"{DLQ_HEADER_PREFIX}attempt", "?"),
+        service=headers.get(f"{DLQ_HEADER_PREFIX}service", "?"),
+        size=len(record.value or b""),
+    )
+
+
+async def _drain(consumer: AIOKafkaConsumer, limit: int, idle_ms: int = 1500) -> list[Any]:
+    records: list[Any] = []
+    while len(records) < limit:
+        batch = await consumer.getmany(timeout_ms=idle_ms, max_records=limit - len(records))
+        if not batch:
+            break
+        for part in batch.values():
+            records.extend(part)
+    return records
+
+
+async def show(settings: Settings, topic: str, limit: int = 50) -> list[DeadLetter]:
+    """The first `limit` dead letters of a topic, without moving any consumer group."""
+    consumer = AIOKafkaConsumer(
+        dead_letter_topic(topic), auto_offset_reset="earliest", enable_auto_commit=False, **_connection(settings)
+    )
+    await consumer.start()
+    try:
+        return [_describe(r) for r in await _drain(consumer, limit)]
+    finally:
+        await consumer.stop()
+
+
+async def replay(settings: Settings, topic: str, limit: int = 1000) -> int:
+    """Publish dead letters back to their source topic; returns how many were replayed."""
+    dlq_topic = dead_letter_topic(topic)
+    source = dlq_topic.removesuffix(".dlq")
+    connection = _connection(settings)
+    consumer = AIOKafkaConsumer(
+        dlq_topic,
+        group_id=f"quoteflow-dlq-replay-{source}",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        **connection,
+    )
+    producer = AIOKafkaProducer(
+        acks="all",
+        enable_idempotence=settings.producer_idempotence,
+        max_request_size=settings.kafka_max_message_bytes,
+        **connection,
+    )
+    await asyncio.gather(consumer.start(), producer.start())
+    replayed = 0
+    try:
+        for record in await _drain(consumer, limit):
+            headers = [(k, v) for k, v in (record.headers or []) if not k.startswith(DLQ_HEADER_PREFIX)]
+            await producer.send_and_wait(source, record.value, key=record.key, headers=headers)
+            replayed += 1
+        await consumer.commit()
+    finally:
+        await asyncio.gather(consumer.stop(), producer.stop())
+    return replayed
