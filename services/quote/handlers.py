@@ -52,6 +52,9 @@ def build_quote_event(
         needs_review=rendered.needs_review or event.needs_review,
         missing_fields=rendered.missing_fields,
         facts_hash=event.facts.content_hash(),
+        issue_date=rendered.issue_date,
+        valid_until=rendered.valid_until,
+        vat_mode=rendered.event_vat_mode,
         engine=event.engine,
     )
 
@@ -65,16 +68,20 @@ def local_today(timezone: str) -> Callable[[], date]:
     return lambda: datetime.now(zone).date()
 
 
-async def write_pdf(settings: QuoteSettings, quote: QuoteGenerated) -> None:
-    """Print the quote to ``pdf_dir`` (in a worker thread: WeasyPrint takes a noticeable time)."""
+async def write_pdf(settings: QuoteSettings, quote: QuoteGenerated) -> QuoteGenerated:
+    """Print the quote to ``pdf_dir`` (in a worker thread: WeasyPrint takes a noticeable time).
+
+    Returns the event with ``pdf_path`` (absolute) filled in, or unchanged when PDFs are off.
+    """
     if settings.pdf_dir is None:
-        return
-    path = pdf_path(settings.pdf_dir, quote.tenant, quote.quote_number, quote.revision)
+        return quote
+    path = pdf_path(settings.pdf_dir, quote.tenant, quote.quote_number, quote.revision).absolute()
     pdf = await asyncio.to_thread(render_pdf, quote.html)
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_suffix(".pdf.tmp")
     temporary.write_bytes(pdf)
     temporary.replace(path)
+    return quote.model_copy(update={"pdf_path": str(path)})
 
 
 def register(runtime: ServiceRuntime, settings: QuoteSettings, today: Callable[[], date] = date.today) -> None:
@@ -111,7 +118,7 @@ def register(runtime: ServiceRuntime, settings: QuoteSettings, today: Callable[[
                 span.set_attribute("quoteflow.quote.revision", slot.revision)
                 quote = build_quote_event(event, slot, settings, issued, renderer)
                 span.set_attribute("quoteflow.quote.needs_review", quote.needs_review)
-            await write_pdf(settings, quote)
+            quote = await write_pdf(settings, quote)
             await publisher.publish(
                 quote.model_dump_json().encode(),
                 key=event.thread_id.encode(),

@@ -46,7 +46,7 @@ from services.quote.settings import QuoteSettings
 from services.quote.tenants import QuoteConfigError, TenantCache, TenantConfig
 from services.quote.terms import ThreadTerms, thread_terms
 from services.quote.totals import HUNDRED, QuoteTotals, VatMode, compute_totals
-from shared.events import FactsExtracted, KeyFacts, QuoteLine
+from shared.events import FactsExtracted, KeyFacts, QuoteLine, VatStatus
 
 FORMATS = ("md", "html")
 TO_BE_CONFIRMED = {"ko": "확인 필요", "en": "To be confirmed"}
@@ -67,11 +67,18 @@ class RenderedQuote:
     markdown: str
     html: str
     vat_mode: VatMode
+    issue_date: date
+    valid_until: date
     missing_fields: list[str] = field(default_factory=list)
 
     @property
     def needs_review(self) -> bool:
         return bool(self.missing_fields)
+
+    @property
+    def event_vat_mode(self) -> VatStatus:
+        """VAT as the public event states it: a currency VAT does not apply to (exports) carries none, i.e. exempt."""
+        return "exempt" if self.vat_mode == "not_applicable" else self.vat_mode
 
 
 class MarkdownCode(str):
@@ -175,6 +182,8 @@ class QuoteRenderer:
             markdown=rendered["md"],
             html=rendered["html"],
             vat_mode=vat_mode,
+            issue_date=today,
+            valid_until=valid_until(today, config),
             missing_fields=missing,
         )
 
@@ -192,7 +201,13 @@ def render_quote(event: FactsExtracted, slot: QuoteSlot, settings: QuoteSettings
     return renderer.render(event, slot, today)
 
 
+def valid_until(today: date, config: TenantConfig) -> date:
+    """Last day the quote holds: the issue date plus the tenant's validity."""
+    return today + timedelta(days=config.validity_days)
+
+
 def _vat_mode(facts: KeyFacts, config: TenantConfig, terms: ThreadTerms) -> VatMode:
+    """Which currencies carry VAT (tenant policy) first; then the thread (extraction, quoted text); then the default."""
     currency = facts.currency or next((i.currency for i in facts.items if i.currency), None)
     if not config.vat_applies(currency):
         return "not_applicable"
@@ -302,7 +317,7 @@ def build_context(
     def money_symbol(value: Decimal | None) -> str | None:
         return format_money(value, currency, language, krw_suffix=False)
 
-    valid_until = today + timedelta(days=config.validity_days)
+    valid_until_date = valid_until(today, config)
     buyer = facts.buyer
     fact_supplier = facts.supplier
     profile = config.supplier
@@ -341,8 +356,8 @@ def build_context(
         "revision": slot.revision,
         "issue_date": _format_date(today, language),
         "issue_date_iso": today.isoformat(),
-        "valid_until": _format_date(valid_until, language),
-        "valid_until_iso": valid_until.isoformat(),
+        "valid_until": _format_date(valid_until_date, language),
+        "valid_until_iso": valid_until_date.isoformat(),
         "validity_days": config.validity_days,
         "buyer": {
             "company": buyer.company if buyer else None,

@@ -1,15 +1,18 @@
-"""Terms the key facts do not carry yet, read from what the extraction quoted.
+"""VAT status and Incoterm place: what the extraction states, else what its quoted text says.
 
-The SPEC key facts have no VAT status and no Incoterm place. Both are stated in
-threads ("부가세 별도", "FOB Busan"), so this module looks for them in the extraction's
-evidence spans, summary and warnings — text the extractor took from the thread — and
-reports conflicting statements instead of picking one.
+The SPEC key facts have no VAT status and no Incoterm place; ``FactsExtracted`` carries
+them beside the facts (``vat_status``, ``incoterm_place``) when the extractor found them.
+Those win. An older or less capable extractor leaves them empty, so this module still
+looks for the statements ("부가세 별도", "FOB Busan") in the extraction's evidence spans,
+summary and warnings — text the extractor took from the thread — and reports
+conflicting statements instead of picking one.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Literal
 
 from shared.events import FactsExtracted
 
@@ -35,13 +38,20 @@ _PLACE_STOPWORDS = {"INCOTERMS", "TERMS", "PRICE", "BASIS", "AND", "OR", "THE", 
 _PLACE_TRAILING_WORDS = re.compile(r"(?:[ \t]+(?:port|Port|PORT|항|Incoterms?\s*2020|2020))+$")
 
 
+MAX_PLACE_CHARS = 80
+
+TermSource = Literal["extraction", "text"]
+
+
 @dataclass(frozen=True)
 class ThreadTerms:
-    """What the thread's quoted text says about VAT and the Incoterm place."""
+    """What the thread says about VAT and the Incoterm place, and where each answer came from."""
 
     vat_mode: str | None = None
     vat_conflict: bool = False
     incoterm_place: str | None = None
+    vat_source: TermSource | None = None
+    place_source: TermSource | None = None
 
 
 def _quoted_texts(event: FactsExtracted) -> list[str]:
@@ -71,12 +81,38 @@ def detect_incoterm_place(texts: list[str], incoterm: str | None) -> str | None:
     return None
 
 
+def clean_place(place: str | None) -> str | None:
+    """A named place fit for one line of the document: whitespace collapsed, bounded, never empty."""
+    text = " ".join((place or "").split()).strip(" .,;")
+    return text[:MAX_PLACE_CHARS].rstrip() or None
+
+
 def thread_terms(event: FactsExtracted) -> ThreadTerms:
-    """VAT status and Incoterm place as the extraction quoted them from the thread."""
+    """VAT status and Incoterm place: the extraction's own fields first, else its quoted text.
+
+    A stated ``vat_status`` also settles contradicting mentions in the quoted text (the
+    extractor saw the whole thread and chose). A place is only meaningful with an Incoterm.
+    """
     texts = _quoted_texts(event)
-    vat_mode, conflict = detect_vat_mode(texts)
+    if event.vat_status is not None:
+        vat_mode: str | None = event.vat_status
+        conflict = False
+        vat_source: TermSource | None = "extraction"
+    else:
+        vat_mode, conflict = detect_vat_mode(texts)
+        vat_source = "text" if vat_mode else None
+    place: str | None = None
+    place_source: TermSource | None = None
+    if event.facts.incoterm is not None:
+        place = clean_place(event.incoterm_place)
+        place_source = "extraction" if place else None
+        if place is None:
+            place = detect_incoterm_place(texts, event.facts.incoterm)
+            place_source = "text" if place else None
     return ThreadTerms(
         vat_mode=vat_mode,
         vat_conflict=conflict,
-        incoterm_place=detect_incoterm_place(texts, event.facts.incoterm),
+        incoterm_place=place,
+        vat_source=vat_source,
+        place_source=place_source,
     )

@@ -56,6 +56,8 @@ def test_html_json_and_pdf_files(app: typer.Typer, tmp_path: Path) -> None:
     assert _run(app, facts, "-f", "json", "-o", str(tmp_path / "q.json"), "--language", "ko")[0] == 0
     event = json.loads((tmp_path / "q.json").read_text(encoding="utf-8"))
     assert (event["language"], event["total"], event["needs_review"]) == ("ko", "8360.00", False)
+    assert event["issue_date"] is not None and event["valid_until"] > event["issue_date"]
+    assert (event["vat_mode"], event["pdf_path"]) == ("exempt", None)
     assert _run(app, facts, "-f", "pdf", "-o", str(tmp_path / "q.pdf"))[0] == 0
     assert (tmp_path / "q.pdf").read_bytes().startswith(b"%PDF-")
 

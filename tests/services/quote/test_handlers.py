@@ -102,13 +102,17 @@ async def test_revisions_keep_the_number_and_identical_facts_add_none(
     assert first.facts_hash == talk.facts.content_hash()
     assert "일금 일백사만오천 원정" in first.markdown and "견적서" in first.html
     assert (pdf_dir / "default" / "Q-2026-000001-r2.pdf").read_bytes().startswith(b"%PDF-")
+    assert [q.pdf_path for q in quotes] == [
+        str((pdf_dir / "default" / f"Q-2026-000001-r{n}.pdf").absolute()) for n in (1, 2)
+    ]
+    assert (first.issue_date, first.valid_until, first.vat_mode) == (date(2026, 3, 3), date(2026, 4, 2), "excluded")
 
     valves = load_event("valves_en.facts.json")
     await _publish(stack, topics.FACTS_EXTRACTED, [valves.model_dump_json().encode()], key=valves.thread_id.encode())
     quotes = _quotes(await _consume(stack, topics.QUOTES_GENERATED, 3))
     new = [q for q in quotes if q.thread_id == valves.thread_id]
-    assert [(q.quote_number, q.revision, q.language, str(q.total)) for q in new] == [
-        ("Q-2026-000002", 1, "en", "8360.00")
+    assert [(q.quote_number, q.revision, q.language, str(q.total), q.vat_mode) for q in new] == [
+        ("Q-2026-000002", 1, "en", "8360.00", "exempt")
     ]
 
 

@@ -36,7 +36,14 @@ def _golden(name: str, text: str) -> None:
     assert text == path.read_text(encoding="utf-8"), f"{name} changed; UPDATE_GOLDEN=1 regenerates it"
 
 
-@pytest.mark.parametrize(("facts", "stem"), [("talk_ko.facts.json", "talk_ko"), ("valves_en.facts.json", "valves_en")])
+@pytest.mark.parametrize(
+    ("facts", "stem"),
+    [
+        ("talk_ko.facts.json", "talk_ko"),
+        ("valves_en.facts.json", "valves_en"),
+        ("pumps_ko.facts.json", "pumps_ko"),  # VAT included and the Incoterm place stated by the extraction
+    ],
+)
 def test_golden_documents(facts: str, stem: str) -> None:
     from tests.services.quote.conftest import load_event
 
@@ -97,7 +104,7 @@ def test_missing_facts_are_marked_never_invented() -> None:
 
 
 def test_incoterm_without_a_named_place_needs_review(valves_event: FactsExtracted) -> None:
-    without_place = valves_event.model_copy(update={"evidence": [], "summary": ""})
+    without_place = valves_event.model_copy(update={"evidence": [], "summary": "", "incoterm_place": None})
     rendered = render_quote(without_place, SLOT, QuoteSettings(), ISSUE_DATE)
     assert rendered.missing_fields == ["incoterm_place"]
     assert "FOB (named place: To be confirmed)" in rendered.markdown
@@ -112,9 +119,48 @@ def test_vat_status_from_the_thread_wins_over_the_default(talk_event: FactsExtra
     assert "vat_mode" in render_quote(conflict, SLOT, QuoteSettings(), ISSUE_DATE).missing_fields
 
 
+def test_vat_status_of_the_extraction_wins_over_text_and_tenant_default(talk_event: FactsExtracted) -> None:
+    stated = talk_event.model_copy(update={"vat_status": "included", "summary": "부가세 별도"})
+    rendered = render_quote(stated, SLOT, QuoteSettings(vat_mode="excluded"), ISSUE_DATE)
+    assert (rendered.vat_mode, rendered.event_vat_mode, rendered.total) == ("included", "included", Decimal(950_000))
+    assert "vat_mode" not in rendered.missing_fields
+    # With VAT inside the prices the 공급가액 is the amount without it: 950,000 = 863,636 + 86,364.
+    assert "| 공급가액 | 863,636원 |" in rendered.markdown and "| 부가세 (10%) 포함분 | 86,364원 |" in rendered.markdown
+    assert '<th>공급가액</th><td class="num">863,636원</td>' in rendered.html
+    exempt = render_quote(talk_event.model_copy(update={"vat_status": "exempt"}), SLOT, QuoteSettings(), ISSUE_DATE)
+    assert (exempt.vat_mode, exempt.vat, exempt.total) == ("exempt", Decimal(0), Decimal(950_000))
+    assert "| 부가세 | 면세 |" in exempt.markdown
+
+
+def test_incoterm_place_of_the_extraction_is_shown_with_the_code(valves_event: FactsExtracted) -> None:
+    bare = valves_event.model_copy(update={"evidence": [], "summary": "", "incoterm_place": "Busan"})
+    rendered = render_quote(bare, SLOT, QuoteSettings(), ISSUE_DATE)
+    assert "- Incoterm: FOB Busan (Incoterms® 2020)" in rendered.markdown
+    assert "<dd>FOB Busan (Incoterms® 2020)</dd>" in rendered.html
+    assert "incoterm_place" not in rendered.missing_fields and not rendered.needs_review
+    korean = render_quote(bare.model_copy(update={"language": "ko"}), SLOT, QuoteSettings(), ISSUE_DATE)
+    assert "- 인도 조건: FOB Busan (Incoterms® 2020)" in korean.markdown
+
+
+def test_hostile_incoterm_place_is_shown_never_executed(valves_event: FactsExtracted) -> None:
+    hostile = valves_event.model_copy(update={"incoterm_place": "<script>alert(1)</script> {{ 7*7 }}"})
+    rendered = render_quote(hostile, SLOT, QuoteSettings(), ISSUE_DATE)
+    assert "<script>" not in rendered.html and "&lt;script&gt;" in rendered.html
+    assert "<script>" not in rendered.markdown and r"{{ 7\*7 }}" in rendered.markdown  # shown, not evaluated to 49
+    assert "{{ 7*7 }}" in rendered.html and "49" not in rendered.html
+
+
+def test_dates_are_on_the_rendered_quote(talk_event: FactsExtracted) -> None:
+    rendered = render_quote(talk_event, SLOT, QuoteSettings(validity_days=14), ISSUE_DATE)
+    assert (rendered.issue_date.isoformat(), rendered.valid_until.isoformat()) == ("2026-03-03", "2026-03-17")
+
+
 def test_foreign_currency_quotes_carry_no_korean_vat(valves_event: FactsExtracted) -> None:
     rendered = render_quote(valves_event, SLOT, QuoteSettings(), ISSUE_DATE)
     assert (rendered.vat_mode, rendered.vat, rendered.total) == ("not_applicable", Decimal(0), Decimal("8360.00"))
+    assert rendered.event_vat_mode == "exempt"  # the event's VatStatus: no VAT charged (zero-rated export)
+    stated = render_quote(valves_event.model_copy(update={"vat_status": "excluded"}), SLOT, QuoteSettings(), ISSUE_DATE)
+    assert stated.vat_mode == "not_applicable"  # which currencies carry Korean VAT is the tenant's policy
     everywhere = render_quote(valves_event, SLOT, QuoteSettings(vat_currencies=[]), ISSUE_DATE)
     assert (everywhere.vat, everywhere.total) == (Decimal("836.00"), Decimal("9196.00"))
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.quote.terms import detect_incoterm_place, detect_vat_mode, thread_terms
+from services.quote.terms import clean_place, detect_incoterm_place, detect_vat_mode, thread_terms
 from shared.events import Evidence, FactsExtracted, KeyFacts
 
 
@@ -59,3 +59,39 @@ def test_thread_terms_reads_evidence_and_summary() -> None:
     terms = thread_terms(event)
     assert (terms.vat_mode, terms.vat_conflict, terms.incoterm_place) == ("excluded", False, "Busan")
     assert thread_terms(FactsExtracted(thread_id="t", facts=KeyFacts())).incoterm_place is None
+
+
+def test_the_extractions_vat_status_wins_over_quoted_text() -> None:
+    """The extractor read the whole thread: its vat_status settles even contradicting mentions."""
+    event = FactsExtracted(
+        thread_id="t", facts=KeyFacts(), summary="부가세 별도", warnings=["부가세 포함 언급"], vat_status="included"
+    )
+    terms = thread_terms(event)
+    assert (terms.vat_mode, terms.vat_conflict, terms.vat_source) == ("included", False, "extraction")
+    from_text = thread_terms(event.model_copy(update={"vat_status": None, "warnings": []}))
+    assert (from_text.vat_mode, from_text.vat_source) == ("excluded", "text")
+    assert thread_terms(FactsExtracted(thread_id="t", facts=KeyFacts())).vat_source is None
+
+
+def test_the_extractions_incoterm_place_wins_over_quoted_text() -> None:
+    event = FactsExtracted(
+        thread_id="t",
+        facts=KeyFacts(incoterm="DAP"),
+        evidence=[Evidence(field="incoterm", message_id="m", start=0, end=20, text="DAP 조건으로 화성 공장까지")],
+        incoterm_place=" 화성\n 공장 ",
+    )
+    terms = thread_terms(event)
+    assert (terms.incoterm_place, terms.place_source) == ("화성 공장", "extraction")
+    guessed = thread_terms(event.model_copy(update={"incoterm_place": "  "}))
+    assert guessed.place_source == "text"  # an empty place from the extractor is no place
+
+
+def test_a_place_without_an_incoterm_is_not_shown() -> None:
+    terms = thread_terms(FactsExtracted(thread_id="t", facts=KeyFacts(), incoterm_place="Busan"))
+    assert (terms.incoterm_place, terms.place_source) == (None, None)
+
+
+def test_clean_place() -> None:
+    assert clean_place("Busan, ") == "Busan"
+    assert clean_place(None) is None and clean_place(" ;. ") is None
+    assert clean_place("x" * 200) == "x" * 80
