@@ -28,7 +28,15 @@ from typing import Any, Literal
 
 from services.trainer.synth import catalog
 from services.trainer.synth.catalog import CURRENCIES, NEUTRAL_UNITS, Company, Industry, Product
-from services.trainer.synth.templates import PHRASES, SCOPE_ALL, SCOPE_QTY, SCOPE_SAME, STYLES, add_typos
+from services.trainer.synth.templates import (
+    PHRASES,
+    SCOPE_ALL,
+    SCOPE_QTY,
+    SCOPE_SAME,
+    STYLES,
+    add_typos,
+    resolve_particles,
+)
 from shared.events import KeyFacts, LineItem, Party
 
 Mode = Literal["ko", "en", "mixed"]
@@ -405,7 +413,7 @@ class ThreadBuilder:
         phrase = self.rng.choice(PHRASES[act][writer.lang])
         phrase, made = add_typos(phrase, self.rng, STYLE_TYPO_RATE[writer.style])
         self.typos += made
-        return phrase.format(**values)
+        return resolve_particles(phrase.format(**values))
 
     def money(self, side: Side, value: float) -> str:
         return fmt_money(value, self.currency, self.person(side).lang, self.rng)

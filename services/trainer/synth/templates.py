@@ -51,7 +51,7 @@ PHRASES: dict[str, dict[str, tuple[str, ...]]] = {
         "en": ("Pls advise price + lead time for:", "Need price and LT for the below."),
     },
     "budget": {
-        "ko": ("저희 예산은 {budget} 정도입니다.", "예산은 {budget}으로 잡혀 있습니다.", "참고로 이번 건의 예산은 {budget}입니다."),
+        "ko": ("저희 예산은 {budget} 정도입니다.", "예산은 {budget}(으)로 잡혀 있습니다.", "참고로 이번 건의 예산은 {budget}입니다."),
         "en": ("Our budget for this order is around {budget}.", "We have a budget of {budget} for this purchase.", "For reference, our budget is {budget}."),
     },
     "need_date": {
@@ -111,7 +111,7 @@ PHRASES: dict[str, dict[str, tuple[str, ...]]] = {
         "en": ("Warranty: {warranty}.", "All goods are covered by a warranty of {warranty}."),
     },
     "shipping": {
-        "ko": ("발송은 {ship}으로 진행됩니다.", "배송 방법: {ship}"),
+        "ko": ("발송은 {ship}(으)로 진행됩니다.", "배송 방법: {ship}"),
         "en": ("Goods will be shipped {ship}.", "Shipping: {ship}."),
     },
     "delivery_date": {
@@ -131,11 +131,11 @@ PHRASES: dict[str, dict[str, tuple[str, ...]]] = {
         "en": ("Is there any flexibility on the price?", "Could you offer us a better price?"),
     },
     "discount_request_qty": {
-        "ko": ("{qty}를 주문하면 할인이 가능한지 알고 싶습니다.", "수량을 {qty}로 늘리면 할인이 가능할까요?"),
+        "ko": ("{qty}(을)를 주문하면 할인이 가능한지 알고 싶습니다.", "수량을 {qty}(으)로 늘리면 할인이 가능할까요?"),
         "en": ("Could you offer a discount if we order {qty}?", "If we increase the order to {qty}, can you give us a discount?"),
     },
     "discount_given": {
-        "ko": ("{scope} {d}% 할인을 제공해드릴 수 있습니다. 이 경우 {per_unit} {net}이 됩니다.", "{scope} {d}% 할인된 {net}에 드리겠습니다."),
+        "ko": ("{scope} {d}% 할인을 제공해드릴 수 있습니다. 이 경우 {per_unit} {net}(이)가 됩니다.", "{scope} {d}% 할인된 {net}에 드리겠습니다."),
         "en": ("{scope} we can offer a {d}% discount, which brings the unit price to {net}.", "{scope} we can give you {d}% off, i.e. {net} per {unit_one}."),
     },
     "discount_given_pct_only": {
@@ -151,35 +151,35 @@ PHRASES: dict[str, dict[str, tuple[str, ...]]] = {
         "en": ("I'm afraid our prices are already at the lowest level.", "Unfortunately we cannot reduce the price any further."),
     },
     "sweetener_warranty": {
-        "ko": ("대신 보증 기간을 {warranty}으로 연장해 드리겠습니다.",),
+        "ko": ("대신 보증 기간을 {warranty}(으)로 연장해 드리겠습니다.",),
         "en": ("Instead, we can extend the warranty to {warranty}.",),
     },
     "counter": {
-        "ko": ("{product} 단가를 {price}로 맞춰주실 수 있을까요?", "{per_unit} {price}이면 바로 진행하겠습니다."),
+        "ko": ("{product} 단가를 {price}(으)로 맞춰주실 수 있을까요?", "{per_unit} {price}이면 바로 진행하겠습니다."),
         "en": ("Could you do {price} per {unit_one} for the {product}?", "If you can meet {price}, we can go ahead."),
     },
     "accept_counter": {
-        "ko": ("검토 결과 {price}로 진행 가능합니다.", "내부 협의 후 요청하신 {price}에 맞춰 드리기로 했습니다."),
+        "ko": ("검토 결과 {price}(으)로 진행 가능합니다.", "내부 협의 후 요청하신 {price}에 맞춰 드리기로 했습니다."),
         "en": ("We can accept {price} per {unit_one}.", "After checking internally, {price} works for us."),
     },
     "reject_counter": {
-        "ko": ("죄송하지만 {price}는 어렵습니다. 기존 가격인 {old}이 최선입니다.",),
+        "ko": ("죄송하지만 {price}(은)는 어렵습니다. 기존 가격인 {old}(이)가 최선입니다.",),
         "en": ("Unfortunately we cannot go down to {price}; {old} is our best price.", "{price} is below our cost, so we have to stay at {old}."),
     },
     "meet_middle": {
-        "ko": ("{price}는 어렵지만 {mid}까지는 가능합니다.",),
+        "ko": ("{price}(은)는 어렵지만 {mid}까지는 가능합니다.",),
         "en": ("We can't do {price}, but we can meet you at {mid} per {unit_one}.",),
     },
     "quantity_change": {
-        "ko": ("{product} 수량을 {qty}로 변경하고 싶습니다.", "주문 수량을 {qty}로 조정하겠습니다."),
+        "ko": ("{product} 수량을 {qty}(으)로 변경하고 싶습니다.", "주문 수량을 {qty}(으)로 조정하겠습니다."),
         "en": ("We would like to change the quantity of {product} to {qty}.", "Please update the quantity to {qty}."),
     },
     "quantity_confirm": {
-        "ko": ("수량을 {qty}로 수정했습니다. 단가는 {price}입니다.",),
+        "ko": ("수량을 {qty}(으)로 수정했습니다. 단가는 {price}입니다.",),
         "en": ("Noted, quantity updated to {qty}; the unit price is {price}.", "Updated: {qty} at {price} per {unit_one}."),
     },
     "lead_request": {
-        "ko": ("배송 기간을 {lead}로 단축할 수 있을까요?",),
+        "ko": ("배송 기간을 {lead}(으)로 단축할 수 있을까요?",),
         "en": ("Could you shorten the lead time to {lead}?",),
     },
     "lead_accept": {
@@ -187,11 +187,11 @@ PHRASES: dict[str, dict[str, tuple[str, ...]]] = {
         "en": ("Yes, we can deliver within {lead}.",),
     },
     "lead_reject": {
-        "ko": ("생산 일정상 {old}이 최선입니다.",),
+        "ko": ("생산 일정상 {old}(이)가 최선입니다.",),
         "en": ("Due to our production schedule, {old} is the best we can do.",),
     },
     "payment_request": {
-        "ko": ("결제 조건을 {payment}로 변경 가능할까요?",),
+        "ko": ("결제 조건을 {payment}(으)로 변경 가능할까요?",),
         "en": ("Would {payment} be acceptable as payment terms?",),
     },
     "payment_accept": {
@@ -203,11 +203,11 @@ PHRASES: dict[str, dict[str, tuple[str, ...]]] = {
         "en": ("Sorry, we have to keep the payment terms as {old}.",),
     },
     "shipping_request": {
-        "ko": ("{ship}으로 보내주실 수 있을까요?",),
+        "ko": ("{ship}(으)로 보내주실 수 있을까요?",),
         "en": ("Can you ship {ship} instead?",),
     },
     "shipping_accept": {
-        "ko": ("네, {ship}으로 발송하겠습니다.",),
+        "ko": ("네, {ship}(으)로 발송하겠습니다.",),
         "en": ("Sure, we will ship {ship}.",),
     },
     "quote_request": {
@@ -247,6 +247,53 @@ PHRASES: dict[str, dict[str, tuple[str, ...]]] = {
 SCOPE_QTY = {"ko": "{qty} 주문 시", "en": "For {qty},"}
 SCOPE_ALL = {"ko": "전 품목", "en": "On all items"}
 SCOPE_SAME = {"ko": "이 경우", "en": "In that case"}
+
+
+# --------------------------------------------------------------------------- Korean particles
+
+_PARTICLE = re.compile(r"(\S)\((으)\)로|(\S)\((이)\)가|(\S)\((은)\)는|(\S)\((을)\)를")
+_DIGIT_BATCHIM = {
+    "0": True,
+    "1": True,
+    "2": False,
+    "3": True,
+    "4": False,
+    "5": False,
+    "6": True,
+    "7": True,
+    "8": True,
+    "9": False,
+}
+_DIGIT_RIEUL = {"1", "7", "8"}
+
+
+def _final_consonant(char: str) -> tuple[bool, bool]:
+    """(has a final consonant, that consonant is ㄹ) for the sound of the last character."""
+    if "\uac00" <= char <= "\ud7a3":
+        final = (ord(char) - 0xAC00) % 28
+        return final != 0, final == 8
+    if char.isdigit():
+        return _DIGIT_BATCHIM[char], char in _DIGIT_RIEUL
+    if char.lower() in "lmnr":
+        return True, char.lower() == "l"
+    return False, False
+
+
+def resolve_particles(text: str) -> str:
+    """'(으)로', '(이)가', '(은)는', '(을)를' after a value become the particle its last sound takes."""
+
+    def pick(match: re.Match[str]) -> str:
+        before = match.group(1) or match.group(3) or match.group(5) or match.group(7)
+        has_final, rieul = _final_consonant(before)
+        if match.group(2):
+            return before + ("으로" if has_final and not rieul else "로")
+        if match.group(4):
+            return before + ("이" if has_final else "가")
+        if match.group(6):
+            return before + ("은" if has_final else "는")
+        return before + ("을" if has_final else "를")
+
+    return _PARTICLE.sub(pick, text)
 
 
 # --------------------------------------------------------------------------- typos

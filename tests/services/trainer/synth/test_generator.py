@@ -132,3 +132,15 @@ def test_cli_synth_and_synth_datasets(tmp_path: Path) -> None:
     assert (tmp_path / "d" / "extraction.train.jsonl").exists()
     assert runner.invoke(app, ["synth", "--n", "0", "--out", str(tmp_path / "x")]).exit_code != 0
     assert runner.invoke(app, ["synth", "--agent", "--n", "1", "--out", str(tmp_path / "x")]).exit_code != 0
+
+
+def test_korean_particles_follow_the_value() -> None:
+    from services.trainer.synth.templates import resolve_particles
+
+    assert resolve_particles("141만 7,000원(은)는 어렵습니다") == "141만 7,000원은 어렵습니다"
+    assert resolve_particles("21.80달러(이)가 최선") == "21.80달러가 최선"
+    assert resolve_particles("택배(으)로 발송") == "택배로 발송"
+    assert resolve_particles("18개월(으)로 연장") == "18개월로 연장"
+    assert resolve_particles("1년(으)로 연장") == "1년으로 연장"
+    assert resolve_particles("100개(을)를 주문") == "100개를 주문"
+    assert resolve_particles("25 units(으)로 변경") == "25 units로 변경"
