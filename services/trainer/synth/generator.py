@@ -1179,6 +1179,9 @@ def render_thread(builder: ThreadBuilder) -> tuple[list[bytes], str]:
         base_subject = rng.choice(
             (f"Inquiry: {first_product}", f"RFQ - {first_product}", f"Price request for {first_product}")
         )
+    if "견적" in base_subject or base_subject.startswith("RFQ"):  # a request for quotation in the subject is one
+        builder.quote_requested = True
+        builder.events.append("quote_request_in_subject")
     for number, draft in enumerate(builder.drafts):
         writer, reader = builder.person(draft.side), builder.other(draft.side)
         builder.clock += timedelta(hours=rng.randint(1, 30), minutes=rng.randint(0, 59))
