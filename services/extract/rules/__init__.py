@@ -42,6 +42,8 @@ class RulesEngine:
         tags = tag_thread(thread, views, state, resolved)
         return Extraction(
             facts=resolved.facts,
+            vat_status=resolved.vat,
+            incoterm_place=resolved.incoterm_place,
             summary=summary,
             tags=tags,
             evidence=resolved.evidence,

@@ -15,10 +15,12 @@ from services.extract.rules.numbers import clean_number
 from services.extract.rules.parties import PartyFacts, build_party, infer_roles, party_key
 from services.extract.rules.quantities import find_moq, find_quantities
 from services.extract.rules.text import Clause, MessageView, find_body_end, split_clauses, split_inline_forwards
-from shared.events import Evidence, KeyFacts, LineItem, NormalizedMessage, NormalizedThread, Party
+from shared.events import Evidence, KeyFacts, LineItem, NormalizedMessage, NormalizedThread, Party, VatStatus
 
 _PRODUCT_LABEL = re.compile(
-    r"^\s*(?:product|item|goods|model|품명|제품명|품목|상품명|모델)\s?[:：]\s?(?P<p>[^,;\n]+?)\s*$", re.I
+    r"^\s*(?:(?:[-*•·▪◦►■□▶▷●○◆◇※]|\(?\d{1,2}[.)]|[가-하][.)])\s*)?"
+    r"(?:product|item|article|goods|model|description|품명|제품명|품목|상품명|모델|품명\s?및\s?수량)\s?[:：]\s?(?P<p>[^,;\n]+?)\s*$",
+    re.I,
 )
 _REQUESTED_BY_OTHER = re.compile(
     r"(?:you (?:asked|requested|proposed|suggested|mentioned)|your (?:target|request|proposal|counter)"
@@ -40,6 +42,29 @@ class ItemState:
     discount: Track = field(default_factory=lambda: Track(buyer_may_establish=False))
     tiers: list[Statement] = field(default_factory=list)
     table_currency: str | None = None
+    names: list[NameMention] = field(default_factory=list)
+
+    def best_name(self) -> tuple[str | None, Source | None]:
+        """The name a careful reader would write: from a table, list or label line, with a model code, first written."""
+        if not self.names:
+            return self.name, self.name_source
+        best = max(self.names, key=lambda m: (m.structured, m.has_code, -m.order))
+        return best.name, best.source
+
+
+@dataclass(frozen=True)
+class NameMention:
+    """One way the thread wrote an item's name."""
+
+    name: str
+    source: Source | None
+    role: str
+    order: int
+    structured: bool
+
+    @property
+    def has_code(self) -> bool:
+        return bool(re.search(r"[A-Za-z가-힣]\S*\d|\d\S*[A-Za-z]|\d{3,}", self.name))
 
 
 @dataclass
@@ -54,7 +79,6 @@ class ThreadState:
     supplier_orders: set[int] = field(default_factory=set)
     warnings: list[str] = field(default_factory=list)
     money_seen: list[tuple[str, str, Source]] = field(default_factory=list)
-    vat: str | None = None
     message_focus: ItemState | None = None
 
     def track(self, name: str) -> Track:
@@ -62,19 +86,31 @@ class ThreadState:
             self.fields[name] = Track(buyer_decides=name == "budget")
         return self.fields[name]
 
-    def item_for(self, name: str | None, source: Source | None, order: int) -> ItemState:
+    def item_for(
+        self, name: str | None, source: Source | None, order: int, role: str = "unknown", structured: bool = False
+    ) -> ItemState:
+        """The item a mention names (fuzzy: another wording of a known product stays one item), else a new one."""
         tokens = items.product_tokens(name) if name else frozenset()
+        mention = NameMention(name, source, role, order, structured) if name else None
         if tokens:
             for item in self.items:
-                if items.same_product(item.tokens, tokens):
+                if items.same_product(item.tokens, tokens) or any(
+                    items.same_product(items.product_tokens(known.name), tokens) for known in item.names
+                ):
+                    if mention is not None:
+                        item.names.append(mention)
                     return item
             for item in self.items:
                 if item.name is None:
                     item.name, item.tokens, item.name_source = name, tokens, source
+                    if mention is not None:
+                        item.names.append(mention)
                     return item
         elif self.items:
             return self.items[-1]
         item = ItemState(name=name, tokens=tokens, name_source=source, first_order=order)
+        if mention is not None:
+            item.names.append(mention)
         self.items.append(item)
         return item
 
@@ -170,10 +206,16 @@ def _clause_products(view: MessageView, clause: Clause, korean: bool) -> list[it
             )
         ]
     mentions: list[items.ProductMention] = []
-    if clause.kind == "list":
+    line = items.colon_line_product(clause.text)
+    if line is None and clause.kind == "list":
         line = items.list_line_product(clause.text)
-        if line:
-            mentions.append(line)
+    if line:
+        mentions.append(line)
+        rest = clause.text[line.end :]
+        mentions += [
+            items.ProductMention(m.name, m.start + line.end, m.end + line.end)
+            for m in items.prose_products(rest, korean)
+        ]
     if not mentions:
         mentions = items.prose_products(clause.text, korean)
     return mentions
@@ -342,7 +384,6 @@ def _read_values(
     for name, finder in (
         ("delivery_lead_time_days", dates.find_lead_time),
         ("shipping_method", terms.find_shipping),
-        ("incoterm", terms.find_incoterm),
         ("payment_terms", terms.find_payment_terms),
         ("warranty_months", terms.find_warranty),
     ):
@@ -353,6 +394,22 @@ def _read_values(
                     found_value.value, sources=(_source(view, clause, found_value.start, found_value.end),), **common
                 )
             )
+    incoterm_found = terms.find_incoterm_and_place(text)
+    if incoterm_found is not None:
+        incoterm, place = incoterm_found
+        state.track("incoterm").add(
+            Statement(
+                incoterm.value,
+                sources=(_source(view, clause, incoterm.start, place.end if place else incoterm.end),),
+                extra={"place": (place.value, _source(view, clause, place.start, place.end)) if place else None},
+                **common,
+            )
+        )
+    vat = terms.find_vat(text)
+    if vat is not None:
+        state.track("vat_status").add(
+            Statement(vat.value, sources=(_source(view, clause, vat.start, vat.end),), **common)
+        )
     delivery = dates.find_delivery_date(text, view.date)
     if delivery is not None:
         state.track("delivery_date").add(
@@ -366,9 +423,6 @@ def _read_values(
         match = terms.QUOTE_REQUEST.search(text)
         assert match is not None
         state.quote_requested.append(_source(view, clause, match.start(), match.end()))
-    vat = terms.vat_note(text)
-    if vat:
-        state.vat = vat
 
 
 def _price_statement(view: MessageView, clause: Clause, amount: Money, common: dict[str, Any]) -> Statement:
@@ -437,10 +491,17 @@ def collect(thread: NormalizedThread) -> tuple[list[MessageView], ThreadState]:
                 [table_row.product] if table_row and table_row.product else _clause_products(view, clause, korean)
             )
             mentions: list[tuple[items.ProductMention, ItemState]] = []
-            for mention in mentions_raw:
+            structured = table_row is not None or clause.kind == "list" or bool(_PRODUCT_LABEL.match(clause.text))
+            for position, mention in enumerate(mentions_raw):
                 if mention is None:
                     continue
-                item = state.item_for(mention.name, _source(view, clause, mention.start, mention.end), view.index)
+                item = state.item_for(
+                    mention.name,
+                    _source(view, clause, mention.start, mention.end),
+                    view.index,
+                    view.role,
+                    structured or (position == 0 and items.colon_line_product(clause.text) is not None),
+                )
                 if table_row is not None and header_currency:
                     item.table_currency = header_currency
                 mentions.append((mention, item))
@@ -475,7 +536,8 @@ class Resolved:
     evidence: list[Evidence]
     warnings: list[str]
     needs_review: bool
-    vat: str | None
+    vat: VatStatus | None = None
+    incoterm_place: str | None = None
 
 
 def _evidence(path: str, sources: tuple[Source, ...] | list[Source]) -> list[Evidence]:
@@ -508,6 +570,7 @@ def resolve(views: list[MessageView], state: ThreadState) -> Resolved:
             continue
         scalars[name] = chosen.value
         evidence += _evidence(name, chosen.sources)
+    vat_status, place = _vat_and_place(state, evidence)
     line_items: list[LineItem] = []
     item_currencies: list[str] = []
     kept = [
@@ -552,16 +615,17 @@ def resolve(views: list[MessageView], state: ThreadState) -> Resolved:
         currency = currency or item.table_currency
         if unit_price is not None and currency:
             item_currencies.append(currency)
+        name, name_source = item.best_name()
         line = LineItem(
-            product=item.name,
+            product=name,
             quantity=clean_number(qty_value) if qty_value is not None else None,
             unit=(quantity.extra.get("unit") if quantity else None),
             unit_price=clean_number(round(unit_price, 4)) if unit_price is not None else None,
             currency=currency if unit_price is not None else None,
             discount_percent=clean_number(float(discount.value)) if discount is not None else None,
         )
-        if line.product and item.name_source:
-            evidence += _evidence(f"{prefix}.product", [item.name_source])
+        if line.product and name_source:
+            evidence += _evidence(f"{prefix}.product", [name_source])
         if quantity:
             evidence += _evidence(f"{prefix}.quantity", quantity.sources)
             if line.unit:
@@ -613,7 +677,38 @@ def resolve(views: list[MessageView], state: ThreadState) -> Resolved:
         quote_requested=quote_requested,
     )
     needs_review = bool(warnings) or not line_items or any(i.unit_price is None for i in line_items)
-    return Resolved(facts=facts, evidence=evidence, warnings=warnings, needs_review=needs_review, vat=state.vat)
+    return Resolved(
+        facts=facts,
+        evidence=evidence,
+        warnings=warnings,
+        needs_review=needs_review,
+        vat=vat_status,
+        incoterm_place=place,
+    )
+
+
+def _vat_and_place(state: ThreadState, evidence: list[Evidence]) -> tuple[VatStatus | None, str | None]:
+    """VAT status and the Incoterm's named place, beside the SPEC facts, each with its evidence."""
+    vat_status: VatStatus | None = None
+    vat_track = state.fields.get("vat_status")
+    chosen_vat = vat_track.resolve(state.decisions, state.supplier_orders) if vat_track else None
+    if chosen_vat is not None and chosen_vat.value in ("excluded", "included", "exempt"):
+        vat_status = chosen_vat.value
+        evidence += _evidence("vat_status", chosen_vat.sources)
+    place: str | None = None
+    incoterm_track = state.fields.get("incoterm")
+    chosen = incoterm_track.resolve(state.decisions, state.supplier_orders) if incoterm_track else None
+    if chosen is not None:
+        candidates = [chosen] + [
+            s
+            for s in reversed(incoterm_track.statements)
+            if s.value == chosen.value and s is not chosen  # type: ignore[union-attr]
+        ]
+        named = next((s.extra["place"] for s in candidates if s.extra.get("place")), None)
+        if named is not None:
+            place = named[0]
+            evidence += _evidence("incoterm_place", [named[1]])
+    return vat_status, place
 
 
 def _is_net(item: ItemState, price: Statement, discount: Statement, state: ThreadState) -> bool:

@@ -245,7 +245,7 @@ _PRODUCT_GENERIC = {
 }
 
 EN_QTY_PRODUCT = re.compile(
-    rf"(?<![\w.,$€£¥₩])(?P<q>{NUMBER})(?![\d가-힣])\s?(?:x\s)?(?:(?P<u>{_EN_UNIT})\s+(?:of\s+)?|(?P<times>x|×)\s?)?(?P<p>(?:{_EN_WORD})(?:\s{_EN_WORD}){{0,6}})"
+    rf"(?<![\w.,$€£¥₩/-])(?P<q>{NUMBER})(?![\d가-힣])(?![A-Za-z](?<!x))(?=\s|\s?(?:{_EN_UNIT})\b|x\s|×)\s?(?:x\s)?(?:(?P<u>{_EN_UNIT})\s+(?:of\s+)?|(?P<times>x|×)\s?)?(?P<p>(?:{_EN_WORD})(?:\s{_EN_WORD}){{0,6}})"
 )
 EN_PRICE_FOR = re.compile(
     rf"(?:price|prices|pricing|quote|quotation|offer|cost|costs|rate)\s+(?:for|on|of)\s+(?:the\s+|your\s+|our\s+|a\s+|an\s+)?(?P<p>(?:{_EN_WORD})(?:\s{_EN_WORD}){{0,6}})",
@@ -256,11 +256,14 @@ EN_NEED = re.compile(
     re.I,
 )
 EN_PRODUCT_PRICE = re.compile(
-    rf"(?:^|[.;:]\s|,\s|\band\s|\bthe\s)(?P<p>{_EN_WORD}(?:\s{_EN_WORD}){{0,5}}?)\s(?:is|are|at|costs?|is priced at|would be|will be|comes? to|@)\s(?:now\s|only\s|just\s)?(?:US\$|USD|\$|€|EUR|£|GBP|KRW|₩|¥|JPY|AUD|CNY|RMB)",
+    rf"(?:^|[.;:]\s|,\s|\band\s|\bthe\s|\bour\s|\b(?:offer|quote|supply|sell)\s(?:you\s)?)(?P<p>{_EN_WORD}(?:\s{_EN_WORD}){{0,5}}?)\s(?:is|are|at|costs?|is priced at|would be|will be|comes? to|@)\s(?:now\s|only\s|just\s)?(?:US\$|USD|\$|€|EUR|£|GBP|KRW|₩|¥|JPY|AUD|CNY|RMB)",
 )
-KO_PRODUCT_ANCHOR = re.compile(r"(?:의\s?|은\s|는\s|도\s)?(?:가격|단가|견적|판매가|공급가|납기|사양|재고)")
+KO_PRODUCT_ANCHOR = re.compile(
+    r"(?:의\s?|은\s|는\s|도\s)?(?:가격|단가|견적|판매가|공급가|납기|사양|재고)"
+    r"|(?:\s모델)?(?:은|는)?\s(?:개당|대당|세트당|박스당|장당|톤당|kg당|m당|미터당|야드당|롤당|병당|팩당|개에|대에)"
+)
 KO_QTY_ANCHOR = re.compile(rf"(?<![\d,.])(?:{NUMBER})\s?(?:{_KO_UNIT}|{_EN_UNIT})(?!당)")
-_KO_TOKEN = re.compile(r"[A-Za-z0-9가-힣][\w\-/.+()]*")
+_KO_TOKEN = re.compile(r"[A-Za-z0-9가-힣][\w\-/.+]*")
 
 
 def _tokens_before(clause: str, end: int, limit: int = 5) -> tuple[str, int] | None:
@@ -282,34 +285,93 @@ class ProductMention:
     end: int
 
 
+_JOINED_MEASURE = re.compile(r"(?i)(\d)\s+(ml|mL|l|kg|g|mm|cm|m|w|kw|v|ul|µl|μl|t|oz|inch|in)\b")
+_KO_TOKEN_PARTICLE = re.compile(r"(?<=[가-힣]{2})(?:은|는|이|가|을|를|의|도|로|으로|와|과)$")
+
+
 def product_tokens(name: str) -> frozenset[str]:
-    """Comparable tokens: lower case, simple English plurals removed, generic words dropped."""
+    """Comparable tokens: lower case, simple English plurals and Korean particles removed, generic words dropped."""
+    text = _JOINED_MEASURE.sub(r"\1\2", name).lower().replace("µ", "u").replace("μ", "u")
     tokens = set()
-    for token in re.findall(r"[A-Za-z0-9][A-Za-z0-9\-./]*|[가-힣]+", name.lower()):
+    for token in re.findall(r"[a-z0-9][a-z0-9\-./]*|[가-힣]+", text):
         token = token.strip(".-/")
-        if token.endswith("es") and token[:-2].endswith(("ss", "x", "ch", "sh")):
+        if re.fullmatch(r"[가-힣]+", token):
+            token = _KO_TOKEN_PARTICLE.sub("", token)
+        elif token.endswith("es") and token[:-2].endswith(("ss", "x", "ch", "sh")):
             token = token[:-2]
-        elif token.endswith("s") and len(token) > 3 and not token.endswith("ss"):
+        elif token.endswith("s") and len(token) > 3 and not token.endswith("ss") and not re.search(r"\d", token):
             token = token[:-1]
         if token and token not in _PRODUCT_GENERIC:
             tokens.add(token)
     return frozenset(tokens)
 
 
+def _code(token: str) -> str | None:
+    """A model or size code (6308-2RS, DN50, 205/55R16, 500ml, 6205) in comparable form; None for a plain word."""
+    if re.search(r"\d", token) and (re.search(r"[a-z가-힣/×]", token) or len(re.sub(r"\D", "", token)) >= 3):
+        return re.sub(r"[^a-z0-9가-힣/×]", "", token)
+    return None
+
+
 def same_product(a: frozenset[str], b: frozenset[str]) -> bool:
-    """Shared model code, or one name's tokens inside the other's, or mostly the same words."""
+    """Whether two product names (as :func:`product_tokens`) name the same line.
+
+    Model and size codes decide when both names have them: the same product when one name's codes are all in the
+    other's (DN50 ≈ Flange gasket DN50 PN16, but DN50 PN16 ≠ DN80 PN16). Otherwise the words decide: one name's
+    words inside the other's (fleece jackets ≈ FJ-220 fleece jacket), or mostly the same words.
+    """
     if not a or not b:
         return False
-    codes_a = {t for t in a if re.search(r"\d", t) and re.search(r"[a-z가-힣]", t)}
-    codes_b = {t for t in b if re.search(r"\d", t) and re.search(r"[a-z가-힣]", t)}
+    codes_a = {c for t in a if (c := _code(t))}
+    codes_b = {c for t in b if (c := _code(t))}
     if codes_a and codes_b:
-        return bool(codes_a & codes_b)
-    shared = a & b
-    if not shared:
+        return codes_a <= codes_b or codes_b <= codes_a
+    words_a = {t for t in a if not _code(t)}
+    words_b = {t for t in b if not _code(t)}
+    if not words_a or not words_b:
         return False
-    if a <= b or b <= a:
+    if words_a <= words_b or words_b <= words_a:
         return True
-    return len(shared) / len(a | b) >= 0.5
+    shared = words_a & words_b
+    return bool(shared) and len(shared) / len(words_a | words_b) >= 0.5
+
+
+def similar_names(a: str, b: str) -> bool:
+    """Two written product names that stay one line item (fuzzy: wording, plurals, particles, codes)."""
+    return same_product(product_tokens(a), product_tokens(b))
+
+
+_NOT_A_PRODUCT = re.compile(
+    r"(?i)^(?:best|final|finally|confirmed|confirm|deal|thanks?|thank you|ok|okay|sure|great|perfect|noted|agreed|today|tomorrow|following|below|above|stock"
+    r"|jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:tember)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?"
+    r"|mon(?:day)?|tue(?:sday)?|wed(?:nesday)?|thu(?:rsday)?|fri(?:day)?|sat(?:urday)?|sun(?:day)?|dozens?|doz|ml|g|lbs?|mm|cm|inch(?:es)?"
+    r"|상세|자세한|정식|공식|납품|배송|운송|트럭|화물차|차량|발주|주문|결제|견적|조건|품목|품명|수량|단가|가격|당사|귀사|제작|설치|보증|수출|수입|선적|해상|항공|택배|계약|장기|장기 계약|물량|기준|특품|정가|할인|금액|대금|납기|도착|물류센터|공장|현장|월|주|일|개월|년|이상|이하|내외|정도|부탁|요청|문의|확인|검토|진행)$"
+)
+_NOT_PRODUCT_PART = re.compile(
+    r"(?i)\b(?:VAT|incoterms?|subject|invoice|PO|tender|contract|dwg|drawing|order no|HS code)\b|\b(?:tel|fax|phone|mob|mobile|cell|e-?mail|ref|no|code|number)\s?[.:]|부가세|부가가치세|영세율|면세|제목|수신|참조|번호|전화|팩스|담당자|귀하|@|^\(.*\)$"
+    r"|^(?:EXW|FCA|FAS|FOB|CFR|CIF|CPT|CIP|DAP|DPU|DDP)\b|(?:이며|입니다|합니다|드립니다|습니다|이고|하고|해서|하여|인데|니다|세요|까요|나요|어요|에요|해요|군요|네요)$"
+    r"|^(?:US\$|USD|KRW|EUR|GBP|JPY|CNY|AUD|NZD|\$|€|£|¥|₩)|[₩$€£¥]\s?\d|\d\s?(?:원|달러|유로|엔)"
+)
+
+
+def is_product_name(name: str | None) -> bool:
+    """Whether a phrase can name a product: not a unit, month, label, trade term, money, number or a verb ending."""
+    if not name:
+        return False
+    stripped = name.strip(" .,;:!?-–·")
+    if len(stripped) < 2 or not re.search(r"[A-Za-z가-힣]", stripped):
+        return False
+    bare_unit = rf"(?i)(?:{_EN_UNIT}|{_KO_UNIT})"
+    if re.fullmatch(bare_unit, stripped) or _NOT_A_PRODUCT.match(stripped) or _NOT_PRODUCT_PART.search(stripped):
+        return False
+    words_left = re.sub(
+        rf"(?i)(?:{NUMBER})|(?<![A-Za-z가-힣])(?:{_EN_UNIT}|{_KO_UNIT})(?![A-Za-z가-힣])|[\s+\-–~,.:]", "", stripped
+    )
+    if not words_left:
+        return False
+    if _LABEL_WORDS.match(stripped) or _NOT_PRODUCT_WORDS.match(stripped):
+        return False
+    return bool(product_tokens(stripped))
 
 
 def _clean_en(phrase: str) -> str | None:
@@ -317,11 +379,21 @@ def _clean_en(phrase: str) -> str | None:
     while words and words[0].lower() in _EN_LEADING_STOP:
         words.pop(0)
     kept: list[str] = []
-    for word in words:
+    for index, word in enumerate(words):
         bare = word.strip(",.;:!?()\"'").lower()
+        following = words[index + 1].strip(",.;:!?()\"'") if index + 1 < len(words) else ""
+        inner_number = (
+            re.fullmatch(r"\d[\d,.]*", bare)
+            and kept
+            and not word.endswith((",", ";", ":"))
+            and following
+            and following.lower() not in _EN_STOP
+            and not re.fullmatch(rf"(?:{_EN_UNIT})", following, re.I)
+            and not re.match(r"\d", following)
+        )
         if (
             bare in _EN_STOP
-            or re.fullmatch(r"\d[\d,.]*%?", bare)
+            or (re.fullmatch(r"\d[\d,.]*%?", bare) and not inner_number)
             or (re.fullmatch(rf"(?:{_EN_UNIT})", word.strip(",.;:!?"), re.I) and kept)
         ):
             break
@@ -344,6 +416,7 @@ def _clean_en(phrase: str) -> str | None:
 
 
 def _clean_ko(phrase: str) -> str | None:
+    phrase = re.sub(r"\([^)]*\)?|\)", " ", phrase)
     tokens = phrase.split()
     while tokens and (
         tokens[0] in _KO_STOP_TOKENS or (len(tokens[0]) > 1 and _KO_PARTICLE_END.search(tokens[0]) and len(tokens) > 1)
@@ -353,7 +426,7 @@ def _clean_ko(phrase: str) -> str | None:
     for token in tokens:
         if (
             token in _KO_STOP_TOKENS
-            or re.match(r"[\d,.]+", token)
+            or (re.match(r"[\d,.]+", token) and not re.search(r"[A-Za-z]", token))
             or (kept and _KO_PARTICLE_END.search(kept[-1]) and not re.search(r"[A-Za-z0-9]", kept[-1]))
         ):
             kept = []
@@ -386,9 +459,13 @@ def _mention(clause: str, name: str, near: int) -> ProductMention | None:
     return ProductMention(name, index, index + len(name))
 
 
+BULLET_PREFIX = r"^\s*(?:[-*•·▪◦►■□▶▷●○◆◇※★☆]|\(?\d{1,2}[.)]|[①-⑳]|[a-zA-Z][.)]|[가-하][.)])\s*"
+"""A list marker: dashes and symbols, 1. / 1) / (1), ①, a), and Korean 가. 나. 다."""
+
+
 def list_line_product(line: str) -> ProductMention | None:
     """'- Solar panel 450W: 120 units @ KRW 280,000' → 'Solar panel 450W'."""
-    body = re.sub(r"^\s*(?:[-*•·▪◦►]|\d{1,2}[.)]|[①-⑳]|[a-zA-Z][.)])\s+", "", line)
+    body = re.sub(BULLET_PREFIX, "", line)
     offset = len(line) - len(body)
     cut = re.search(
         rf"\s?[:=]\s|\s[-–]\s|\s@|\s?(?:US\$|USD|\$|€|EUR|£|GBP|KRW|₩|¥|JPY)|\s(?={NUMBER}\s?(?:{_EN_UNIT}|{_KO_UNIT}|원)\b)|,\s",
@@ -400,7 +477,23 @@ def list_line_product(line: str) -> ProductMention | None:
     name = re.sub(r"\s?\((?:qty|수량).*$", "", name, flags=re.I)
     if not name or _LABEL_WORDS.match(name) or len(name) > 60 or not re.search(r"[A-Za-z가-힣]", name):
         return None
-    if re.fullmatch(r"[\d,.\s]+", name):
+    if re.fullmatch(r"[\d,.\s]+", name) or not is_product_name(name):
+        return None
+    return ProductMention(name, offset, offset + len(name))
+
+
+_VALUE_AFTER_COLON = re.compile(rf"\s?[:：]\s*(?:US\$|USD|\$|€|EUR|£|GBP|KRW|₩|¥|JPY|AUD|NZD|CNY|RMB|{NUMBER})")
+
+
+def colon_line_product(line: str) -> ProductMention | None:
+    """'Harrow side chair: £185.00 per unit' / '세탁세제 2L : 7,500원' → the name before the colon."""
+    body = re.sub(BULLET_PREFIX, "", line)
+    offset = len(line) - len(body)
+    colon = _VALUE_AFTER_COLON.search(body)
+    if colon is None or colon.start() == 0:
+        return None
+    name = body[: colon.start()].strip(" *")
+    if len(name) > 60 or re.search(r"[.!?]\s", name) or not is_product_name(name):
         return None
     return ProductMention(name, offset, offset + len(name))
 
@@ -410,7 +503,7 @@ def prose_products(clause: str, korean: bool) -> list[ProductMention]:
     found: list[ProductMention] = []
 
     def add(name: str | None, near: int) -> None:
-        if not name:
+        if not name or not is_product_name(name):
             return
         mention = _mention(clause, name, near)
         if mention and not any(

@@ -202,7 +202,8 @@ def _final_terms(facts: KeyFacts, korean: bool, vat: str | None) -> list[str]:
             shown = clean_number(value) if isinstance(value, float) else value
             lines.append(f"{ko if korean else en}: {shown}")
     if vat:
-        lines.append(("부가세 별도" if vat == "excluded" else "부가세 포함") if korean else f"VAT {vat}")
+        korean_vat = {"excluded": "부가세 별도", "included": "부가세 포함", "exempt": "부가세 면세"}.get(vat, vat)
+        lines.append(korean_vat if korean else f"VAT {vat}")
     return lines
 
 

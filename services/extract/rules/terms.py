@@ -9,14 +9,58 @@ import re
 from services.extract.rules.dates import Found
 
 INCOTERM = re.compile(
-    r"(?<![A-Za-z])(?P<code>EXW|FCA|FAS|FOB|CFR|CIF|CPT|CIP|DAP|DPU|DDP|C&F|CNF|Ex[- ]?Works|Free on Board|Delivered Duty Paid)"
-    r"(?![A-Za-z])(?P<place>[ ,]*(?:[A-Z][a-zA-Z]+|[가-힣]{2,6}(?:항|공항)?)(?:[ ,]+[A-Z][a-zA-Z]+)?(?:\s?(?:port|Port|항|공항))?)?"
+    r"(?<![A-Za-z])(?P<code>EXW|FCA|FAS|FOB|CFR|CIF|CPT|CIP|DAP|DPU|DDP|C&F|CNF|Ex[- ]?Works|Free on Board|Delivered Duty Paid)(?![A-Za-z])"
 )
 _INCOTERM_ALIASES = {"C&F": "CFR", "CNF": "CFR", "EXWORKS": "EXW", "FREEONBOARD": "FOB", "DELIVEREDDUTYPAID": "DDP"}
-_PLACE_STOP = re.compile(
-    r"^[ ,]*(?:Incoterms?|terms?|basis|price|and|or|is|are|the|for|with|from|in|at|on|to|our)\b", re.I
+_PLACE_EN = re.compile(
+    r"[ \t]?,?[ \t]?(?P<place>[A-Z][A-Za-z\u00c0-\u017f'.-]+(?:[ \t](?:[A-Z][A-Za-z\u00c0-\u017f'.-]+|de|del|am|upon|on)){0,3})"
 )
-
+_PLACE_KO = re.compile(r"[ \t]?,?[ \t]?(?P<place>[가-힣]{2,12}(?:[ \t][가-힣]{1,6}(?:항|공항|터미널|창고|공장))?)")
+_PLACE_STOP_WORDS = {
+    "incoterms",
+    "incoterm",
+    "terms",
+    "term",
+    "basis",
+    "price",
+    "prices",
+    "pricing",
+    "and",
+    "or",
+    "is",
+    "are",
+    "the",
+    "for",
+    "with",
+    "from",
+    "in",
+    "at",
+    "on",
+    "to",
+    "our",
+    "your",
+    "please",
+    "delivery",
+    "shipment",
+    "shipping",
+    "lead",
+    "payment",
+    "vat",
+    "excl",
+    "incl",
+    "only",
+    "named",
+    "place",
+    "port",
+    "we",
+    "i",
+    "quote",
+    "quotation",
+}
+_KO_PLACE_TAIL = re.compile(
+    r"(?:으로|로|에서|까지|입니다|이며|이고|이나|이면|인데|기준|조건|가격|단가|인도|도착|도|는|은|이|가|을|를|의|에)+$"
+)
+_KO_PLACE_STOP = re.compile(r"^(?:조건|기준|가격|단가|인도|운임|견적|방식|포함|별도|입니다|이며|으로\s|로\s)")
 SHIPPING = (
     (
         "air",
@@ -92,8 +136,9 @@ DISCOUNT = re.compile(
     re.I,
 )
 VAT = re.compile(
-    r"(?P<ex>부가세\s?(?:별도|미포함)|VAT\s?(?:excluded|not included|extra|excl\.?)|excl(?:uding|\.)?\s?VAT|plus VAT|\+\s?VAT)"
-    r"|(?P<inc>부가세\s?(?:포함|포함가)|VAT\s?(?:included|incl\.?)|incl(?:uding|\.)?\s?VAT)",
+    r"(?P<exempt>면세|영세율|비과세|VAT[- ]?(?:exempt|free)|exempt(?:ed)? from VAT|zero[- ]rated|0\s?% VAT|tax[- ]exempt)"
+    r"|(?P<ex>부가(?:가치)?세\s?(?:별도|미포함|제외|불포함)|VAT\s?(?:별도|미포함|제외|excluded|not included|extra|excl\.?)|excl(?:uding|usive of|\.)?\s?VAT|plus VAT|\+\s?VAT|net of VAT|before VAT)"
+    r"|(?P<inc>부가(?:가치)?세\s?(?:포함|포함가)|VAT\s?(?:포함|included|incl\.?|inclusive)|incl(?:uding|usive of|\.)?\s?VAT|with VAT|VAT\s?(?:is\s)?included)",
     re.I,
 )
 BUDGET = re.compile(r"budget|예산|가용 금액", re.I)
@@ -146,15 +191,48 @@ INJECTION = re.compile(
 
 
 def find_incoterm(clause: str) -> Found | None:
-    """An Incoterms 2020 code with its named place (the span covers both)."""
-    for match in INCOTERM.finditer(clause):
-        raw = re.sub(r"[\s-]", "", match.group("code")).upper()
-        code = _INCOTERM_ALIASES.get(raw, raw)
-        end = match.end("code")
-        place = match.group("place")
-        if place and not _PLACE_STOP.match(place):
-            end = match.end("place")
-        return Found(code, match.start(), end)
+    """An Incoterms 2020 code (the span covers the named place when there is one)."""
+    found = find_incoterm_and_place(clause)
+    if found is None:
+        return None
+    code, place = found
+    return Found(code.value, code.start, place.end if place else code.end)
+
+
+def find_incoterm_and_place(clause: str) -> tuple[Found, Found | None] | None:
+    """The first Incoterms 2020 code of a clause (span of the code only) and its named place, if any."""
+    match = INCOTERM.search(clause)
+    if match is None:
+        return None
+    raw = re.sub(r"[\s-]", "", match.group("code")).upper()
+    code = _INCOTERM_ALIASES.get(raw, raw)
+    return Found(code, match.start(), match.end()), incoterm_place(clause, match.end())
+
+
+def incoterm_place(clause: str, after: int) -> Found | None:
+    """The named place right after an Incoterm code: 'FOB Busan' → Busan, 'CIF 로테르담 조건' → 로테르담."""
+    english = _PLACE_EN.match(clause, after)
+    if english:
+        words = english.group("place").split()
+        kept: list[str] = []
+        for word in words:
+            bare = word.strip(".,'").lower()
+            if bare in _PLACE_STOP_WORDS or re.fullmatch(r"20\d\d", bare):
+                break
+            kept.append(word)
+        while kept and kept[-1].lower() in {"de", "del", "am", "upon", "on"}:
+            kept.pop()
+        place = " ".join(kept).rstrip(".,'")
+        if place and place.upper() not in _INCOTERM_ALIASES and not INCOTERM.fullmatch(place):
+            start = english.start("place")
+            return Found(place, start, start + len(place))
+        return None
+    korean = _PLACE_KO.match(clause, after)
+    if korean and not _KO_PLACE_STOP.match(korean.group("place")):
+        place = _KO_PLACE_TAIL.sub("", korean.group("place").split()[0]) or ""
+        if len(place) >= 2:
+            start = korean.start("place")
+            return Found(place, start, start + len(place))
     return None
 
 
@@ -230,8 +308,15 @@ def find_discounts(clause: str) -> list[Found]:
 
 
 def vat_note(text: str) -> str | None:
-    """'excluded' or 'included' when the text says whether VAT is in the price."""
-    match = VAT.search(text)
+    """'excluded', 'included' or 'exempt' when the text says how VAT stands to the price."""
+    found = find_vat(text)
+    return str(found.value) if found else None
+
+
+def find_vat(clause: str) -> Found | None:
+    """VAT status stated in a clause: 부가세 별도 / excl. VAT → excluded, 포함 / incl. → included, 면세 / 영세율 → exempt."""
+    match = VAT.search(clause)
     if not match:
         return None
-    return "excluded" if match.group("ex") else "included"
+    status = "exempt" if match.group("exempt") else "excluded" if match.group("ex") else "included"
+    return Found(status, match.start(), match.end())

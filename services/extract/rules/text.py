@@ -23,7 +23,7 @@ NAME_LINE = re.compile(
     r"|[A-Z][a-z]+(?:[ -][A-Z][a-z.]+){0,2})\s*$"
 )
 _SENTENCE_END = re.compile(
-    r"(?<![A-Z][a-z])(?<!\b(?:No|Co|co|vs|Mr|Ms|Dr|St|Rd|Jr))(?<!\bInc|\bLtd|\bapp)[.!?。]+(?=\s|$)|(?<=[?!])(?=[가-힣A-Za-z])"
+    r"(?<![A-Z][a-z])(?<!\b(?:No|Co|co|vs|Mr|Ms|Dr|St|Rd|Jr))(?<!\bInc|\bLtd|\bapp)(?<!\bexcl)(?<!\bincl)(?<!\bqty)(?<!\bref)(?<!\bpcs)(?<!\bapprox)[.!?。]+(?=\s|$)|(?<=[?!])(?=[가-힣A-Za-z])"
 )
 _BULLET = re.compile(r"^\s*(?:[-*•·▪◦►]|\d{1,2}[.)]|[①-⑳]|[a-zA-Z][.)])\s+")
 
