@@ -615,9 +615,9 @@ def resolve(views: list[MessageView], state: ThreadState) -> Resolved:
         currency = currency or item.table_currency
         if unit_price is not None and currency:
             item_currencies.append(currency)
-        name, name_source = item.best_name()
+        product_name, name_source = item.best_name()
         line = LineItem(
-            product=name,
+            product=product_name,
             quantity=clean_number(qty_value) if qty_value is not None else None,
             unit=(quantity.extra.get("unit") if quantity else None),
             unit_price=clean_number(round(unit_price, 4)) if unit_price is not None else None,
@@ -698,11 +698,9 @@ def _vat_and_place(state: ThreadState, evidence: list[Evidence]) -> tuple[VatSta
     place: str | None = None
     incoterm_track = state.fields.get("incoterm")
     chosen = incoterm_track.resolve(state.decisions, state.supplier_orders) if incoterm_track else None
-    if chosen is not None:
+    if chosen is not None and incoterm_track is not None:
         candidates = [chosen] + [
-            s
-            for s in reversed(incoterm_track.statements)
-            if s.value == chosen.value and s is not chosen  # type: ignore[union-attr]
+            s for s in reversed(incoterm_track.statements) if s.value == chosen.value and s is not chosen
         ]
         named = next((s.extra["place"] for s in candidates if s.extra.get("place")), None)
         if named is not None:
