@@ -11,10 +11,13 @@ from datetime import date, datetime
 _LEAD_NUMBER = re.compile(
     r"(?P<n>\d{1,3})(?:\s?(?:-|~|–|to)\s?(?P<n2>\d{1,3}))?\s?"
     r"(?P<u>영업일|근무일|일|주일|주|개월|달|working days?|business days?|calendar days?|days?|weeks?|wks?|months?)(?![A-Za-z])(?!년|요일|정)"
-    r"|(?P<word>일주일|한\s?달|두\s?달|보름|a week|one week|two weeks|a month|one month)"
+    r"|(?P<word>일주일|한\s?달|두\s?달|보름|다음\s?날|익일|a week|one week|two weeks|a month|one month|next day)"
 )
 _WORD_DAYS = {
     "일주일": 7,
+    "다음날": 1,
+    "익일": 1,
+    "nextday": 1,
     "한달": 30,
     "두달": 60,
     "보름": 15,
@@ -25,7 +28,7 @@ _WORD_DAYS = {
     "onemonth": 30,
 }
 LEAD_CONTEXT = re.compile(
-    r"lead[- ]?time|deliver|delivery|ship|dispatch|ready|production|manufactur|turnaround|ETA\b|arriv|after (?:order|PO|L/C|LC|receipt|deposit|payment|confirmation)"
+    r"lead[- ]?time|deliver|delivery|ship|dispatch|ready|production|manufactur|turnaround|ETA\b|arriv|(?:after|from|of) (?:order|PO|L/C|LC|receipt|deposit|payment|confirmation|contract)"
     r"|(?:주문|발주|계약|입금|선금|PO)\s?(?:후|일로부터|로부터)|within \d|이내"
     r"|납기|배송|납품|출고|생산|제작|소요|걸립|걸리|걸려|도착|입고|선적|발송|공급|준비",
     re.IGNORECASE,
@@ -73,6 +76,14 @@ def find_lead_time(clause: str) -> Found | None:
         before = clause[max(0, match.start() - 25) : match.start()]
         after = clause[match.end() : match.end() + 20]
         if _LEAD_EXCLUDE.search(before) or re.match(r"^\s?(?:net|후 결제|이내 결제|credit)", after, re.IGNORECASE):
+            continue
+        if re.search(
+            r"\d\s?월\s?$|(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s$", before, re.IGNORECASE
+        ):
+            continue
+        if re.match(
+            r"^\s?(?:이내\s?)?(?:현금\s?|계좌\s?)?(?:결제|지급|송금|이체)|^\s?(?:net|payment)", after, re.IGNORECASE
+        ):
             continue
         if re.match(r"^\s?(?:전|前|before|ago)", after):
             continue

@@ -105,9 +105,9 @@ def _value(number: str, currency: str, magnitude: str | None) -> float | None:
     if re.search(r"[십백천만억조]", number):
         value = parse_korean_amount(number)
     else:
-        european = currency == "EUR" and bool(re.fullmatch(r"\d{1,3}\.\d{3}", number.strip()))
+        european = currency == "EUR" and bool(re.fullmatch(r"[1-9]\d{0,2}\.\d{3}", number.strip()))
         value = parse_number(number, decimal_comma=european or None)
-        if value is not None and currency in ("KRW", "JPY") and re.fullmatch(r"\d{1,3}\.\d{3}", number.strip()):
+        if value is not None and currency in ("KRW", "JPY") and re.fullmatch(r"[1-9]\d{0,2}\.\d{3}", number.strip()):
             value = value * 1000
     if value is None:
         return None

@@ -34,7 +34,7 @@ def parse_number(text: str, *, decimal_comma: bool | None = None) -> float | Non
         decimal = "," if (decimal_comma or len(tail) in (1, 2)) and raw.count(",") == 1 else ""
     elif "." in raw:
         tail = raw.rsplit(".", 1)[1]
-        grouped = raw.count(".") > 1 or (decimal_comma and len(tail) == 3)
+        grouped = raw.count(".") > 1 or (bool(decimal_comma) and len(tail) == 3 and not raw.startswith("0."))
         decimal = "" if grouped else "."
     else:
         decimal = ""

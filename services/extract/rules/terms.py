@@ -107,14 +107,16 @@ PAYMENT_LABEL = re.compile(
 )
 _PAYMENT_VOCAB = re.compile(
     r"T/T|\bTT\b|L/C|\bLC\b|wire|transfer|advance|deposit|balance|\bnet\b|days|선금|잔금|계약금|중도금|현금|어음|카드|송금|결제|마감|월말"
-    r"|delivery|shipment|invoice|sight|%|\bCOD\b|PayPal|credit|D/P|D/A|\bCAD\b|착불|익월|선불|후불|prepay|upfront|up front|입금",
+    r"|delivery|shipment|invoice|sight|%|\bCOD\b|PayPal|credit|D/P|D/A|\bCAD\b|착불|익월|선불|후불|prepay|upfront|up front|입금"
+    r"|일시불|계좌\s?이체|이체|검수|정산|\bEOM\b|documents|B/L",
     re.I,
 )
 PAYMENT_PHRASES = re.compile(
     r"\d{1,3}\s?%\s?(?:T/T|TT|deposit|advance|선금|계약금)[^.\n?]*"
     r"|(?:100\s?%\s?)?T/T (?:in advance|before shipment|against (?:B/L|copy of B/L|documents))"
-    r"|(?:irrevocable\s)?L/C at sight|L/C \d+ days|\d+ days L/C"
-    r"|\bNet\s?\d{1,3}(?:\s?days)?|\d{1,3}\s?days net"
+    r"|(?:(?:irrevocable|local)\s)?L/C at sight|L/C \d+ days|\d+ days L/C|D/P at sight|D/A \d+ days"
+    r"|\bNet\s?\d{1,3}(?:\s?days)?(?:\s?EOM)?|\d{1,3}\s?days net|\d{1,3}\s?일\s?(?:만기\s?)?(?:어음|외상)"
+    r"|(?:납품|검수|도착|인도)\s?(?:완료\s?)?후\s?\d{1,3}\s?일\s?이내\s?(?:현금\s?|계좌\s?)?(?:결제|이체|송금|지급)"
     r"|선금\s?\d{1,3}\s?%[^.\n?]*?잔금\s?\d{1,3}\s?%(?:\s?(?:납품|출고|선적|배송)\s?(?:전|후|시))?"
     r"|(?:배송|납품|인도|출고)\s?(?:시|후)\s?(?:결제|지급|현금 결제)|월말\s?마감(?:\s?후)?(?:\s?익월\s?\d{1,2}\s?일)?(?:\s?(?:현금|어음))?\s?(?:결제|지급)?"
     r"|cash on delivery|payment on delivery|payment upon delivery|착불",
@@ -122,7 +124,8 @@ PAYMENT_PHRASES = re.compile(
 )
 _PAYMENT_TRIM = re.compile(
     r"(?:\s?(?:입니다|이며|이고|입니다만|으로 하겠습니다|로 하겠습니다|으로 진행|로 진행|으로 부탁|로 부탁|을 원합니다|를 원합니다|으로 가능|로 가능|으로 해|로 해|이 가능|가 가능|을 요청|를 요청|을 희망|를 희망|을 원|를 원|을 부탁|를 부탁|로 희망|으로 희망)).*$"
-    r"|(?:,?\s(?:as (?:usual|before|discussed|agreed)|please|if possible|as well)).*$"
+    r"|(?:,?\s(?:as (?:usual|before|discussed|agreed)|please|if possible|as well|and we (?:have|can|will)|and it'?s a deal)).*$"
+    r"|\s?(?:부탁|바랍니다|요청드립니다).*$"
     r"|\s(?:is|are|would be|will be) (?:fine|ok|okay|acceptable|agreed|good).*$"
     r"|\s?조건(?:을|으로|이|은|로)?(?:\s.*)?$",
 )
