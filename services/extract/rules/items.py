@@ -313,6 +313,10 @@ def _code(token: str) -> str | None:
     return None
 
 
+_MEASURE_CODE = re.compile(r"\d+(?:[.,/×x]\d+)*(?:mm|cm|m|ml|l|kg|g|w|kw|v|ul|t|oz|inch|in|d|sq|c|a)?")
+"""A size or measure (152mm, 500ml, 1/2, 27x54): shared by different products, so words must agree too."""
+
+
 def same_product(a: frozenset[str], b: frozenset[str]) -> bool:
     """Whether two product names (as :func:`product_tokens`) name the same line.
 
@@ -324,16 +328,17 @@ def same_product(a: frozenset[str], b: frozenset[str]) -> bool:
         return False
     codes_a = {c for t in a if (c := _code(t))}
     codes_b = {c for t in b if (c := _code(t))}
-    if codes_a and codes_b:
-        return codes_a <= codes_b or codes_b <= codes_a
     words_a = {t for t in a if not _code(t)}
     words_b = {t for t in b if not _code(t)}
-    if not words_a or not words_b:
-        return False
-    if words_a <= words_b or words_b <= words_a:
-        return True
-    shared = words_a & words_b
-    return bool(shared) and len(shared) / len(words_a | words_b) >= 0.5
+    words_agree = bool(words_a and words_b) and (
+        words_a <= words_b or words_b <= words_a or len(words_a & words_b) / len(words_a | words_b) >= 0.5
+    )
+    if codes_a and codes_b:
+        if not (codes_a <= codes_b or codes_b <= codes_a):
+            return False
+        model_code = any(not _MEASURE_CODE.fullmatch(c) for c in codes_a & codes_b)
+        return model_code or not (words_a and words_b) or words_agree
+    return words_agree
 
 
 def similar_names(a: str, b: str) -> bool:

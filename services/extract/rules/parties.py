@@ -12,6 +12,7 @@ from services.extract.rules.text import CLOSING, NAME_LINE, MessageView
 
 COMPANY_SUFFIX = re.compile(
     r"\(주\)|㈜|주식회사|\(유\)|유한회사|Co\.,?\s?Ltd\.?|\bCo\.|\bLtd\.?|\bInc\.?|\bCorp\.?|Corporation|\bLLC\b|GmbH|\bLimited\b|\bPLC\b|S\.A\.|\bAG\b|Pte\.?"
+    r"|S\.r\.l\.|\bSRL\b|S\.p\.A\.|B\.V\.|N\.V\.|\bAB\b|\bAS\b|A/S|\bOy\b|\bPty\b|Ltda\.?|\bSAS\b|\bSARL\b|\bKG\b|\bLLP\b|Sdn Bhd"
     r"|\bCompany\b|Industries|Industrial|Trading|Group|Solutions|Supply|Supplies|Systems|Technologies|Technology|\bTech\b|Electronics|Manufacturing|Enterprises?|Partners|Logistics|Textiles?|Energy"
     r"|[가-힣]+(?:상사|무역|산업|전자|부품|테크|텍|물산|공업|화학|제약|건설|에너지|시스템|솔루션|유통|섬유|기계|통상|코리아|정밀|전기|소재|금속|화학|바이오|식품|물류|엔지니어링|메디칼|메디컬)"
 )
@@ -111,9 +112,21 @@ _DEPARTMENT_TAIL = re.compile(
 )
 
 
+_LEGAL_FORM_END = re.compile(
+    r"^(?P<company>.+?(?:\(주\)|㈜|\(유\)|Co\.,?\s?Ltd\.?|Ltd\.?|Inc\.?|Corp\.?|GmbH|LLC|S\.r\.l\.|B\.V\.|Pty Ltd|Ltda\.?))\s+\S.*$"
+)
+_TITLE_BEFORE_COMMA = re.compile(
+    r"^(?:[A-Z][a-z]+\s){0,3}(?:Lead|Manager|Director|Head|Officer|Buyer|Engineer|Coordinator|Specialist|Executive|Assistant|Purchasing|Procurement|Sales)\b[^,]*,\s(?=\S)"
+)
+
+
 def clean_company(company: str) -> str:
-    """Company without a trailing department or title ('한빛무역 구매팀' → '한빛무역')."""
-    cleaned = _DEPARTMENT_TAIL.sub("", company.strip()).strip(" ,|/·")
+    """Company without a title, department or person ('한빛무역 구매팀' → '한빛무역', '대양(주) 영업부 과장 박준호' → '대양(주)')."""
+    cleaned = _TITLE_BEFORE_COMMA.sub("", company.strip())
+    legal = _LEGAL_FORM_END.match(cleaned)
+    if legal:
+        cleaned = legal.group("company")
+    cleaned = _DEPARTMENT_TAIL.sub("", cleaned).strip(" ,|/·")
     return cleaned or company.strip()
 
 
