@@ -367,7 +367,13 @@ def is_product_name(name: str | None) -> bool:
     if len(stripped) < 2 or not re.search(r"[A-Za-z가-힣]", stripped):
         return False
     bare_unit = rf"(?i)(?:{_EN_UNIT}|{_KO_UNIT})"
-    if re.fullmatch(bare_unit, stripped) or _NOT_A_PRODUCT.match(stripped) or _NOT_PRODUCT_PART.search(stripped):
+    without_particle = _KO_TOKEN_PARTICLE.sub("", stripped)
+    if (
+        re.fullmatch(bare_unit, stripped)
+        or _NOT_A_PRODUCT.match(stripped)
+        or _NOT_A_PRODUCT.match(without_particle)
+        or _NOT_PRODUCT_PART.search(stripped)
+    ):
         return False
     words_left = re.sub(
         rf"(?i)(?:{NUMBER})|(?<![A-Za-z가-힣])(?:{_EN_UNIT}|{_KO_UNIT})(?![A-Za-z가-힣])|[\s+\-–~,.:]", "", stripped
