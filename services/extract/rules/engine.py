@@ -324,6 +324,9 @@ def _read_values(
                 f"price {view.text[clause.start + amount.start : clause.start + amount.end]} not tied to a product"
             )
             continue
+        if _AMOUNT_OFF.match(text, amount.end):
+            _add_amount_off(item, view, clause, amount, common)
+            continue
         item.price.add(_price_statement(view, clause, amount, common))
     # table row values
     if table_row is not None and mentions:
@@ -423,6 +426,33 @@ def _read_values(
         match = terms.QUOTE_REQUEST.search(text)
         assert match is not None
         state.quote_requested.append(_source(view, clause, match.start(), match.end()))
+
+
+_AMOUNT_OFF = re.compile(
+    r"\s?(?:(?:per|a|/)\s?(?:piece|pc|unit|item|set|kg)\s)?(?:off\b|discount\b|reduction\b|rebate\b)"
+    r"|\s?(?:씩\s?)?(?:을|를)?\s?(?:할인|인하|빼|깎)",
+    re.I,
+)
+"""Money followed by 'off' / '할인': a discount stated as an amount, not a price."""
+
+
+def _add_amount_off(item: ItemState, view: MessageView, clause: Clause, amount: Money, common: dict[str, Any]) -> None:
+    """'USD 0.60 off per piece' / '대당 ₩50,000 할인': the net price is the price on the table minus the amount."""
+    offered = [s for s in item.price.statements if s.role == "supplier" and not s.question and s.order <= view.index]
+    if not offered or common["role"] != "supplier":
+        return
+    base = offered[-1]
+    net = float(base.value) - amount.value
+    if net <= 0:
+        return
+    item.price.add(
+        Statement(
+            net,
+            sources=(*base.sources, _source(view, clause, amount.start, amount.end)),
+            extra={**base.extra, "net": True, "list": False},
+            **common,
+        )
+    )
 
 
 def _price_statement(view: MessageView, clause: Clause, amount: Money, common: dict[str, Any]) -> Statement:

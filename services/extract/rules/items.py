@@ -354,7 +354,7 @@ _NOT_A_PRODUCT = re.compile(
 )
 _NOT_PRODUCT_PART = re.compile(
     r"(?i)\b(?:VAT|incoterms?|subject|invoice|PO|tender|contract|dwg|drawing|order no|HS code)\b|\b(?:tel|fax|phone|mob|mobile|cell|e-?mail|ref|no|code|number)\s?[.:]|부가세|부가가치세|영세율|면세|제목|수신|참조|번호|전화|팩스|담당자|귀하|@|^\(.*\)$"
-    r"|^(?:EXW|FCA|FAS|FOB|CFR|CIF|CPT|CIP|DAP|DPU|DDP)\b|(?:이며|입니다|합니다|드립니다|습니다|이고|하고|해서|하여|인데|니다|세요|까요|나요|어요|에요|해요|군요|네요)$"
+    r"|^(?:EXW|FCA|FAS|FOB|CFR|CIF|CPT|CIP|DAP|DPU|DDP)\b|(?:이며|입니다|합니다|드립니다|습니다|이고|하고|해서|하여|인데|니다|세요|까요|나요|어요|에요|해요|군요|네요|\s시|\s경우|\s기준)$"
     r"|^(?:US\$|USD|KRW|EUR|GBP|JPY|CNY|AUD|NZD|\$|€|£|¥|₩)|[₩$€£¥]\s?\d|\d\s?(?:원|달러|유로|엔)"
 )
 

@@ -229,3 +229,24 @@ def test_payment_terms_in_more_styles(text: str, terms_text: str) -> None:
 )
 def test_company_without_title_department_or_person(raw: str, company: str) -> None:
     assert clean_company(raw) == company
+
+
+@pytest.mark.parametrize(
+    ("offer", "discount", "net"),
+    [
+        ("FJ-220 fleece jacket: USD 14.60/pc FOB Ningbo.", "For 1,200 pcs we can take USD 0.60 off per piece.", 14.0),
+        ("진료용 의자 MC-300 정가는 대당 ₩1,850,000입니다.", "3대 구매 시 대당 ₩50,000 할인해 드립니다.", 1_800_000),
+    ],
+)
+def test_discount_stated_as_an_amount_lowers_the_price(offer: str, discount: str, net: float) -> None:
+    thread = NormalizedThread(
+        thread_id="t",
+        messages=[
+            _message(0, offer, "supplier", "Leo", "leo@supplier.cn"),
+            _message(1, "Anything you can do on the price?", "buyer", "Sarah", "sarah@buyer.ca"),
+            _message(2, discount, "supplier", "Leo", "leo@supplier.cn"),
+        ],
+    )
+    facts = ENGINE.extract_sync(thread).facts
+    assert len(facts.items) == 1
+    assert facts.items[0].unit_price == net and facts.items[0].discount_percent is None
