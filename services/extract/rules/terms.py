@@ -160,7 +160,7 @@ NET_PRICE = re.compile(
 )
 
 QUOTE_REQUEST = re.compile(
-    r"견적|quotation|\bquote\b|\bquotes\b|\bRFQ\b|pro[- ]?forma|price list|best price|your price|pricing|how much|\bPI\b"
+    r"견적|quotation|\bquote\b|\bquotes\b|\bRFQ\b|pro[- ]?forma|price list|best price|your price|pricing|how much|\bPI\b|얼마(?:에요|예요|인가요|입니까|일까요|죠|나|야)"
     r"|(?:가격|단가|비용)(?:을|를|이|과|와|은|및)?\s?(?:\S+\s)?(?:알려|문의|안내|제시|부탁|확인|궁금)|offer for|price (?:for|of|on)|prices (?:for|of|on)",
     re.I,
 )
