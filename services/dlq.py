@@ -12,7 +12,7 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from shared import topics
 from shared.broker import _admin_client_kwargs
@@ -65,12 +65,22 @@ def _describe(record: Any) -> DeadLetter:
     )
 
 
-async def _drain(consumer: AIOKafkaConsumer, limit: int, idle_ms: int = 1500) -> list[Any]:
-    records: list[Any] = []
-    while len(records) < limit:
-        batch = await consumer.getmany(timeout_ms=idle_ms, max_records=limit - len(records))
-        if not batch:
+async def _read_to_end(consumer: AIOKafkaConsumer, limit: int, timeout_s: float = 60.0) -> list[Any]:
+    """Everything from the consumer's position to the end offsets as they were when called (or `limit`)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    for _ in range(int(timeout_s * 10)):
+        if consumer.assignment():
             break
+        await asyncio.sleep(0.1)  # a group consumer gets its partitions once it has joined
+    partitions = consumer.assignment()
+    ends = await consumer.end_offsets(list(partitions))
+    records: list[Any] = []
+    while len(records) < limit and loop.time() < deadline:
+        positions = [await consumer.position(tp) for tp in ends]
+        if all(position >= end for position, end in zip(positions, ends.values(), strict=True)):
+            break
+        batch = await consumer.getmany(timeout_ms=500, max_records=limit - len(records))
         for part in batch.values():
             records.extend(part)
     return records
@@ -78,12 +88,14 @@ async def _drain(consumer: AIOKafkaConsumer, limit: int, idle_ms: int = 1500) ->
 
 async def show(settings: Settings, topic: str, limit: int = 50) -> list[DeadLetter]:
     """The first `limit` dead letters of a topic, without moving any consumer group."""
-    consumer = AIOKafkaConsumer(
-        dead_letter_topic(topic), auto_offset_reset="earliest", enable_auto_commit=False, **_connection(settings)
-    )
+    consumer = AIOKafkaConsumer(auto_offset_reset="earliest", enable_auto_commit=False, **_connection(settings))
     await consumer.start()
     try:
-        return [_describe(r) for r in await _drain(consumer, limit)]
+        name = dead_letter_topic(topic)
+        partitions = await consumer._client.fetch_all_metadata()
+        consumer.assign([TopicPartition(name, p) for p in partitions.partitions_for_topic(name) or ()])
+        await consumer.seek_to_beginning()
+        return [_describe(r) for r in await _read_to_end(consumer, limit)]
     finally:
         await consumer.stop()
 
@@ -109,7 +121,7 @@ async def replay(settings: Settings, topic: str, limit: int = 1000) -> int:
     await asyncio.gather(consumer.start(), producer.start())
     replayed = 0
     try:
-        for record in await _drain(consumer, limit):
+        for record in await _read_to_end(consumer, limit):
             headers = [(k, v) for k, v in (record.headers or []) if not k.startswith(DLQ_HEADER_PREFIX)]
             await producer.send_and_wait(source, record.value, key=record.key, headers=headers)
             replayed += 1

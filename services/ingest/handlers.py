@@ -59,16 +59,19 @@ def register(runtime: ServiceRuntime, settings: IngestSettings) -> None:
             with tracer.start_as_current_span("ingest.normalize") as span:
                 incoming = decode_incoming(body, settings, tenant=tenant, arrival=max(arrival, 0))
                 span.set_attribute("quoteflow.message.language", incoming.message.language)
-            if await repository.is_duplicate(incoming):
-                logger.info("duplicate message %s ignored", incoming.message.content_hash[:12])
-                return
-            with tracer.start_as_current_span("ingest.assemble_thread"):
-                thread = await repository.assemble(incoming)
-            await publisher.publish(
-                thread.model_dump_json().encode(),
-                key=thread.thread_id.encode(),
-                headers={"content-type": "application/json", "x-quoteflow-tenant": thread.tenant},
-            )
-            await repository.commit(incoming, thread)
+            # One message of a thread at a time: replies arriving together on different
+            # partitions must not overwrite each other's thread state.
+            async with repository.locked(incoming) as held:
+                if await repository.is_duplicate(incoming):
+                    logger.info("duplicate message %s ignored", incoming.message.content_hash[:12])
+                    return
+                with tracer.start_as_current_span("ingest.assemble_thread"):
+                    thread = await repository.assemble(incoming, held.thread_id)
+                await publisher.publish(
+                    thread.model_dump_json().encode(),
+                    key=thread.thread_id.encode(),
+                    headers={"content-type": "application/json", "x-quoteflow-tenant": thread.tenant},
+                )
+                await repository.commit(incoming, thread)
 
         await guard.run(msg, process)

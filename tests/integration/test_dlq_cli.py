@@ -39,7 +39,7 @@ async def test_show_and_replay_once(stack: Settings) -> None:
     finally:
         await broker.stop()
 
-    letters = await dlq.show(stack, "facts.corrected")
+    letters = sorted(await dlq.show(stack, "facts.corrected"), key=lambda letter: letter.key)
     assert [(letter.key, letter.error_message) for letter in letters] == [
         ("t-0", "facts: field required"),
         ("t-1", "facts: field required"),
