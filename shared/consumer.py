@@ -72,7 +72,7 @@ def _is_transient(exc: BaseException) -> bool:
 
 
 def _is_permanent(exc: BaseException) -> bool:
-    return isinstance(exc, PermanentError | ValidationError | json.JSONDecodeError | UnicodeDecodeError)
+    return isinstance(exc, PermanentError | ValidationError | json.JSONDecodeError | UnicodeError)
 
 
 def error_headers(exc: BaseException, attempt: int, source_topic: str, service: str, record: Any) -> dict[str, str]:

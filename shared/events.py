@@ -101,6 +101,12 @@ class Evidence(StrictModel):
     text: str = Field(description="The quoted span, for reviewers.")
 
 
+PARTY_FIELDS: tuple[str, ...] = tuple(Party.model_fields)
+ITEM_FIELDS: tuple[str, ...] = tuple(LineItem.model_fields)
+SCALAR_FIELDS: tuple[str, ...] = tuple(f for f in KeyFacts.model_fields if f not in ("buyer", "supplier", "items"))
+"""The key-fact fields by kind, in SPEC order: one definition for scoring, grounding and resolution."""
+
+
 # --------------------------------------------------------------------------- emails.raw
 
 

@@ -8,9 +8,22 @@ tests pass :class:`MemoryStore` while integration tests and production pass
 from __future__ import annotations
 
 import time
-from typing import Protocol, runtime_checkable
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol, runtime_checkable
 
 from shared.settings import Settings
+
+
+class WriteBatch(Protocol):
+    """Writes queued and sent together: one round trip, applied all or none (Redis MULTI/EXEC)."""
+
+    def set(self, key: str, value: bytes | str, *, ttl_s: int | None = None) -> None: ...
+
+    def hset(self, key: str, field: str, value: bytes | str) -> None: ...
+
+    def expire(self, key: str, ttl_s: int) -> None: ...
+
+    async def execute(self) -> None: ...
 
 
 @runtime_checkable
@@ -43,9 +56,35 @@ class Store(Protocol):
 
     async def close(self) -> None: ...
 
+    def batch(self) -> WriteBatch:
+        """A batch of writes to send with one round trip."""
+        ...
+
 
 def _as_bytes(value: bytes | str) -> bytes:
     return value.encode() if isinstance(value, str) else value
+
+
+class MemoryWriteBatch:
+    """Queues writes and applies them in order on execute (nothing is applied before)."""
+
+    def __init__(self, store: MemoryStore) -> None:
+        self._store = store
+        self._writes: list[Callable[[], Awaitable[object]]] = []
+
+    def set(self, key: str, value: bytes | str, *, ttl_s: int | None = None) -> None:
+        self._writes.append(lambda: self._store.set(key, value, ttl_s=ttl_s))
+
+    def hset(self, key: str, field: str, value: bytes | str) -> None:
+        self._writes.append(lambda: self._store.hset(key, field, value))
+
+    def expire(self, key: str, ttl_s: int) -> None:
+        self._writes.append(lambda: self._store.expire(key, ttl_s))
+
+    async def execute(self) -> None:
+        writes, self._writes = self._writes, []
+        for write in writes:
+            await write()
 
 
 class MemoryStore:
@@ -121,6 +160,30 @@ class MemoryStore:
     async def close(self) -> None:
         return None
 
+    def batch(self) -> MemoryWriteBatch:
+        return MemoryWriteBatch(self)
+
+
+class RedisWriteBatch:
+    """A MULTI/EXEC pipeline: one round trip, applied atomically."""
+
+    def __init__(self, pipeline: Any, namespace: str) -> None:
+        self._pipeline = pipeline
+        self._ns = namespace
+
+    def set(self, key: str, value: bytes | str, *, ttl_s: int | None = None) -> None:
+        self._pipeline.set(f"{self._ns}:{key}", value, ex=ttl_s or None)
+
+    def hset(self, key: str, field: str, value: bytes | str) -> None:
+        self._pipeline.hset(f"{self._ns}:{key}", field, value)
+
+    def expire(self, key: str, ttl_s: int) -> None:
+        self._pipeline.expire(f"{self._ns}:{key}", ttl_s)
+
+    async def execute(self) -> None:
+        async with self._pipeline as pipeline:
+            await pipeline.execute()
+
 
 class RedisStore:
     """The real store: redis-py's asyncio client."""
@@ -172,6 +235,9 @@ class RedisStore:
 
     async def close(self) -> None:
         await self._client.aclose()
+
+    def batch(self) -> RedisWriteBatch:
+        return RedisWriteBatch(self._client.pipeline(transaction=True), self._ns)
 
 
 def build_store(settings: Settings) -> Store:

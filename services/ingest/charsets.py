@@ -251,6 +251,10 @@ def decode_param(value: object) -> str | None:
         return None
     if isinstance(value, tuple):
         charset, _language, raw = value
-        data = str(raw).encode("latin-1", "surrogateescape")
+        text = str(raw)
+        try:
+            data = text.encode("latin-1", "surrogateescape")
+        except UnicodeEncodeError:
+            return text  # already decoded (e.g. a broken continuation left replacement characters)
         return decode_bytes(data, charset or "utf-8")[0]
     return decode_header_value(value)

@@ -381,22 +381,25 @@ class ThreadRepository:
         tenant = incoming.tenant
         await self._check_still_held(tenant, thread.thread_id)
         thread_ttl = self.settings.thread_ttl_days * DAY_S
-        await self.store.set(f"thread:{tenant}:{thread.thread_id}", thread.model_dump_json(), ttl_s=thread_ttl)
+        subject_key = self._subject_key(incoming)
+        existing = await self.store.hgetall(subject_key) if subject_key else {}
+        # One round trip, all or nothing: the dedup marks never land without the thread state.
+        writes = self.store.batch()
+        writes.set(f"thread:{tenant}:{thread.thread_id}", thread.model_dump_json(), ttl_s=thread_ttl)
         for ref in [incoming.message.message_id, *incoming.references]:
-            await self.store.set(f"msg:{tenant}:{ref}", thread.thread_id, ttl_s=thread_ttl)
+            writes.set(f"msg:{tenant}:{ref}", thread.thread_id, ttl_s=thread_ttl)
         roles_key = self._roles_key(tenant, thread.thread_id)
         for message in thread.messages:
             party = party_of(message.sender_email)
             if party and message.role != "unknown":
-                await self.store.hset(roles_key, party, message.role)
-        await self.store.expire(roles_key, thread_ttl)
-        subject_key = self._subject_key(incoming)
+                writes.hset(roles_key, party, message.role)
+        writes.expire(roles_key, thread_ttl)
         if subject_key:
             participants = sorted({a for m in thread.messages for a in [m.sender_email, *m.to, *m.cc] if a})[:100]
-            existing = await self.store.hgetall(subject_key)
             if thread.thread_id in existing or len(existing) < MAX_SUBJECT_CANDIDATES:
-                await self.store.hset(subject_key, thread.thread_id, json.dumps(participants))
-            await self.store.expire(subject_key, thread_ttl)
+                writes.hset(subject_key, thread.thread_id, json.dumps(participants))
+            writes.expire(subject_key, thread_ttl)
         dedup_ttl = self.settings.dedup_ttl_days * DAY_S
-        await self.store.set(f"seen:{tenant}:id:{incoming.message.message_id}", "1", ttl_s=dedup_ttl)
-        await self.store.set(f"seen:{tenant}:hash:{incoming.message.content_hash}", "1", ttl_s=dedup_ttl)
+        writes.set(f"seen:{tenant}:id:{incoming.message.message_id}", "1", ttl_s=dedup_ttl)
+        writes.set(f"seen:{tenant}:hash:{incoming.message.content_hash}", "1", ttl_s=dedup_ttl)
+        await writes.execute()

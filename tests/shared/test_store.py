@@ -52,3 +52,16 @@ async def test_counters_and_hashes(store: Store) -> None:
     assert await store.hgetall("h") == {"a": b"1", "b": b"2"}
     assert await store.hgetall("none") == {}
     assert await store.ping()
+
+
+async def test_batch_applies_nothing_until_executed_then_everything(store: Store) -> None:
+    writes = store.batch()
+    writes.set("b:thread", "state", ttl_s=60)
+    writes.hset("b:roles", "acme.example", "buyer")
+    writes.expire("b:roles", 60)
+    writes.set("b:seen", "1")
+    assert not await store.exists("b:thread")
+    await writes.execute()
+    assert await store.get("b:thread") == b"state"
+    assert await store.hgetall("b:roles") == {"acme.example": b"buyer"}
+    assert await store.get("b:seen") == b"1"
