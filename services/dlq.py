@@ -15,7 +15,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from shared import topics
-from shared.broker import _admin_client_kwargs
+from shared.broker import kafka_client_kwargs
 from shared.consumer import DLQ_HEADER_PREFIX
 from shared.settings import Settings
 
@@ -32,12 +32,6 @@ class DeadLetter:
     attempt: str
     service: str
     size: int
-
-
-def _connection(settings: Settings) -> dict[str, Any]:
-    kwargs = _admin_client_kwargs(settings)
-    kwargs.pop("client_id", None)
-    return kwargs
 
 
 def dead_letter_topic(name: str) -> str:
@@ -88,7 +82,7 @@ async def _read_to_end(consumer: AIOKafkaConsumer, limit: int, timeout_s: float 
 
 async def show(settings: Settings, topic: str, limit: int = 50) -> list[DeadLetter]:
     """The first `limit` dead letters of a topic, without moving any consumer group."""
-    consumer = AIOKafkaConsumer(auto_offset_reset="earliest", enable_auto_commit=False, **_connection(settings))
+    consumer = AIOKafkaConsumer(auto_offset_reset="earliest", enable_auto_commit=False, **kafka_client_kwargs(settings))
     await consumer.start()
     try:
         name = dead_letter_topic(topic)
@@ -104,7 +98,7 @@ async def replay(settings: Settings, topic: str, limit: int = 1000) -> int:
     """Publish dead letters back to their source topic; returns how many were replayed."""
     dlq_topic = dead_letter_topic(topic)
     source = dlq_topic.removesuffix(".dlq")
-    connection = _connection(settings)
+    connection = kafka_client_kwargs(settings)
     consumer = AIOKafkaConsumer(
         dlq_topic,
         group_id=f"quoteflow-dlq-replay-{source}",

@@ -30,7 +30,7 @@ from services.quote.settings import QuoteSettings
 from services.trainer.main import build_service as build_trainer
 from services.trainer.settings import TrainerSettings
 from shared import topics
-from shared.broker import _admin_client_kwargs, build_broker, ensure_topics
+from shared.broker import build_broker, ensure_topics, kafka_client_kwargs
 from shared.events import FactsExtracted, QuoteGenerated
 from shared.service import ServiceRuntime
 from shared.settings import Settings
@@ -135,8 +135,7 @@ class ThreadOutcome:
 
 async def _collector(settings: Settings, wanted_topics: Sequence[str]) -> AIOKafkaConsumer:
     """A group-less consumer positioned at the end of the topics, to see only what follows."""
-    kwargs = _admin_client_kwargs(settings)
-    kwargs.pop("client_id", None)
+    kwargs = kafka_client_kwargs(settings)
     consumer = AIOKafkaConsumer(
         client_id=f"{settings.service_name}-collector",
         enable_auto_commit=False,

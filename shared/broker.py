@@ -61,13 +61,14 @@ def broker_security(settings: Settings) -> BaseSecurity | None:
     return None
 
 
-def _admin_client_kwargs(settings: Settings) -> dict[str, Any]:
-    """The aiokafka connection options equivalent to :func:`broker_security`."""
+def kafka_client_kwargs(settings: Settings, client_id: str | None = None) -> dict[str, Any]:
+    """Connection options for plain aiokafka clients (admin, collectors), equivalent to :func:`broker_security`."""
     kwargs: dict[str, Any] = {
         "bootstrap_servers": settings.kafka_bootstrap,
         "security_protocol": settings.kafka_security_protocol,
-        "client_id": f"{settings.service_name}-admin",
     }
+    if client_id:
+        kwargs["client_id"] = client_id
     context = _ssl_context(settings)
     if context is not None:
         kwargs["ssl_context"] = context
@@ -148,7 +149,7 @@ def subscriber_options(settings: Settings, group_id: str) -> dict[str, Any]:
 
 async def ensure_topics(settings: Settings, topics: tuple[str, ...] | list[str]) -> list[str]:
     """Create the missing topics; returns those created. Existing topics are left as they are."""
-    admin = AIOKafkaAdminClient(**_admin_client_kwargs(settings))
+    admin = AIOKafkaAdminClient(**kafka_client_kwargs(settings, f"{settings.service_name}-admin"))
     await admin.start()
     try:
         existing = set(await admin.list_topics())
