@@ -125,7 +125,10 @@ async def push_and_wait(
 ) -> tuple[float, list[float]]:
     """Publish offers (all at once or paced) and wait for their quotes; (seconds, latencies in ms)."""
     consumer = AIOKafkaConsumer(
-        topics.QUOTES_GENERATED, bootstrap_servers=settings.kafka_bootstrap, auto_offset_reset="latest"
+        topics.QUOTES_GENERATED,
+        bootstrap_servers=settings.kafka_bootstrap,
+        auto_offset_reset="latest",
+        fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,  # the collector must not add latency of its own
     )
     await consumer.start()
     await consumer.seek_to_end()

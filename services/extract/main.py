@@ -17,6 +17,11 @@ from shared.telemetry import Telemetry
 
 logger = logging.getLogger(__name__)
 
+HUB_OFFLINE_BLOCKS_LLM = (
+    "HF_HUB_OFFLINE=1 makes huggingface_hub refuse every request, including those to your own inference "
+    "server: unset it for the extract service (extract never contacts the Hugging Face Hub)"
+)
+
 MISSING_LLM_URL = (
     "the llm engine needs an inference server: set QUOTEFLOW_LLM_URL to a TGI endpoint "
     "(e.g. http://localhost:8080; QUOTEFLOW_LLM_FLAVOUR=vllm for vLLM, e.g. http://localhost:8000), "
@@ -33,6 +38,10 @@ def build_engine(
         return RulesEngine()
     if not settings.llm_url:
         raise UserError(MISSING_LLM_URL)
+    from huggingface_hub import constants as hub_constants
+
+    if hub_constants.HF_HUB_OFFLINE:
+        raise UserError(HUB_OFFLINE_BLOCKS_LLM)
     from services.extract.llm.client import build_backend
     from services.extract.llm.engine import LlmEngine
     from services.extract.llm.fewshot import FewShotSelector

