@@ -18,7 +18,15 @@ from datetime import date
 from typing import Any, Literal
 
 from services.extract.llm.numbers import Mention, as_days, as_months, close_number, find_numbers, same_number
-from shared.events import Evidence, KeyFacts, NormalizedMessage, NormalizedThread
+from shared.events import (
+    ITEM_FIELDS,
+    PARTY_FIELDS,
+    SCALAR_FIELDS,
+    Evidence,
+    KeyFacts,
+    NormalizedMessage,
+    NormalizedThread,
+)
 
 Kind = Literal["text", "signature", "header"]
 Side = Literal["supplier", "buyer", "any"]
@@ -269,23 +277,12 @@ class Grounded:
 def _leaves(data: dict[str, Any]) -> Iterator[tuple[str, Any]]:
     for key in ("buyer", "supplier"):
         party = data.get(key) or {}
-        for name in ("name", "company", "email"):
+        for name in PARTY_FIELDS:
             yield f"{key}.{name}", party.get(name)
-    for key in (
-        "currency",
-        "moq",
-        "delivery_lead_time_days",
-        "delivery_date",
-        "shipping_method",
-        "incoterm",
-        "payment_terms",
-        "warranty_months",
-        "budget",
-        "quote_requested",
-    ):
+    for key in SCALAR_FIELDS:
         yield key, data.get(key)
     for index, item in enumerate(data.get("items") or []):
-        for name in ("product", "quantity", "unit", "unit_price", "currency", "discount_percent"):
+        for name in ITEM_FIELDS:
             yield f"items.{index}.{name}", item.get(name)
 
 

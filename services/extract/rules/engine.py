@@ -15,7 +15,16 @@ from services.extract.rules.numbers import clean_number
 from services.extract.rules.parties import PartyFacts, build_party, infer_roles, party_key
 from services.extract.rules.quantities import find_moq, find_quantities
 from services.extract.rules.text import Clause, MessageView, find_body_end, split_clauses, split_inline_forwards
-from shared.events import Evidence, KeyFacts, LineItem, NormalizedMessage, NormalizedThread, Party, VatStatus
+from shared.events import (
+    SCALAR_FIELDS,
+    Evidence,
+    KeyFacts,
+    LineItem,
+    NormalizedMessage,
+    NormalizedThread,
+    Party,
+    VatStatus,
+)
 
 _PRODUCT_LABEL = re.compile(
     r"^\s*(?:(?:[-*•·▪◦►■□▶▷●○◆◇※]|\(?\d{1,2}[.)]|[가-하][.)])\s*)?"
@@ -582,16 +591,9 @@ def resolve(views: list[MessageView], state: ThreadState) -> Resolved:
     evidence: list[Evidence] = []
     warnings = list(dict.fromkeys(state.warnings))
     scalars: dict[str, Any] = {}
-    for name in (
-        "moq",
-        "delivery_lead_time_days",
-        "delivery_date",
-        "shipping_method",
-        "incoterm",
-        "payment_terms",
-        "warranty_months",
-        "budget",
-    ):
+    for name in SCALAR_FIELDS:
+        if name in ("currency", "quote_requested"):  # resolved from the items and the buyer's asks below
+            continue
         track = state.fields.get(name)
         if track is None:
             continue

@@ -31,24 +31,10 @@ from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 from typing import Any, Literal
 
-from shared.events import KeyFacts, LineItem, Party
+from shared.events import ITEM_FIELDS, PARTY_FIELDS, SCALAR_FIELDS, KeyFacts, LineItem, Party
 
 Outcome = Literal["tp", "tn", "fp", "fn"]
 
-PARTY_FIELDS = ("name", "company", "email")
-ITEM_FIELDS = ("product", "quantity", "unit", "unit_price", "currency", "discount_percent")
-SCALAR_FIELDS = (
-    "currency",
-    "moq",
-    "delivery_lead_time_days",
-    "delivery_date",
-    "shipping_method",
-    "incoterm",
-    "payment_terms",
-    "warranty_months",
-    "budget",
-    "quote_requested",
-)
 FIELD_NAMES: tuple[str, ...] = (
     *(f"buyer.{f}" for f in PARTY_FIELDS),
     *(f"supplier.{f}" for f in PARTY_FIELDS),

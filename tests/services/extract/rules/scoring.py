@@ -5,21 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from services.extract.rules.items import product_tokens, same_product
+from shared.events import ITEM_FIELDS, PARTY_FIELDS, SCALAR_FIELDS
 
-PARTY_FIELDS = ("name", "company", "email")
-ITEM_FIELDS = ("product", "quantity", "unit", "unit_price", "currency", "discount_percent")
-SCALARS = (
-    "currency",
-    "moq",
-    "delivery_lead_time_days",
-    "delivery_date",
-    "shipping_method",
-    "incoterm",
-    "payment_terms",
-    "warranty_months",
-    "budget",
-    "quote_requested",
-)
+SCALARS = SCALAR_FIELDS
 
 
 def _norm(value: Any) -> Any:
