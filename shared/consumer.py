@@ -32,7 +32,7 @@ from aiokafka import TopicPartition
 from aiokafka.errors import KafkaError
 from faststream.kafka import KafkaBroker
 from faststream.kafka.message import KafkaMessage
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from shared.ops import metrics_for
 from shared.settings import Settings
@@ -249,6 +249,19 @@ class MessageGuard:
             found[1].dead_letters.labels(found[0], self.topic, type(exc).__name__).inc()
         if self.on_dead_letter is not None:
             self.on_dead_letter(self.topic, exc)
+
+
+async def publish_event(
+    publisher: Any, event: BaseModel, *, key: str, tenant: str | None = None, topic: str = ""
+) -> None:
+    """Publish a versioned event as JSON, keyed (thread or adapter id) so its stream stays in order.
+
+    ``publisher`` is a faststream publisher (topic fixed) or a broker (``topic`` given).
+    """
+    headers = {"content-type": "application/json"}
+    if tenant:
+        headers["x-quoteflow-tenant"] = tenant
+    await publisher.publish(event.model_dump_json().encode(), topic, key=key.encode(), headers=headers)
 
 
 def parse_event(model: type[Any], body: bytes) -> Any:

@@ -10,7 +10,7 @@ from services.extract.engine import Extraction, ExtractionEngine
 from services.extract.settings import ExtractSettings
 from shared import topics
 from shared.broker import subscriber_options
-from shared.consumer import MessageGuard, parse_event
+from shared.consumer import MessageGuard, parse_event, publish_event
 from shared.events import FactsExtracted, NormalizedThread
 from shared.service import ServiceRuntime
 
@@ -66,10 +66,6 @@ def register(runtime: ServiceRuntime, settings: ExtractSettings, engine: Extract
                 if extraction.adapter_id:
                     span.set_attribute("quoteflow.llm.adapter_id", extraction.adapter_id)
             event = to_event(thread, extraction)
-            await publisher.publish(
-                event.model_dump_json().encode(),
-                key=thread.thread_id.encode(),
-                headers={"content-type": "application/json", "x-quoteflow-tenant": thread.tenant},
-            )
+            await publish_event(publisher, event, key=thread.thread_id, tenant=thread.tenant)
 
         await guard.run(msg, process)

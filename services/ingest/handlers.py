@@ -11,7 +11,7 @@ from services.ingest.settings import IngestSettings
 from services.ingest.threads import ThreadRepository
 from shared import topics
 from shared.broker import subscriber_options
-from shared.consumer import MessageGuard, parse_event
+from shared.consumer import MessageGuard, parse_event, publish_event
 from shared.events import EmailEvent, NormalizedThread
 from shared.service import ServiceRuntime
 
@@ -67,11 +67,7 @@ def register(runtime: ServiceRuntime, settings: IngestSettings) -> None:
                     return
                 with tracer.start_as_current_span("ingest.assemble_thread"):
                     thread = await repository.assemble(incoming, held.thread_id)
-                await publisher.publish(
-                    thread.model_dump_json().encode(),
-                    key=thread.thread_id.encode(),
-                    headers={"content-type": "application/json", "x-quoteflow-tenant": thread.tenant},
-                )
+                await publish_event(publisher, thread, key=thread.thread_id, tenant=thread.tenant)
                 await repository.commit(incoming, thread)
 
         await guard.run(msg, process)

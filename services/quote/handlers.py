@@ -20,7 +20,7 @@ from services.quote.render import QuoteRenderer, pdf_path, render_pdf, render_qu
 from services.quote.settings import QuoteSettings
 from shared import topics
 from shared.broker import subscriber_options
-from shared.consumer import MessageGuard, parse_event
+from shared.consumer import MessageGuard, parse_event, publish_event
 from shared.events import FactsExtracted, QuoteGenerated
 from shared.service import ServiceRuntime
 
@@ -119,11 +119,7 @@ def register(runtime: ServiceRuntime, settings: QuoteSettings, today: Callable[[
                 quote = build_quote_event(event, slot, settings, issued, renderer)
                 span.set_attribute("quoteflow.quote.needs_review", quote.needs_review)
             quote = await write_pdf(settings, quote)
-            await publisher.publish(
-                quote.model_dump_json().encode(),
-                key=event.thread_id.encode(),
-                headers={"content-type": "application/json", "x-quoteflow-tenant": event.tenant},
-            )
+            await publish_event(publisher, quote, key=event.thread_id, tenant=event.tenant)
             await book.record(event.tenant, event.thread_id, slot, facts_hash)
 
         await guard.run(msg, process)

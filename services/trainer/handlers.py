@@ -11,7 +11,7 @@ from services.trainer.registry import AdapterAnnouncer, Publish
 from services.trainer.settings import TrainerSettings
 from shared import topics
 from shared.broker import subscriber_options
-from shared.consumer import MessageGuard, parse_event
+from shared.consumer import MessageGuard, parse_event, publish_event
 from shared.events import AdapterEvent, FactsCorrected
 from shared.service import ServiceRuntime
 
@@ -31,11 +31,7 @@ def register(runtime: ServiceRuntime, settings: TrainerSettings) -> AdapterAnnou
     )
 
     async def publish(event: AdapterEvent) -> None:
-        await publisher.publish(
-            event.model_dump_json().encode(),
-            key=event.adapter_id.encode(),
-            headers={"content-type": "application/json"},
-        )
+        await publish_event(publisher, event, key=event.adapter_id)
 
     @broker.subscriber(
         topics.FACTS_CORRECTED,

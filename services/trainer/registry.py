@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from shared import topics
+from shared.consumer import publish_event
 from shared.events import AdapterEvent
 from shared.store import Store
 
@@ -158,11 +159,6 @@ def broker_publisher(broker: Any) -> Publish:
     """Publish AdapterEvents with a (started) faststream KafkaBroker, keyed by adapter id."""
 
     async def publish(event: AdapterEvent) -> None:
-        await broker.publish(
-            event.model_dump_json().encode(),
-            topics.MODELS_ADAPTERS,
-            key=event.adapter_id.encode(),
-            headers={"content-type": "application/json"},
-        )
+        await publish_event(broker, event, key=event.adapter_id, topic=topics.MODELS_ADAPTERS)
 
     return publish
