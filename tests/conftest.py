@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pydantic import SecretStr
@@ -16,6 +17,32 @@ REPO = Path(__file__).resolve().parent.parent
 TEAM_SHARED = REPO.parent / "shared"
 EXAMPLES = REPO / "examples"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+# SPEC.md §1's example: the talk's thread must give exactly these key facts.
+SPEC_EXAMPLE_FACTS: dict[str, Any] = {
+    "buyer": {"name": "김서연", "company": "한빛무역", "email": "seoyeon.kim@hanbit-trading.co.kr"},
+    "supplier": {"name": "박준호", "company": "대양부품", "email": "junho.park@daeyang-parts.com"},
+    "currency": "KRW",
+    "items": [
+        {
+            "product": "X 제품",
+            "quantity": 100,
+            "unit": "개",
+            "unit_price": 9500,
+            "currency": "KRW",
+            "discount_percent": 5,
+        }
+    ],
+    "moq": 50,
+    "delivery_lead_time_days": 7,
+    "delivery_date": None,
+    "shipping_method": None,
+    "incoterm": None,
+    "payment_terms": None,
+    "warranty_months": None,
+    "budget": None,
+    "quote_requested": True,
+}
 
 
 @pytest.fixture(autouse=True)

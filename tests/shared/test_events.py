@@ -16,31 +16,9 @@ from shared.events import (
     NormalizedThread,
     Party,
 )
+from tests.conftest import SPEC_EXAMPLE_FACTS
 
-SPEC_EXAMPLE = {
-    "buyer": {"name": "김서연", "company": "한빛무역", "email": "seoyeon.kim@hanbit-trading.co.kr"},
-    "supplier": {"name": "박준호", "company": "대양부품", "email": "junho.park@daeyang-parts.com"},
-    "currency": "KRW",
-    "items": [
-        {
-            "product": "X 제품",
-            "quantity": 100,
-            "unit": "개",
-            "unit_price": 9500,
-            "currency": "KRW",
-            "discount_percent": 5,
-        }
-    ],
-    "moq": 50,
-    "delivery_lead_time_days": 7,
-    "delivery_date": None,
-    "shipping_method": None,
-    "incoterm": None,
-    "payment_terms": None,
-    "warranty_months": None,
-    "budget": None,
-    "quote_requested": True,
-}
+SPEC_EXAMPLE = SPEC_EXAMPLE_FACTS
 
 
 def test_spec_example_round_trips_with_every_field_present() -> None:

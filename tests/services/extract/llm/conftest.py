@@ -18,6 +18,7 @@ from services.extract.llm.fewshot import FewShotSelector
 from services.extract.settings import ExtractSettings
 from shared.events import KeyFacts, NormalizedMessage, NormalizedThread
 from shared.store import Store
+from tests.conftest import SPEC_EXAMPLE_FACTS
 from tests.support.tgi_server import TgiTestServer
 
 BUYER = ("김서연", "seoyeon.kim@hanbit-trading.co.kr", "한빛무역")
@@ -41,30 +42,7 @@ TALK_TEXTS = [
     ("buyer", "최종 조건으로 견적서를 보내주시면 감사하겠습니다. 확인 후 바로 주문하겠습니다."),
     ("supplier", "첨부된 견적서를 확인해주시기 바랍니다. 기타 문의 사항이 있으시면 언제든지 연락 주십시오."),
 ]
-TALK_FACTS: dict[str, Any] = {
-    "buyer": {"name": "김서연", "company": "한빛무역", "email": "seoyeon.kim@hanbit-trading.co.kr"},
-    "supplier": {"name": "박준호", "company": "대양부품", "email": "junho.park@daeyang-parts.com"},
-    "currency": "KRW",
-    "items": [
-        {
-            "product": "X 제품",
-            "quantity": 100,
-            "unit": "개",
-            "unit_price": 9500,
-            "currency": "KRW",
-            "discount_percent": 5,
-        }
-    ],
-    "moq": 50,
-    "delivery_lead_time_days": 7,
-    "delivery_date": None,
-    "shipping_method": None,
-    "incoterm": None,
-    "payment_terms": None,
-    "warranty_months": None,
-    "budget": None,
-    "quote_requested": True,
-}
+TALK_FACTS: dict[str, Any] = SPEC_EXAMPLE_FACTS
 TALK_SUMMARY = (
     "1. 김서연: X 제품 가격 문의\n2. 박준호: 개당 10,000원, MOQ 50개, 7일\n최종: 100개, 5% 할인, 개당 9,500원"
 )

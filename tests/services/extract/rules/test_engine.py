@@ -16,6 +16,7 @@ from services.extract.rules import RulesEngine
 from services.ingest.mailfiles import assemble_offline, read_mail_files
 from services.ingest.settings import IngestSettings
 from shared.events import NormalizedMessage, NormalizedThread
+from tests.conftest import SPEC_EXAMPLE_FACTS
 from tests.services.extract.rules.scoring import counts, f1, mismatches
 
 REPO = Path(__file__).resolve().parents[4]
@@ -24,30 +25,7 @@ TALK_EXAMPLE = REPO / "examples" / "talk-x-product.mbox"
 CORPORA = REPO.parent / "shared" / "corpora"
 FIXTURE_DIRS = sorted(p for p in FIXTURES.iterdir() if (p / "expected.json").exists())
 
-SPEC_EXAMPLE: dict[str, Any] = {
-    "buyer": {"name": "김서연", "company": "한빛무역", "email": "seoyeon.kim@hanbit-trading.co.kr"},
-    "supplier": {"name": "박준호", "company": "대양부품", "email": "junho.park@daeyang-parts.com"},
-    "currency": "KRW",
-    "items": [
-        {
-            "product": "X 제품",
-            "quantity": 100,
-            "unit": "개",
-            "unit_price": 9500,
-            "currency": "KRW",
-            "discount_percent": 5,
-        }
-    ],
-    "moq": 50,
-    "delivery_lead_time_days": 7,
-    "delivery_date": None,
-    "shipping_method": None,
-    "incoterm": None,
-    "payment_terms": None,
-    "warranty_months": None,
-    "budget": None,
-    "quote_requested": True,
-}
+SPEC_EXAMPLE: dict[str, Any] = SPEC_EXAMPLE_FACTS
 
 ENGINE = RulesEngine()
 
