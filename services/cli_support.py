@@ -23,4 +23,10 @@ class UserError(Exception):
 
 
 def run_async(coro: Coroutine[Any, Any, T]) -> T:
-    return asyncio.run(coro)
+    """Run the CLI's coroutine on uvloop where it is installed (Linux, macOS): a faster event loop
+    for a service that spends much of its time in Kafka and Redis I/O."""
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - Windows
+        return asyncio.run(coro)
+    return uvloop.run(coro)

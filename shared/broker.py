@@ -2,10 +2,12 @@
 
 Producer: ``acks=all``; idempotence on for Apache Kafka, off for the embedded
 Tansu 0.6 broker (it answers InitProducerId with an error).
-Consumers: explicit ``MANUAL`` ack policy driven by shared.consumer.MessageGuard
-(commit only processed offsets, batched in time; rewind the partition on a failure:
-at-least-once) and ``auto_offset_reset=earliest`` (a new group must not skip what
-was published before it joined).
+Consumers: batches of records, explicit ``MANUAL`` ack policy driven by
+shared.consumer.MessageGuard (commit only processed offsets, batched in time; rewind
+the partition on a failure: at-least-once) and ``auto_offset_reset=earliest`` (a new
+group must not skip what was published before it joined).
+Tracing: faststream's telemetry middleware makes the publish spans; consume spans are
+made per record by MessageGuard, so a batch never merges the traces of its e-mails.
 Topics are created at start-up because Tansu does not auto-create them.
 """
 
@@ -18,10 +20,13 @@ from typing import Any
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
-from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
+from faststream.kafka.opentelemetry.provider import telemetry_attributes_provider_factory
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
+from faststream.kafka.response import KafkaPublishCommand
 from faststream.message import StreamMessage
+from faststream.opentelemetry.middleware import TelemetryMiddleware
 from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
+from opentelemetry.trace import TracerProvider
 
 from shared.ops import Metrics, attach_metrics
 from shared.settings import Settings
@@ -30,6 +35,8 @@ from shared.telemetry import Telemetry
 logger = logging.getLogger(__name__)
 
 TOPIC_ALREADY_EXISTS = 36
+BATCH_POLL_MS = 10
+"""How long an idle batch subscriber waits for records (faststream sleeps as long again when none came)."""
 
 
 def _ssl_context(settings: Settings) -> ssl.SSLContext | None:
@@ -88,11 +95,33 @@ class _TopicsCreatedByUs(logging.Filter):
         return "Auto create topics is disabled" not in record.getMessage()
 
 
+def _spans_except_batches(message: Any) -> Any:
+    """Telemetry settings for single records and publishes; batches get no span of their own.
+
+    A batch span would start a new trace linking many e-mails; MessageGuard opens one
+    ``<topic> process`` span per record instead, continuing each record's own trace.
+    """
+    if isinstance(message, tuple):
+        return None
+    return telemetry_attributes_provider_factory(message)
+
+
+class QuoteFlowTelemetryMiddleware(TelemetryMiddleware[KafkaPublishCommand]):
+    """faststream's Kafka telemetry middleware, with batch consume spans left to MessageGuard."""
+
+    def __init__(self, *, tracer_provider: TracerProvider) -> None:
+        super().__init__(
+            settings_provider_factory=_spans_except_batches,
+            tracer_provider=tracer_provider,
+            include_messages_counters=True,
+        )
+
+
 def build_broker(settings: Settings, telemetry: Telemetry, metrics: Metrics | None = None) -> KafkaBroker:
     """The service's KafkaBroker (publisher + subscribers), traced (and measured) by faststream's middlewares."""
     if settings.kafka_bootstrap is None:
         raise ValueError("kafka_bootstrap is not set: start the embedded stack first")
-    middlewares: list[Any] = [KafkaTelemetryMiddleware(tracer_provider=telemetry.tracer_provider)]
+    middlewares: list[Any] = [QuoteFlowTelemetryMiddleware(tracer_provider=telemetry.tracer_provider)]
     if metrics is not None:
         middlewares.append(
             KafkaPrometheusMiddleware(
@@ -125,25 +154,28 @@ def _broker_logger(service_name: str) -> logging.Logger:
     return broker_logger
 
 
-async def raw_body(message: StreamMessage[Any]) -> bytes:
-    """Decoder that hands handlers the undecoded bytes: parsing is ours, so bad input can be dead-lettered."""
-    return bytes(message.body)
+async def raw_bodies(message: StreamMessage[Any]) -> list[bytes]:
+    """Decoder that leaves a batch's bodies undecoded: parsing is ours, so bad input can be dead-lettered."""
+    body = message.body
+    return [bytes(b) for b in body] if isinstance(body, list) else [bytes(body)]
 
 
-def subscriber_options(settings: Settings, group_id: str) -> dict[str, Any]:
-    """Consumer options every QuoteFlow subscriber uses (at-least-once, from the beginning)."""
+def subscriber_options(settings: Settings, group_id: str, max_records: int | None = None) -> dict[str, Any]:
+    """Consumer options every QuoteFlow subscriber uses (batches, at-least-once, from the beginning)."""
     return {
         "group_id": group_id,
         "auto_offset_reset": "earliest",
+        # One handler call per fetched batch: framework and tracing overhead per batch, not per record.
+        "batch": True,
+        "max_records": max_records or settings.consumer_batch_max,
+        "batch_timeout_ms": BATCH_POLL_MS,
         # MessageGuard rewinds on failure and OffsetCommitter commits processed offsets.
         "ack_policy": AckPolicy.MANUAL,
         "max_poll_interval_ms": settings.kafka_max_poll_interval_ms,
         "fetch_max_wait_ms": settings.kafka_fetch_max_wait_ms,
-        # Sequential per partition, concurrent between partitions: waits on Kafka and Redis overlap.
-        "max_workers": min(settings.consumer_workers, settings.kafka_partitions),
         "max_partition_fetch_bytes": settings.kafka_max_message_bytes,
         "fetch_max_bytes": settings.kafka_max_message_bytes,
-        "decoder": raw_body,
+        "decoder": raw_bodies,
     }
 
 

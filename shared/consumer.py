@@ -1,12 +1,13 @@
 """At-least-once message handling with a dead-letter topic.
 
-Every handler runs inside :class:`MessageGuard`, which sorts failures three ways:
+Subscribers take records in batches and hand them to :class:`MessageGuard`, which
+runs them one by one (in order within a partition) and sorts failures three ways:
 
 - the message itself is bad (:class:`PermanentError`, pydantic validation, bad
   JSON or encoding): it goes to ``<topic>.dlq`` at once, with the reason in
   headers, and is acknowledged so the partition moves on;
 - a dependency is down (:class:`TransientError`, connection errors, timeouts):
-  the guard rewinds the partition to the message (nack) and it is tried again
+  the guard rewinds the partition to the message (seek) and it is tried again
   after a back-off, for as long as it takes: nothing is acknowledged without
   its effect;
 - anything else (a bug): retried ``max_attempts`` times, then dead-lettered.
@@ -23,15 +24,19 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from aiokafka import TopicPartition
 from aiokafka.errors import KafkaError
 from faststream.kafka import KafkaBroker
 from faststream.kafka.message import KafkaMessage
+from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from pydantic import BaseModel, ValidationError
 
 from shared.ops import metrics_for
@@ -168,13 +173,52 @@ async def flush_commits(broker: KafkaBroker) -> None:
         await committer.close()
 
 
+TENANT_HEADER = "x-quoteflow-tenant"
+_PROPAGATOR = TraceContextTextMapPropagator()
+
+
+@dataclass
+class Delivery:
+    """One Kafka record as a handler sees it: its bytes, headers and place in the partition."""
+
+    record: Any
+
+    @property
+    def body(self) -> bytes:
+        return bytes(self.record.value or b"")
+
+    @cached_property
+    def headers(self) -> dict[str, str]:
+        return {k: bytes(v).decode("utf-8", "replace") for k, v in (self.record.headers or ())}
+
+    @property
+    def tenant(self) -> str | None:
+        return self.headers.get(TENANT_HEADER)
+
+    @property
+    def timestamp_ms(self) -> int:
+        return max(int(getattr(self.record, "timestamp", 0) or 0), 0)
+
+
+Process = Callable[[Delivery], Awaitable[None]]
+
+
 @dataclass
 class MessageGuard:
-    """Wraps one subscriber's processing with retries, back-off and dead-lettering."""
+    """Runs one subscriber's batches record by record, with retries, back-off and dead-lettering.
+
+    A fetched batch is split by partition; partitions are handled concurrently (waits on
+    Kafka and Redis overlap), the records of one partition strictly in order. Each record
+    gets its own ``<topic> process`` span, a child of the trace in its headers, so one
+    e-mail keeps one trace however it was batched. A record that must be retried rewinds
+    its partition to itself; the records before it are done and their offsets committed.
+    """
 
     broker: KafkaBroker
     settings: Settings
     topic: str
+    tracer: Tracer
+    group_id: str = ""
     on_dead_letter: Callable[[str, BaseException], None] | None = None
     _attempts: dict[tuple[int, int], int] = field(default_factory=dict)
     committer: OffsetCommitter = field(init=False)
@@ -183,53 +227,116 @@ class MessageGuard:
         self.committer = OffsetCommitter(self.settings.commit_interval_ms / 1000)
         _COMMITTERS.setdefault(self.broker, []).append(self.committer)
 
-    async def run(self, message: KafkaMessage, process: Callable[[], Awaitable[None]]) -> None:
-        record = message.raw_message
-        position = (int(getattr(record, "partition", -1)), int(getattr(record, "offset", -1)))
-        attempt = self._attempts.get(position, 0) + 1
-        try:
-            await process()
-        except Exception as exc:
-            if _is_permanent(exc) or (not _is_transient(exc) and attempt >= self.settings.max_attempts):
-                try:
-                    await self._dead_letter(message, exc, attempt)
-                except Exception as dlq_exc:
-                    # The dead letter is the message's effect: without it, rewind and try again later.
-                    logger.error("%s: dead-letter publish failed (%s)", self.settings.service_name, dlq_exc)
-                    await asyncio.sleep(self.settings.retry_backoff_max_s)
-                    await message.nack()
-                    raise
-                self._attempts.pop(position, None)
-                await self.committer.processed(getattr(message, "consumer", None), record)
-                return
-            self._attempts[position] = attempt
-            if (found := metrics_for(self.broker)) is not None:
-                found[1].retries.labels(found[0], self.topic).inc()
-            delay = min(self.settings.retry_backoff_s * 2 ** (attempt - 1), self.settings.retry_backoff_max_s)
-            logger.warning(
-                "%s: attempt %d failed on %s[%d]@%d (%s), retrying in %.1fs",
-                self.settings.service_name,
-                attempt,
-                self.topic,
-                position[0],
-                position[1],
-                type(exc).__name__,
-                delay,
-            )
-            await asyncio.sleep(delay)
-            await message.nack()  # rewind the partition to this message
-            raise
-        self._attempts.pop(position, None)
-        await self.committer.processed(getattr(message, "consumer", None), record)
+    async def run_batch(self, message: KafkaMessage, process: Process) -> None:
+        """Handle every record of a fetched batch (faststream ``batch=True`` subscriber)."""
+        records = message.raw_message if isinstance(message.raw_message, tuple) else (message.raw_message,)
+        by_partition: dict[TopicPartition, list[Any]] = {}
+        for record in records:
+            by_partition.setdefault(TopicPartition(record.topic, record.partition), []).append(record)
+        consumer = getattr(message, "consumer", None)
+        await asyncio.gather(*(self._run_partition(consumer, tp, part, process) for tp, part in by_partition.items()))
 
-    async def _dead_letter(self, message: KafkaMessage, exc: BaseException, attempt: int) -> None:
-        record = message.raw_message
+    async def _run_partition(self, consumer: Any, tp: TopicPartition, records: list[Any], process: Process) -> None:
+        done: Any = None
+        try:
+            for record in records:
+                if not await self._run_one(Delivery(record), process):
+                    self._rewind(consumer, tp, int(record.offset))
+                    break
+                done = record
+        except BaseException:
+            # Cancelled (shutdown) or a bug in the guard: hand back everything not done.
+            self._rewind(consumer, tp, int(done.offset) + 1 if done is not None else int(records[0].offset))
+            raise
+        finally:
+            if done is not None:
+                await self.committer.processed(consumer, done)
+
+    def _rewind(self, consumer: Any, tp: TopicPartition, offset: int) -> None:
+        """Fetch the partition again from ``offset`` (the record to retry)."""
+        if consumer is None:
+            return
+        try:
+            consumer.seek(tp, offset)
+        except Exception as exc:  # revoked meanwhile: its new owner starts from the committed offset
+            logger.warning("cannot rewind %s[%d] to %d (%s)", tp.topic, tp.partition, offset, type(exc).__name__)
+
+    def _span_attributes(self, record: Any) -> dict[str, Any]:
+        """OTel messaging attributes of one record (no key, no body: both may carry mail data)."""
+        return {
+            "messaging.system": "kafka",
+            "messaging.operation": "process",
+            "messaging.destination.name": record.topic,
+            "messaging.kafka.destination.partition": int(record.partition),
+            "messaging.kafka.message.offset": int(record.offset),
+            "messaging.kafka.consumer.group": self.group_id,
+            "messaging.message.body.size": len(record.value or b""),
+        }
+
+    async def _run_one(self, delivery: Delivery, process: Process) -> bool:
+        """True when the record's effect is done (or it is dead-lettered); False to rewind and retry."""
+        record = delivery.record
+        position = (int(record.partition), int(record.offset))
+        attempt = self._attempts.get(position, 0) + 1
+        started = time.perf_counter()
+        outcome = "ok"
+        with self.tracer.start_as_current_span(
+            f"{record.topic} process",
+            context=_PROPAGATOR.extract(delivery.headers),
+            kind=SpanKind.CONSUMER,
+            attributes=self._span_attributes(record),
+            record_exception=False,
+        ) as span:
+            try:
+                await process(delivery)
+            except Exception as exc:
+                span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
+                span.set_attribute("error.type", type(exc).__qualname__)
+                done = await self._failed(delivery, exc, attempt, position)
+                outcome = "dead_letter" if done else "retry"
+                return done
+            finally:
+                if (found := metrics_for(self.broker)) is not None:
+                    found[1].processing.labels(found[0], self.topic, outcome).observe(time.perf_counter() - started)
+        self._attempts.pop(position, None)
+        return True
+
+    async def _failed(self, delivery: Delivery, exc: Exception, attempt: int, position: tuple[int, int]) -> bool:
+        if _is_permanent(exc) or (not _is_transient(exc) and attempt >= self.settings.max_attempts):
+            try:
+                await self._dead_letter(delivery, exc, attempt)
+            except Exception as dlq_exc:
+                # The dead letter is the record's effect: without it, rewind and try again later.
+                logger.error("%s: dead-letter publish failed (%s)", self.settings.service_name, dlq_exc)
+                await asyncio.sleep(self.settings.retry_backoff_max_s)
+                return False
+            self._attempts.pop(position, None)
+            return True
+        self._attempts[position] = attempt
+        if (found := metrics_for(self.broker)) is not None:
+            found[1].retries.labels(found[0], self.topic).inc()
+        delay = min(self.settings.retry_backoff_s * 2 ** (attempt - 1), self.settings.retry_backoff_max_s)
+        logger.warning(
+            "%s: attempt %d failed on %s[%d]@%d (%s), retrying in %.1fs",
+            self.settings.service_name,
+            attempt,
+            self.topic,
+            position[0],
+            position[1],
+            type(exc).__name__,
+            delay,
+        )
+        await asyncio.sleep(delay)
+        return False
+
+    async def _dead_letter(self, delivery: Delivery, exc: BaseException, attempt: int) -> None:
+        record = delivery.record
         logger.error(
             "%s: dead-lettering %s[%s]@%s after %d attempt(s): %s: %s",
             self.settings.service_name,
             self.topic,
-            getattr(record, "partition", "?"),
-            getattr(record, "offset", "?"),
+            record.partition,
+            record.offset,
             attempt,
             type(exc).__name__,
             str(exc)[:300],
@@ -237,9 +344,9 @@ class MessageGuard:
         await publish_dead_letter(
             self.broker,
             topic=self.topic,
-            body=bytes(getattr(record, "value", None) or message.body or b""),
-            key=getattr(record, "key", None),
-            original_headers=dict(message.headers),
+            body=delivery.body,
+            key=record.key,
+            original_headers=delivery.headers,
             exc=exc,
             attempt=attempt,
             service=self.settings.service_name,
@@ -260,7 +367,7 @@ async def publish_event(
     """
     headers = {"content-type": "application/json"}
     if tenant:
-        headers["x-quoteflow-tenant"] = tenant
+        headers[TENANT_HEADER] = tenant
     await publisher.publish(event.model_dump_json().encode(), topic, key=key.encode(), headers=headers)
 
 

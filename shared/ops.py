@@ -1,10 +1,10 @@
 """Operations surface of a service: Prometheus metrics, /healthz, /readyz.
 
-Per-topic message counts and processing latency come from faststream's
-KafkaPrometheusMiddleware; QuoteFlow adds dead letters, retries, consumer lag and
-LLM figures. Each service has its own registry, so four services in one process
-still report separately. The OpenTelemetry collector scrapes /metrics and
-exports OTLP (deploy/otel-collector.yaml).
+Per-topic message and batch counts come from faststream's KafkaPrometheusMiddleware;
+QuoteFlow adds the processing time of each record by outcome (the middleware times
+whole batches), dead letters, retries, consumer lag and LLM figures. Each service
+has its own registry, so four services in one process still report separately.
+The OpenTelemetry collector scrapes /metrics and exports OTLP (deploy/otel-collector.yaml).
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ class Metrics:
     registry: CollectorRegistry
     dead_letters: Counter
     retries: Counter
+    processing: Histogram
     consumer_lag: Gauge
     llm_requests: Counter
     llm_latency: Histogram
@@ -46,6 +47,13 @@ def build_metrics(service: str) -> Metrics:
         ),
         retries=Counter(
             "quoteflow_retries", "Failed attempts that will be retried.", ["service", "topic"], registry=registry
+        ),
+        processing=Histogram(
+            "quoteflow_message_processing_seconds",
+            "Time to handle one record, by outcome (ok, retry, dead_letter).",
+            ["service", "topic", "outcome"],
+            registry=registry,
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 90),
         ),
         consumer_lag=Gauge(
             "quoteflow_consumer_lag",

@@ -59,12 +59,12 @@ class Settings(BaseSettings):
     kafka_max_poll_interval_ms: int = Field(
         default=300_000, description="Consumer max.poll.interval.ms; handlers stay far below it."
     )
-    consumer_workers: int = Field(
-        default=1,
+    consumer_batch_max: int = Field(
+        default=100,
         ge=1,
-        description="Consumers per subscriber in one process, each owning some partitions (at most the "
-        "partition count), so waits on Kafka and Redis overlap; one partition stays in order. Keep 1 on the "
-        "embedded broker, where group joins are slow.",
+        description="Most records a subscriber fetches and handles as one batch: the partitions in a batch "
+        "are handled concurrently (waits on Kafka and Redis overlap), each in order; offsets are committed "
+        "per record done. Lower it for slow handlers (the LLM engine caps it by its time budget).",
     )
     kafka_fetch_max_wait_ms: int = Field(
         default=50,

@@ -8,7 +8,8 @@ tests pass :class:`MemoryStore` while integration tests and production pass
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 from shared.settings import Settings
@@ -24,6 +25,14 @@ class WriteBatch(Protocol):
     def expire(self, key: str, ttl_s: int) -> None: ...
 
     async def execute(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Values and hashes read together in one round trip (see :meth:`Store.read`)."""
+
+    values: dict[str, bytes | None] = field(default_factory=dict)
+    hashes: dict[str, dict[str, bytes]] = field(default_factory=dict)
 
 
 @runtime_checkable
@@ -55,6 +64,14 @@ class Store(Protocol):
     async def ping(self) -> bool: ...
 
     async def close(self) -> None: ...
+
+    async def read(self, keys: Sequence[str] = (), hashes: Sequence[str] = ()) -> Snapshot:
+        """Several values and whole hashes with one round trip (not atomic: use under a lock)."""
+        ...
+
+    async def delete_if_equals(self, key: str, value: bytes | str) -> bool:
+        """Delete ``key`` only if it still holds ``value`` (releasing a lock we own), atomically."""
+        ...
 
     def batch(self) -> WriteBatch:
         """A batch of writes to send with one round trip."""
@@ -160,6 +177,14 @@ class MemoryStore:
     async def close(self) -> None:
         return None
 
+    async def read(self, keys: Sequence[str] = (), hashes: Sequence[str] = ()) -> Snapshot:
+        return Snapshot({k: await self.get(k) for k in keys}, {h: await self.hgetall(h) for h in hashes})
+
+    async def delete_if_equals(self, key: str, value: bytes | str) -> bool:
+        if await self.get(key) != _as_bytes(value):
+            return False
+        return bool(await self.delete(key))
+
     def batch(self) -> MemoryWriteBatch:
         return MemoryWriteBatch(self)
 
@@ -185,6 +210,14 @@ class RedisWriteBatch:
             await pipeline.execute()
 
 
+_DELETE_IF_EQUALS = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+    return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
+
+
 class RedisStore:
     """The real store: redis-py's asyncio client."""
 
@@ -193,6 +226,7 @@ class RedisStore:
 
         self._client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5, health_check_interval=15)
         self._ns = namespace
+        self._delete_if_equals = self._client.register_script(_DELETE_IF_EQUALS)
 
     def _k(self, key: str) -> str:
         return f"{self._ns}:{key}"
@@ -235,6 +269,25 @@ class RedisStore:
 
     async def close(self) -> None:
         await self._client.aclose()
+
+    async def read(self, keys: Sequence[str] = (), hashes: Sequence[str] = ()) -> Snapshot:
+        pipeline = self._client.pipeline(transaction=False)
+        if keys:
+            pipeline.mget([self._k(k) for k in keys])
+        for name in hashes:
+            pipeline.hgetall(self._k(name))
+        results = await pipeline.execute() if keys or hashes else []
+        values = results.pop(0) if keys else []
+        return Snapshot(
+            {k: _as_bytes(v) if v is not None else None for k, v in zip(keys, values, strict=True)},
+            {
+                name: {(f.decode() if isinstance(f, bytes) else f): _as_bytes(v) for f, v in raw.items()}
+                for name, raw in zip(hashes, results, strict=True)
+            },
+        )
+
+    async def delete_if_equals(self, key: str, value: bytes | str) -> bool:
+        return bool(await self._delete_if_equals(keys=[self._k(key)], args=[value]))
 
     def batch(self) -> RedisWriteBatch:
         return RedisWriteBatch(self._client.pipeline(transaction=True), self._ns)

@@ -30,7 +30,7 @@ from pydantic import ValidationError
 from services.extract.settings import ExtractSettings
 from shared import topics
 from shared.broker import subscriber_options
-from shared.consumer import MessageGuard, parse_event
+from shared.consumer import Delivery, MessageGuard, parse_event
 from shared.events import AdapterEvent
 from shared.service import ServiceRuntime
 from shared.store import Store
@@ -107,8 +107,8 @@ def worker_group_id() -> str:
 def register_adapter_updates(runtime: ServiceRuntime, settings: ExtractSettings, state: AdapterState) -> str:
     """Subscribe ``state`` to quoteflow.models.adapters; returns the worker's group id."""
     broker = runtime.broker
-    guard = MessageGuard(broker, settings, topics.MODELS_ADAPTERS)
     group_id = worker_group_id()
+    guard = MessageGuard(broker, settings, topics.MODELS_ADAPTERS, runtime.telemetry.tracer, group_id=group_id)
     options = subscriber_options(settings, group_id=group_id)
     options["auto_offset_reset"] = "latest"
 
@@ -118,12 +118,12 @@ def register_adapter_updates(runtime: ServiceRuntime, settings: ExtractSettings,
         description="Trained LoRA adapters and the evaluation verdict; the promoted one is used for extraction.",
         **options,
     )
-    async def on_adapter(body: bytes, msg: KafkaMessage) -> None:
-        async def process() -> None:
-            event = parse_event(AdapterEvent, body)
-            if state.apply(event):
-                logger.info("extract now uses adapter %s", state.adapter_id)
+    async def on_adapters(bodies: list[bytes], msg: KafkaMessage) -> None:
+        await guard.run_batch(msg, process)
 
-        await guard.run(msg, process)
+    async def process(delivery: Delivery) -> None:
+        event = parse_event(AdapterEvent, delivery.body)
+        if state.apply(event):
+            logger.info("extract now uses adapter %s", state.adapter_id)
 
     return group_id

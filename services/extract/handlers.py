@@ -10,11 +10,13 @@ from services.extract.engine import Extraction, ExtractionEngine
 from services.extract.settings import ExtractSettings
 from shared import topics
 from shared.broker import subscriber_options
-from shared.consumer import MessageGuard, parse_event, publish_event
+from shared.consumer import Delivery, MessageGuard, parse_event, publish_event
 from shared.events import FactsExtracted, NormalizedThread
 from shared.service import ServiceRuntime
 
 logger = logging.getLogger(__name__)
+
+EXTRACT_GROUP = "quoteflow-extract"
 
 
 def to_event(thread: NormalizedThread, extraction: Extraction) -> FactsExtracted:
@@ -41,8 +43,8 @@ def to_event(thread: NormalizedThread, extraction: Extraction) -> FactsExtracted
 def register(runtime: ServiceRuntime, settings: ExtractSettings, engine: ExtractionEngine) -> None:
     """Subscribe extract to normalized threads on the runtime's broker."""
     broker = runtime.broker
-    guard = MessageGuard(broker, settings, topics.THREADS_NORMALIZED)
     tracer = runtime.telemetry.tracer
+    guard = MessageGuard(broker, settings, topics.THREADS_NORMALIZED, tracer, group_id=EXTRACT_GROUP)
     publisher = broker.publisher(
         topics.FACTS_EXTRACTED,
         title="facts.extracted",
@@ -54,18 +56,18 @@ def register(runtime: ServiceRuntime, settings: ExtractSettings, engine: Extract
         topics.THREADS_NORMALIZED,
         title="threads.normalized",
         description="Normalized threads from ingest.",
-        **subscriber_options(settings, group_id="quoteflow-extract"),
+        **subscriber_options(settings, group_id=EXTRACT_GROUP, max_records=settings.records_per_batch()),
     )
-    async def on_thread(body: bytes, msg: KafkaMessage) -> None:
-        async def process() -> None:
-            thread = parse_event(NormalizedThread, body)
-            with tracer.start_as_current_span("extract.engine") as span:
-                span.set_attribute("quoteflow.engine", engine.name)
-                span.set_attribute("quoteflow.thread.messages", len(thread.messages))
-                extraction = await engine.extract(thread)
-                if extraction.adapter_id:
-                    span.set_attribute("quoteflow.llm.adapter_id", extraction.adapter_id)
-            event = to_event(thread, extraction)
-            await publish_event(publisher, event, key=thread.thread_id, tenant=thread.tenant)
+    async def on_threads(bodies: list[bytes], msg: KafkaMessage) -> None:
+        await guard.run_batch(msg, process)
 
-        await guard.run(msg, process)
+    async def process(delivery: Delivery) -> None:
+        thread = parse_event(NormalizedThread, delivery.body)
+        with tracer.start_as_current_span("extract.engine") as span:
+            span.set_attribute("quoteflow.engine", engine.name)
+            span.set_attribute("quoteflow.thread.messages", len(thread.messages))
+            extraction = await engine.extract(thread)
+            if extraction.adapter_id:
+                span.set_attribute("quoteflow.llm.adapter_id", extraction.adapter_id)
+        event = to_event(thread, extraction)
+        await publish_event(publisher, event, key=thread.thread_id, tenant=thread.tenant)

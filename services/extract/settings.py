@@ -61,6 +61,14 @@ class ExtractSettings(Settings):
         default=60.0, gt=0, description="Re-read the promoted adapter from the store at most this often."
     )
 
+    def records_per_batch(self) -> int:
+        """Batch size for the engine: rules take milliseconds; LLM records (in order within a partition,
+        a whole batch possibly in one) must all finish inside max.poll.interval.ms even at full budget."""
+        if self.engine != "llm":
+            return self.consumer_batch_max
+        poll_s = self.kafka_max_poll_interval_ms / 1000
+        return max(1, min(self.consumer_batch_max, int(poll_s // self.llm_total_budget_s) - 1))
+
     @model_validator(mode="after")
     def _budget_below_poll_interval(self) -> ExtractSettings:
         """A handler that outlives max.poll.interval.ms gets its partitions revoked: keep LLM work well inside it."""

@@ -11,11 +11,13 @@ from services.ingest.settings import IngestSettings
 from services.ingest.threads import ThreadRepository
 from shared import topics
 from shared.broker import subscriber_options
-from shared.consumer import MessageGuard, parse_event, publish_event
+from shared.consumer import Delivery, MessageGuard, parse_event, publish_event
 from shared.events import EmailEvent, NormalizedThread
 from shared.service import ServiceRuntime
 
 logger = logging.getLogger(__name__)
+
+INGEST_GROUP = "quoteflow-ingest"
 
 
 def decode_incoming(body: bytes, settings: IngestSettings, *, tenant: str | None, arrival: int) -> IncomingEmail:
@@ -36,8 +38,8 @@ def register(runtime: ServiceRuntime, settings: IngestSettings) -> None:
     """Subscribe ingest to the raw topic on the runtime's broker."""
     broker = runtime.broker
     repository = ThreadRepository(runtime.store, settings)
-    guard = MessageGuard(broker, settings, topics.EMAILS_RAW)
     tracer = runtime.telemetry.tracer
+    guard = MessageGuard(broker, settings, topics.EMAILS_RAW, tracer, group_id=INGEST_GROUP)
     publisher = broker.publisher(
         topics.THREADS_NORMALIZED,
         title="threads.normalized",
@@ -49,25 +51,22 @@ def register(runtime: ServiceRuntime, settings: IngestSettings) -> None:
         topics.EMAILS_RAW,
         title="emails.raw",
         description="Raw RFC 5322 bytes or a JSON EmailEvent.",
-        **subscriber_options(settings, group_id="quoteflow-ingest"),
+        **subscriber_options(settings, group_id=INGEST_GROUP),
     )
-    async def on_raw_email(body: bytes, msg: KafkaMessage) -> None:
-        async def process() -> None:
-            record = msg.raw_message
-            tenant = msg.headers.get("x-quoteflow-tenant") if msg.headers else None
-            arrival = int(getattr(record, "timestamp", 0) or 0)
-            with tracer.start_as_current_span("ingest.normalize") as span:
-                incoming = decode_incoming(body, settings, tenant=tenant, arrival=max(arrival, 0))
-                span.set_attribute("quoteflow.message.language", incoming.message.language)
-            # One message of a thread at a time: replies arriving together on different
-            # partitions must not overwrite each other's thread state.
-            async with repository.locked(incoming) as held:
-                if await repository.is_duplicate(incoming):
-                    logger.info("duplicate message %s ignored", incoming.message.content_hash[:12])
-                    return
-                with tracer.start_as_current_span("ingest.assemble_thread"):
-                    thread = await repository.assemble(incoming, held.thread_id)
-                await publish_event(publisher, thread, key=thread.thread_id, tenant=thread.tenant)
-                await repository.commit(incoming, thread)
+    async def on_raw_emails(bodies: list[bytes], msg: KafkaMessage) -> None:
+        await guard.run_batch(msg, process)
 
-        await guard.run(msg, process)
+    async def process(delivery: Delivery) -> None:
+        with tracer.start_as_current_span("ingest.normalize") as span:
+            incoming = decode_incoming(delivery.body, settings, tenant=delivery.tenant, arrival=delivery.timestamp_ms)
+            span.set_attribute("quoteflow.message.language", incoming.message.language)
+        # One message of a thread at a time: replies arriving together on different
+        # partitions must not overwrite each other's thread state.
+        async with repository.locked(incoming) as held:
+            if await repository.is_duplicate(incoming, held.state):
+                logger.info("duplicate message %s ignored", incoming.message.content_hash[:12])
+                return
+            with tracer.start_as_current_span("ingest.assemble_thread"):
+                thread = await repository.assemble(incoming, held.thread_id, held.state)
+            await publish_event(publisher, thread, key=thread.thread_id, tenant=thread.tenant)
+            await repository.commit(incoming, thread, held.state)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 _DELIMITER = re.compile(r"^--\s*$")
 _MOBILE_FOOTER = re.compile(
@@ -87,8 +88,24 @@ class SignatureSplit:
     signature: str | None
 
 
-def line_markers(line: str) -> set[str]:
-    """Which signature features a line has (phone, email, url, company, title, address)."""
+_CACHED_LINE_CHARS = 200
+
+
+def line_markers(line: str) -> frozenset[str]:
+    """Which signature features a line has (phone, email, url, company, title, address).
+
+    Short lines are cached: each is asked about several times, and signatures repeat from
+    mail to mail (long lines are not, so the cache stays small whatever the input).
+    """
+    return _cached_line_markers(line) if len(line) <= _CACHED_LINE_CHARS else _line_markers(line)
+
+
+@lru_cache(maxsize=8192)
+def _cached_line_markers(line: str) -> frozenset[str]:
+    return _line_markers(line)
+
+
+def _line_markers(line: str) -> frozenset[str]:
     found: set[str] = set()
     if _PHONE.search(line):
         found.add("phone")
@@ -102,7 +119,7 @@ def line_markers(line: str) -> set[str]:
         found.add("title")
     if _ADDRESS.search(line) and len(line) < 90:
         found.add("address")
-    return found
+    return frozenset(found)
 
 
 def _is_sentence(line: str) -> bool:

@@ -28,14 +28,14 @@ import random
 import re
 import uuid
 from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from services.ingest.normalize import IncomingEmail, initial_role, normalize_subject
 from services.ingest.settings import IngestSettings
 from shared.consumer import TransientError
 from shared.events import Language, NormalizedMessage, NormalizedThread, Role
-from shared.store import Store
+from shared.store import Snapshot, Store
 
 logger = logging.getLogger(__name__)
 
@@ -198,6 +198,8 @@ class ThreadLock:
     tenant: str
     thread_id: str
     token: str
+    state: Snapshot = field(default_factory=Snapshot, compare=False)
+    """The thread's stored state, read once the lock was held (for is_duplicate, assemble, commit)."""
 
     @property
     def key(self) -> str:
@@ -239,26 +241,40 @@ class ThreadRepository:
 
     # ----------------------------------------------------------------- reads
 
-    async def is_duplicate(self, incoming: IncomingEmail) -> bool:
-        """Seen before, by Message-ID or by content hash (the same mail re-sent with a new id)."""
+    def _ref_keys(self, incoming: IncomingEmail) -> list[str]:
+        return [f"msg:{incoming.tenant}:{ref}" for ref in [incoming.message.message_id, *reversed(incoming.references)]]
+
+    def _seen_keys(self, incoming: IncomingEmail) -> list[str]:
         msg = incoming.message
-        return await self.store.exists(f"seen:{incoming.tenant}:id:{msg.message_id}") or await self.store.exists(
-            f"seen:{incoming.tenant}:hash:{msg.content_hash}"
+        return [f"seen:{incoming.tenant}:id:{msg.message_id}", f"seen:{incoming.tenant}:hash:{msg.content_hash}"]
+
+    async def read_state(self, incoming: IncomingEmail, thread_id: str) -> Snapshot:
+        """Everything assembling ``incoming`` into ``thread_id`` reads, in one round trip (under the lock)."""
+        subject_key = self._subject_key(incoming)
+        return await self.store.read(
+            keys=[*self._ref_keys(incoming), *self._seen_keys(incoming), f"thread:{incoming.tenant}:{thread_id}"],
+            hashes=[self._roles_key(incoming.tenant, thread_id), *([subject_key] if subject_key else [])],
         )
 
-    async def find_thread_id(self, incoming: IncomingEmail) -> str:
+    async def is_duplicate(self, incoming: IncomingEmail, state: Snapshot | None = None) -> bool:
+        """Seen before, by Message-ID or by content hash (the same mail re-sent with a new id)."""
+        keys = self._seen_keys(incoming)
+        state = state or await self.store.read(keys=keys)
+        return any(state.values.get(k) for k in keys)
+
+    async def find_thread_id(self, incoming: IncomingEmail, state: Snapshot | None = None) -> str:
         """Known ids first (own id, then references newest first), then subject + participants, else a new id."""
-        tenant = incoming.tenant
-        for ref in [incoming.message.message_id, *reversed(incoming.references)]:
-            found = await self.store.get(f"msg:{tenant}:{ref}")
+        subject_key = self._subject_key(incoming)
+        if state is None:
+            state = await self.store.read(keys=self._ref_keys(incoming), hashes=[subject_key] if subject_key else [])
+        for key in self._ref_keys(incoming):
+            found = state.values.get(key)
             if found:
                 return found.decode()
-        subject_key = self._subject_key(incoming)
         if subject_key:
-            candidates = await self.store.hgetall(subject_key)
             best: tuple[int, str] | None = None
             participants = incoming.participants
-            for thread_id, raw in candidates.items():
+            for thread_id, raw in state.hashes.get(subject_key, {}).items():
                 try:
                     known = set(json.loads(raw))
                 except (ValueError, TypeError):
@@ -269,28 +285,32 @@ class ThreadRepository:
             if best is not None:
                 return best[1]
         root = incoming.references[0] if incoming.references else incoming.message.message_id
-        return thread_id_for(tenant, root)
+        return thread_id_for(incoming.tenant, root)
 
     async def load(self, tenant: str, thread_id: str) -> NormalizedThread | None:
         raw = await self.store.get(f"thread:{tenant}:{thread_id}")
         return NormalizedThread.model_validate_json(raw) if raw else None
 
-    async def _known_roles(self, tenant: str, thread_id: str) -> dict[str, Role]:
-        stored = await self.store.hgetall(self._roles_key(tenant, thread_id))
+    def _known_roles(self, state: Snapshot, tenant: str, thread_id: str) -> dict[str, Role]:
         roles: dict[str, Role] = {}
-        for party, value in stored.items():
+        for party, value in state.hashes.get(self._roles_key(tenant, thread_id), {}).items():
             role = value.decode()
             if role in ("buyer", "supplier"):
                 roles[party] = "buyer" if role == "buyer" else "supplier"
         return roles
 
-    async def assemble(self, incoming: IncomingEmail, thread_id: str | None = None) -> NormalizedThread:
-        """The thread with this message added (not yet saved); ``thread_id`` as found under :meth:`locked`."""
+    async def assemble(
+        self, incoming: IncomingEmail, thread_id: str | None = None, state: Snapshot | None = None
+    ) -> NormalizedThread:
+        """The thread with this message added (not yet saved); ``thread_id`` and ``state`` as read under
+        :meth:`locked` (read here when not given)."""
         thread_id = thread_id or await self.find_thread_id(incoming)
-        current = await self.load(incoming.tenant, thread_id)
+        state = state or await self.read_state(incoming, thread_id)
+        raw = state.values.get(f"thread:{incoming.tenant}:{thread_id}")
+        current = NormalizedThread.model_validate_json(raw) if raw else None
         messages = [m for m in (current.messages if current else []) if m.message_id != incoming.message.message_id]
         messages.append(incoming.message)
-        known = await self._known_roles(incoming.tenant, thread_id)
+        known = self._known_roles(state, incoming.tenant, thread_id)
         messages = assign_roles(conversation_order(messages), self.settings, known)
         messages = messages[-self.settings.max_messages_per_thread :]
         first_subject = next((m.subject for m in messages if normalize_subject(m.subject)), incoming.raw_subject)
@@ -334,9 +354,10 @@ class ThreadRepository:
         while True:
             held = ThreadLock(incoming.tenant, thread_id, uuid.uuid4().hex)
             if await self.store.set(held.key, held.token, ttl_s=self.lock_ttl_s, only_if_absent=True):
-                current = await self.find_thread_id(incoming)
+                state = await self.read_state(incoming, thread_id)
+                current = await self.find_thread_id(incoming, state)
                 if current == thread_id:
-                    return held
+                    return replace(held, state=state)
                 await self._release(held)  # the message belongs to another thread by now: lock that one
                 thread_id = current
                 continue
@@ -360,8 +381,7 @@ class ThreadRepository:
     async def _release(self, held: ThreadLock) -> None:
         """Delete the lock only if it is still ours (after an expiry it may belong to another worker)."""
         try:
-            if await self.store.get(held.key) == held.token.encode():
-                await self.store.delete(held.key)
+            await self.store.delete_if_equals(held.key, held.token)
         except Exception:  # an unreleased lock expires on its own after its TTL
             logger.warning("could not release the lock of thread %s", held.thread_id, exc_info=True)
 
@@ -372,7 +392,7 @@ class ThreadRepository:
 
     # ----------------------------------------------------------------- writes
 
-    async def commit(self, incoming: IncomingEmail, thread: NormalizedThread) -> None:
+    async def commit(self, incoming: IncomingEmail, thread: NormalizedThread, state: Snapshot | None = None) -> None:
         """Persist after the publish succeeded: thread state, id mappings, roles, then the dedup marks.
 
         Under :meth:`locked`, the lock is checked first: if it was lost, nothing is written
@@ -382,7 +402,12 @@ class ThreadRepository:
         await self._check_still_held(tenant, thread.thread_id)
         thread_ttl = self.settings.thread_ttl_days * DAY_S
         subject_key = self._subject_key(incoming)
-        existing = await self.store.hgetall(subject_key) if subject_key else {}
+        if not subject_key:
+            existing: dict[str, bytes] = {}
+        elif state is not None and subject_key in state.hashes:
+            existing = state.hashes[subject_key]
+        else:
+            existing = await self.store.hgetall(subject_key)
         # One round trip, all or nothing: the dedup marks never land without the thread state.
         writes = self.store.batch()
         writes.set(f"thread:{tenant}:{thread.thread_id}", thread.model_dump_json(), ttl_s=thread_ttl)

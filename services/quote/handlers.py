@@ -20,11 +20,13 @@ from services.quote.render import QuoteRenderer, pdf_path, render_pdf, render_qu
 from services.quote.settings import QuoteSettings
 from shared import topics
 from shared.broker import subscriber_options
-from shared.consumer import MessageGuard, parse_event, publish_event
+from shared.consumer import Delivery, MessageGuard, parse_event, publish_event
 from shared.events import FactsExtracted, QuoteGenerated
 from shared.service import ServiceRuntime
 
 logger = logging.getLogger(__name__)
+
+QUOTE_GROUP = "quoteflow-quote"
 
 
 def build_quote_event(
@@ -89,8 +91,8 @@ def register(runtime: ServiceRuntime, settings: QuoteSettings, today: Callable[[
     broker = runtime.broker
     book = QuoteBook(runtime.store)
     renderer = QuoteRenderer(settings)
-    guard = MessageGuard(broker, settings, topics.FACTS_EXTRACTED)
     tracer = runtime.telemetry.tracer
+    guard = MessageGuard(broker, settings, topics.FACTS_EXTRACTED, tracer, group_id=QUOTE_GROUP)
     publisher = broker.publisher(
         topics.QUOTES_GENERATED,
         title="quotes.generated",
@@ -102,24 +104,24 @@ def register(runtime: ServiceRuntime, settings: QuoteSettings, today: Callable[[
         topics.FACTS_EXTRACTED,
         title="facts.extracted",
         description="Extraction results from extract.",
-        **subscriber_options(settings, group_id="quoteflow-quote"),
+        **subscriber_options(settings, group_id=QUOTE_GROUP),
     )
-    async def on_facts(body: bytes, msg: KafkaMessage) -> None:
-        async def process() -> None:
-            event = parse_event(FactsExtracted, body)
-            facts_hash = event.facts.content_hash()
-            issued = today()
-            slot = await book.next_slot(event.tenant, event.thread_id, facts_hash, issued)
-            if slot is None:
-                logger.info("facts unchanged for %s: no new revision", event.thread_id)
-                return
-            with tracer.start_as_current_span("quote.render") as span:
-                span.set_attribute("quoteflow.quote.number", slot.quote_number)
-                span.set_attribute("quoteflow.quote.revision", slot.revision)
-                quote = build_quote_event(event, slot, settings, issued, renderer)
-                span.set_attribute("quoteflow.quote.needs_review", quote.needs_review)
-            quote = await write_pdf(settings, quote)
-            await publish_event(publisher, quote, key=event.thread_id, tenant=event.tenant)
-            await book.record(event.tenant, event.thread_id, slot, facts_hash)
+    async def on_facts(bodies: list[bytes], msg: KafkaMessage) -> None:
+        await guard.run_batch(msg, process)
 
-        await guard.run(msg, process)
+    async def process(delivery: Delivery) -> None:
+        event = parse_event(FactsExtracted, delivery.body)
+        facts_hash = event.facts.content_hash()
+        issued = today()
+        slot = await book.next_slot(event.tenant, event.thread_id, facts_hash, issued)
+        if slot is None:
+            logger.info("facts unchanged for %s: no new revision", event.thread_id)
+            return
+        with tracer.start_as_current_span("quote.render") as span:
+            span.set_attribute("quoteflow.quote.number", slot.quote_number)
+            span.set_attribute("quoteflow.quote.revision", slot.revision)
+            quote = build_quote_event(event, slot, settings, issued, renderer)
+            span.set_attribute("quoteflow.quote.needs_review", quote.needs_review)
+        quote = await write_pdf(settings, quote)
+        await publish_event(publisher, quote, key=event.thread_id, tenant=event.tenant)
+        await book.record(event.tenant, event.thread_id, slot, facts_hash)

@@ -32,19 +32,19 @@ class QuoteBook:
 
     async def next_slot(self, tenant: str, thread_id: str, facts_hash: str, today: date) -> QuoteSlot | None:
         """The slot for these facts, or None when they equal the last published revision."""
-        state_raw = await self.store.get(f"quote:{tenant}:{thread_id}:state")
+        state_key, number_key = f"quote:{tenant}:{thread_id}:state", f"quote:{tenant}:{thread_id}:number"
+        stored = await self.store.read(keys=[state_key, number_key])
+        state_raw, existing = stored.values[state_key], stored.values[number_key]
         state = json.loads(state_raw) if state_raw else None
         if state and state["facts_hash"] == facts_hash:
             return None
-        number = await self._number(tenant, thread_id, today)
+        number = existing.decode() if existing else await self._new_number(tenant, thread_id, today)
         revision = (state["revision"] + 1) if state else 1
         return QuoteSlot(quote_number=number, revision=revision)
 
-    async def _number(self, tenant: str, thread_id: str, today: date) -> str:
+    async def _new_number(self, tenant: str, thread_id: str, today: date) -> str:
+        """The next counter value, unless a concurrent delivery of the thread reserved one first."""
         key = f"quote:{tenant}:{thread_id}:number"
-        existing = await self.store.get(key)
-        if existing:
-            return existing.decode()
         counter = await self.store.incr(f"quote-counter:{tenant}:{today.year}")
         candidate = f"Q-{today.year}-{counter:06d}"
         if await self.store.set(key, candidate, only_if_absent=True):

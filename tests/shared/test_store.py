@@ -65,3 +65,21 @@ async def test_batch_applies_nothing_until_executed_then_everything(store: Store
     assert await store.get("b:thread") == b"state"
     assert await store.hgetall("b:roles") == {"acme.example": b"buyer"}
     assert await store.get("b:seen") == b"1"
+
+
+async def test_read_gets_values_and_hashes_together(store: Store) -> None:
+    await store.set("r:a", "1")
+    await store.hset("r:h", "party", "buyer")
+    snapshot = await store.read(keys=["r:a", "r:missing"], hashes=["r:h", "r:none"])
+    assert snapshot.values == {"r:a": b"1", "r:missing": None}
+    assert snapshot.hashes == {"r:h": {"party": b"buyer"}, "r:none": {}}
+    assert await store.read() == type(snapshot)()
+
+
+async def test_delete_if_equals_only_deletes_its_own_value(store: Store) -> None:
+    await store.set("lock", "mine")
+    assert not await store.delete_if_equals("lock", "theirs")
+    assert await store.get("lock") == b"mine"
+    assert await store.delete_if_equals("lock", "mine")
+    assert not await store.exists("lock")
+    assert not await store.delete_if_equals("lock", "mine")

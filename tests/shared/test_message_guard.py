@@ -1,0 +1,169 @@
+"""MessageGuard runs a batch record by record: in order per partition, rewinding at a failure."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from aiokafka import TopicPartition
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+from shared.consumer import Delivery, MessageGuard, PermanentError, TransientError
+from shared.settings import Settings
+
+
+@dataclass
+class Record:
+    topic: str
+    partition: int
+    offset: int
+    value: bytes
+    key: bytes | None = None
+    headers: tuple[tuple[str, bytes], ...] = ()
+    timestamp: int = 0
+
+
+@dataclass(eq=False)
+class FakeConsumer:
+    seeks: list[tuple[TopicPartition, int]] = field(default_factory=list)
+    commits: list[dict[TopicPartition, int]] = field(default_factory=list)
+
+    def seek(self, tp: TopicPartition, offset: int) -> None:
+        self.seeks.append((tp, offset))
+
+    def assignment(self) -> set[TopicPartition]:
+        return {TopicPartition("t", p) for p in range(3)}
+
+    async def commit(self, offsets: dict[TopicPartition, int]) -> None:
+        self.commits.append(dict(offsets))
+
+    @property
+    def committed(self) -> dict[TopicPartition, int]:
+        merged: dict[TopicPartition, int] = {}
+        for commit in self.commits:
+            merged.update(commit)
+        return merged
+
+
+@dataclass
+class Batch:
+    """What faststream hands a batch subscriber: the records and the consumer they came from."""
+
+    raw_message: tuple[Record, ...]
+    consumer: FakeConsumer
+
+
+@dataclass(eq=False)
+class FakeBroker:
+    published: list[tuple[str, bytes, dict[str, str]]] = field(default_factory=list)
+
+    async def publish(self, body: bytes, topic: str, *, key: bytes | None, headers: dict[str, str]) -> None:
+        self.published.append((topic, body, headers))
+
+
+@pytest.fixture
+def exporter() -> InMemorySpanExporter:
+    return InMemorySpanExporter()
+
+
+def make_guard(broker: FakeBroker, exporter: InMemorySpanExporter) -> MessageGuard:
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    settings = Settings(commit_interval_ms=0, retry_backoff_s=0, retry_backoff_max_s=0, max_attempts=2)
+    return MessageGuard(broker, settings, "t", provider.get_tracer("test"), group_id="g")  # type: ignore[arg-type]
+
+
+async def run(guard: MessageGuard, records: list[Record], process: Any) -> FakeConsumer:
+    consumer = FakeConsumer()
+    await guard.run_batch(Batch(tuple(records), consumer), process)  # type: ignore[arg-type]
+    await guard.committer.flush()
+    return consumer
+
+
+async def test_partitions_in_order_and_commits_what_is_done(exporter: InMemorySpanExporter) -> None:
+    seen: list[bytes] = []
+
+    async def process(delivery: Delivery) -> None:
+        await asyncio.sleep(0)
+        seen.append(delivery.body)
+
+    records = [Record("t", p, o, f"{p}-{o}".encode()) for o in range(3) for p in range(2)]
+    consumer = await run(make_guard(FakeBroker(), exporter), records, process)
+    for partition in range(2):
+        assert [s for s in seen if s.startswith(f"{partition}-".encode())] == [
+            f"{partition}-{o}".encode() for o in range(3)
+        ]
+    assert consumer.seeks == []
+    assert consumer.committed == {TopicPartition("t", 0): 3, TopicPartition("t", 1): 3}
+    assert len(exporter.get_finished_spans()) == 6
+
+
+async def test_transient_failure_rewinds_its_partition_only(exporter: InMemorySpanExporter) -> None:
+    seen: list[bytes] = []
+
+    async def process(delivery: Delivery) -> None:
+        if delivery.body == b"0-1":
+            raise TransientError("redis down")
+        seen.append(delivery.body)
+
+    records = [Record("t", p, o, f"{p}-{o}".encode()) for p in range(2) for o in range(3)]
+    consumer = await run(make_guard(FakeBroker(), exporter), records, process)
+    assert sorted(seen) == [b"0-0", b"1-0", b"1-1", b"1-2"]
+    assert consumer.seeks == [(TopicPartition("t", 0), 1)]
+    assert consumer.committed == {TopicPartition("t", 0): 1, TopicPartition("t", 1): 3}
+
+
+async def test_bad_record_is_dead_lettered_and_the_rest_goes_on(exporter: InMemorySpanExporter) -> None:
+    broker = FakeBroker()
+
+    async def process(delivery: Delivery) -> None:
+        if delivery.body == b"bad":
+            raise PermanentError("invalid JSON")
+
+    records = [Record("t", 0, 0, b"ok"), Record("t", 0, 1, b"bad"), Record("t", 0, 2, b"ok")]
+    consumer = await run(make_guard(broker, exporter), records, process)
+    assert [(topic, body) for topic, body, _ in broker.published] == [("t.dlq", b"bad")]
+    assert broker.published[0][2]["x-quoteflow-dlq-error-message"] == "invalid JSON"
+    assert consumer.seeks == []
+    assert consumer.committed == {TopicPartition("t", 0): 3}
+
+
+async def test_a_bug_is_retried_then_dead_lettered(exporter: InMemorySpanExporter) -> None:
+    broker = FakeBroker()
+    guard = make_guard(broker, exporter)
+
+    async def process(delivery: Delivery) -> None:
+        raise ValueError("bug")
+
+    record = Record("t", 0, 7, b"x")
+    first = await run(guard, [record], process)
+    assert first.seeks == [(TopicPartition("t", 0), 7)] and broker.published == []
+    second = await run(guard, [record], process)
+    assert second.seeks == [] and [t for t, _, _ in broker.published] == ["t.dlq"]
+
+
+async def test_each_record_continues_its_own_trace(exporter: InMemorySpanExporter) -> None:
+    provider = TracerProvider()
+    upstream = provider.get_tracer("upstream")
+    headers = []
+    for _ in range(2):
+        with upstream.start_as_current_span("publish"):
+            carrier: dict[str, str] = {}
+            TraceContextTextMapPropagator().inject(carrier)
+            headers.append(tuple((k, v.encode()) for k, v in carrier.items()))
+    records = [Record("t", 0, i, b"x", headers=h) for i, h in enumerate(headers)]
+
+    async def process(delivery: Delivery) -> None:
+        return None
+
+    await run(make_guard(FakeBroker(), exporter), records, process)
+    spans = exporter.get_finished_spans()
+    assert [s.name for s in spans] == ["t process", "t process"]
+    assert len({s.context.trace_id for s in spans}) == 2
+    assert all(s.parent is not None for s in spans)
+    assert spans[0].attributes and spans[0].attributes["messaging.kafka.message.offset"] == 0
