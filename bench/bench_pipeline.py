@@ -4,7 +4,9 @@
   pipeline's own share is visible;
 - burst: N one-message threads published at once through ingest → extract → quote
   (each service its own process, as in production): threads/s, latency p50/p95/p99,
-  peak RSS per service;
+  peak RSS per service, and the CPU each process (services, broker, Redis, this
+  harness) spent per thread, which shows what bounds throughput on two cores;
+- with records handled one batch per fetch (the default) and one by one (batch of 1);
 - paced: 50 threads/s for a while: latency p50/p95/p99;
 - scale-out: N normalized threads consumed by one extract worker, then by two in the
   same consumer group (fresh broker each time).
@@ -14,6 +16,7 @@ Writes bench/results/pipeline_latency.png.
 from __future__ import annotations
 
 import asyncio
+import os
 import statistics
 import tempfile
 import time
@@ -92,6 +95,27 @@ async def broker_ceiling(settings: Settings, count: int) -> dict[str, float]:
         "broker_produce_msgs_per_s": round(count / produce_s),
         "broker_consume_msgs_per_s": round(received / consume_s),
     }
+
+
+class CpuWatch:
+    """CPU seconds (user + system) each process spends between enter and exit."""
+
+    def __init__(self, pids: dict[str, int]) -> None:
+        self.processes = {name: psutil.Process(pid) for name, pid in pids.items()}
+        self.seconds: dict[str, float] = {}
+        self._start: dict[str, float] = {}
+
+    @staticmethod
+    def _cpu(process: psutil.Process) -> float:
+        times = process.cpu_times()
+        return float(times.user + times.system)
+
+    def __enter__(self) -> CpuWatch:
+        self._start = {name: self._cpu(p) for name, p in self.processes.items()}
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.seconds = {name: self._cpu(p) - self._start[name] for name, p in self.processes.items()}
 
 
 class MemoryWatch:
@@ -210,6 +234,45 @@ async def scale_out(count: int, workers: int) -> float:
     return received / elapsed if elapsed > 0 else float("nan")
 
 
+async def domain_work_ms(count: int = 300) -> dict[str, float]:
+    """CPU per thread of the work itself (normalize, rules extraction, rendering), in this process,
+    without Kafka, Redis or tracing: the floor under the pipeline's CPU per thread."""
+    from datetime import date
+
+    from services.extract.handlers import to_event
+    from services.extract.rules import RulesEngine
+    from services.ingest.handlers import decode_incoming
+    from services.quote.handlers import build_quote_event
+    from services.quote.numbering import QuoteSlot
+    from services.quote.render import QuoteRenderer
+    from services.quote.settings import QuoteSettings
+
+    ingest_settings, quote_settings = IngestSettings(), QuoteSettings()
+    mails = [offer(i) for i in range(count)]
+    assembled = [await assemble_offline(MailFile(Path(f"{i}.eml"), [m]), ingest_settings) for i, m in enumerate(mails)]
+    threads = [thread for thread in assembled if thread is not None]
+    engine, renderer = RulesEngine(), QuoteRenderer(quote_settings)
+    slot, issued = QuoteSlot(quote_number="Q-2026-000001", revision=1), date(2026, 5, 1)
+    # Lazy loads (taxonomy, templates) outside the clock.
+    build_quote_event(to_event(threads[0], engine.extract_sync(threads[0])), slot, quote_settings, issued, renderer)
+
+    started = time.process_time()
+    for mail in mails:
+        decode_incoming(mail, ingest_settings, tenant=None, arrival=0)
+    normalize = time.process_time() - started
+    started = time.process_time()
+    events = [to_event(thread, engine.extract_sync(thread)) for thread in threads]
+    extract = time.process_time() - started
+    started = time.process_time()
+    for event in events:
+        build_quote_event(event, slot, quote_settings, issued, renderer)
+    render = time.process_time() - started
+    figures = {"normalize": normalize, "extract_rules": extract, "render": render}
+    result = {f"domain_cpu_ms_per_thread_{k}": round(v / count * 1000, 2) for k, v in figures.items()}
+    result["domain_cpu_ms_per_thread_all"] = round(sum(figures.values()) / count * 1000, 2)
+    return result
+
+
 def plot_latencies(burst: list[float], paced: list[float], path: Path) -> None:
     import matplotlib
 
@@ -236,9 +299,9 @@ async def _run(quick: bool) -> dict[str, float | str]:
     figures: dict[str, float | str] = {}
     burst: list[float] = []
     paced: list[float] = []
-    for workers in (1, 3):
-        measured, burst, paced = await _pipeline(quick, workers)
-        figures.update({f"{key}_workers{workers}": value for key, value in measured.items()})
+    for label, batch_max in (("one_by_one", 1), ("batched", Settings().consumer_batch_max)):
+        measured, burst, paced = await _pipeline(quick, batch_max)
+        figures.update({f"{key}_{label}": value for key, value in measured.items()})
     RESULTS.mkdir(parents=True, exist_ok=True)
     plot_latencies(burst, paced, RESULTS / "pipeline_latency.png")
     scale_n = 500 if quick else 3000
@@ -247,12 +310,13 @@ async def _run(quick: bool) -> dict[str, float | str]:
     figures["extract_1_process_threads_per_s"] = round(one, 1)
     figures["extract_2_processes_threads_per_s"] = round(two, 1)
     figures["extract_scale_out_ratio"] = round(two / one, 2) if one else "n/a"
+    figures.update(await domain_work_ms())
     figures["engine"] = "rules"
     return figures
 
 
-async def _pipeline(quick: bool, workers: int) -> tuple[dict[str, float | str], list[float], list[float]]:
-    """Burst and paced runs with `workers` consumers per subscriber in each service process."""
+async def _pipeline(quick: bool, batch_max: int) -> tuple[dict[str, float | str], list[float], list[float]]:
+    """Burst and paced runs with subscribers taking at most `batch_max` records per batch."""
     burst_n = 300 if quick else 2000
     paced_s = 5 if quick else 20
     figures: dict[str, float | str] = {}
@@ -261,15 +325,19 @@ async def _pipeline(quick: bool, workers: int) -> tuple[dict[str, float | str], 
         await ensure_topics(settings, [*topics.ALL_TOPICS, "bench.ceiling"])
         figures.update(await broker_ceiling(settings, burst_n * 5))
         logs = Path(tempfile.mkdtemp(prefix="quoteflow-bench-"))
-        env = {"QUOTEFLOW_CONSUMER_WORKERS": str(workers)}
+        env = {"QUOTEFLOW_CONSUMER_BATCH_MAX": str(batch_max)}
         services = {name: ServiceProcess(name, settings, env=env) for name in ("ingest", "extract", "quote")}
         try:
             for name, service in services.items():
                 service.start(logs / f"{name}.log")
             await asyncio.gather(*(s.wait_ready() for s in services.values()))
             await push_and_wait(settings, range(10_000, 10_050), None)  # warm-up
+            pids = {name: s.process.pid for name, s in services.items() if s.process is not None}
+            pids.update({server.name: server.process.pid for server in stack.servers if server.process is not None})
+            pids["harness"] = os.getpid()
             with MemoryWatch(services) as memory:
-                seconds, burst = await push_and_wait(settings, range(burst_n), None)
+                with CpuWatch(pids) as cpu:
+                    seconds, burst = await push_and_wait(settings, range(burst_n), None)
                 figures["e2e_threads"] = len(burst)
                 figures["e2e_threads_per_s"] = round(len(burst) / seconds, 1)
                 figures["burst_latency_p50_ms"] = round(statistics.median(burst), 1)
@@ -280,6 +348,12 @@ async def _pipeline(quick: bool, workers: int) -> tuple[dict[str, float | str], 
                 figures["paced_50_per_s_latency_p99_ms"] = round(percentile(paced, 99), 1)
             for name, peak in memory.peaks.items():
                 figures[f"peak_rss_mb_{name}"] = round(peak / 2**20, 1)
+            for name, spent in cpu.seconds.items():
+                figures[f"cpu_ms_per_thread_{name}"] = round(spent / max(len(burst), 1) * 1000, 2)
+            total = sum(cpu.seconds.values()) / max(len(burst), 1)
+            figures["cpu_ms_per_thread_all"] = round(total * 1000, 2)
+            # What two fully busy cores could sustain at that CPU cost per thread.
+            figures["cpu_bound_threads_per_s_2_cores"] = round(2 / total, 1) if total else "n/a"
         finally:
             for service in services.values():
                 service.stop()
@@ -287,4 +361,6 @@ async def _pipeline(quick: bool, workers: int) -> tuple[dict[str, float | str], 
 
 
 def run(quick: bool = False) -> dict[str, float | str]:
-    return asyncio.run(_run(quick))
+    from services.cli_support import run_async  # uvloop, as the services use: the harness shares their cores
+
+    return run_async(_run(quick))

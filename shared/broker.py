@@ -173,6 +173,7 @@ def subscriber_options(settings: Settings, group_id: str, max_records: int | Non
         "ack_policy": AckPolicy.MANUAL,
         "max_poll_interval_ms": settings.kafka_max_poll_interval_ms,
         "fetch_max_wait_ms": settings.kafka_fetch_max_wait_ms,
+        "fetch_min_bytes": settings.kafka_fetch_min_bytes,
         "max_partition_fetch_bytes": settings.kafka_max_message_bytes,
         "fetch_max_bytes": settings.kafka_max_message_bytes,
         "decoder": raw_bodies,

@@ -43,4 +43,8 @@ async def test_ops_endpoints_report_health_readiness_and_metrics(stack: Settings
                 await asyncio.sleep(0.2)
     assert dead_letter in text
     assert "quoteflow_received_processed_messages_duration_seconds" in text
+    assert (
+        'quoteflow_message_processing_seconds_count{outcome="dead_letter",service="ingest",'
+        'topic="quoteflow.emails.raw"} 1.0'
+    ) in text
     assert 'quoteflow_consumer_lag{partition="0",service="ingest",topic="quoteflow.emails.raw"}' in text
