@@ -13,8 +13,10 @@ Topics are created at start-up because Tansu does not auto-create them.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import ssl
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -154,6 +156,36 @@ def _broker_logger(service_name: str) -> logging.Logger:
     return broker_logger
 
 
+def _readable_headers(record: Any) -> Any:
+    """The record with header values faststream can decode (invalid UTF-8 replaced, None as empty).
+
+    faststream decodes every header value strictly while parsing a batch; one bad value
+    used to make it drop the whole fetch. The original record still reaches MessageGuard,
+    which dead-letters it with the reason (see ``Delivery.unreadable_header``).
+    """
+    headers = record.headers or ()
+    readable = []
+    changed = False
+    for name, value in headers:
+        raw = bytes(value) if value is not None else b""
+        try:
+            raw.decode()
+        except UnicodeDecodeError:
+            raw = raw.decode("utf-8", "replace").encode()
+        changed = changed or value is None or raw != value
+        readable.append((name, raw))
+    return dataclasses.replace(record, headers=tuple(readable)) if changed else record
+
+
+async def tolerant_batch_parser(
+    records: tuple[Any, ...], original_parser: Callable[[tuple[Any, ...]], Awaitable[StreamMessage[Any]]]
+) -> StreamMessage[Any]:
+    """faststream's batch parser that never raises on a record's headers, and hands on the original records."""
+    message = await original_parser(tuple(_readable_headers(record) for record in records))
+    message.raw_message = records
+    return message
+
+
 async def raw_bodies(message: StreamMessage[Any]) -> list[bytes]:
     """Decoder that leaves a batch's bodies undecoded: parsing is ours, so bad input can be dead-lettered."""
     body = message.body
@@ -176,6 +208,8 @@ def subscriber_options(settings: Settings, group_id: str, max_records: int | Non
         "fetch_min_bytes": settings.kafka_fetch_min_bytes,
         "max_partition_fetch_bytes": settings.kafka_max_message_bytes,
         "fetch_max_bytes": settings.kafka_max_message_bytes,
+        # Parsing is ours too: a record faststream cannot read must reach MessageGuard (and its DLQ).
+        "parser": tolerant_batch_parser,
         "decoder": raw_bodies,
     }
 

@@ -189,7 +189,17 @@ class Delivery:
 
     @cached_property
     def headers(self) -> dict[str, str]:
-        return {k: bytes(v).decode("utf-8", "replace") for k, v in (self.record.headers or ())}
+        """Header values as text; bytes that are not UTF-8 replaced (see :meth:`unreadable_header`)."""
+        return {k: bytes(v or b"").decode("utf-8", "replace") for k, v in (self.record.headers or ())}
+
+    def unreadable_header(self) -> str | None:
+        """Why a header cannot be trusted (its value is not UTF-8), or None when all are readable."""
+        for name, value in self.record.headers or ():
+            try:
+                bytes(value or b"").decode()
+            except UnicodeDecodeError as exc:
+                return f"header {name!r} is not valid UTF-8 ({exc.reason} at byte {exc.start})"
+        return None
 
     @property
     def tenant(self) -> str | None:
@@ -288,6 +298,8 @@ class MessageGuard:
             record_exception=False,
         ) as span:
             try:
+                if (problem := delivery.unreadable_header()) is not None:
+                    raise PermanentError(problem)
                 await process(delivery)
             except Exception as exc:
                 span.set_status(Status(StatusCode.ERROR, type(exc).__name__))

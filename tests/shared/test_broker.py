@@ -62,3 +62,22 @@ def test_producer_policy(idempotence: bool | None, expected: bool) -> None:
     connection = broker._connection_kwargs
     assert connection["acks"] == "all"
     assert connection["enable_idempotence"] is expected
+
+
+async def test_batch_parser_reads_records_with_bad_headers_and_hands_on_the_originals() -> None:
+    from aiokafka.structs import ConsumerRecord
+    from faststream.kafka.message import KafkaMessage
+    from faststream.kafka.parser import AioKafkaBatchParser
+
+    from shared.broker import tolerant_batch_parser
+
+    def record(offset: int, headers: list[tuple[str, bytes | None]]) -> ConsumerRecord[bytes, bytes]:
+        return ConsumerRecord("t", 0, offset, 0, 0, b"k", b"v", None, 1, 1, headers)  # type: ignore[arg-type]
+
+    records = (record(0, [("x-note", b"\xfe\xff")]), record(1, [("x-null", None)]), record(2, [("ok", b"1")]))
+    parser = AioKafkaBatchParser(msg_class=KafkaMessage, regex=None)
+    with pytest.raises(UnicodeDecodeError):
+        await parser.parse_batch(records)  # what faststream alone does with such a batch
+    message = await tolerant_batch_parser(records, parser.parse_batch)
+    assert message.raw_message is records
+    assert message.batch_headers == [{"x-note": "\ufffd\ufffd"}, {"x-null": ""}, {"ok": "1"}]  # type: ignore[attr-defined]

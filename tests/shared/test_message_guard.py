@@ -167,3 +167,24 @@ async def test_each_record_continues_its_own_trace(exporter: InMemorySpanExporte
     assert len({s.context.trace_id for s in spans}) == 2
     assert all(s.parent is not None for s in spans)
     assert spans[0].attributes and spans[0].attributes["messaging.kafka.message.offset"] == 0
+
+
+async def test_record_with_unreadable_header_is_dead_lettered_with_the_reason(exporter: InMemorySpanExporter) -> None:
+    broker = FakeBroker()
+    seen: list[bytes] = []
+
+    async def process(delivery: Delivery) -> None:
+        seen.append(delivery.body)
+
+    records = [
+        Record("t", 0, 0, b"ok-0"),
+        Record("t", 0, 1, b"bad", headers=(("x-note", b"\xfe\xff"),)),
+        Record("t", 0, 2, b"ok-2", headers=(("x-empty", None),)),  # type: ignore[arg-type]
+    ]
+    consumer = await run(make_guard(broker, exporter), records, process)
+    assert seen == [b"ok-0", b"ok-2"]
+    assert [(topic, body) for topic, body, _ in broker.published] == [("t.dlq", b"bad")]
+    reason = broker.published[0][2]["x-quoteflow-dlq-error-message"]
+    assert reason.startswith("header 'x-note' is not valid UTF-8")
+    assert broker.published[0][2]["x-note"] == "\ufffd\ufffd"
+    assert consumer.committed == {TopicPartition("t", 0): 3}
