@@ -18,8 +18,10 @@ $(STAMP): pyproject.toml requirements/constraints.txt
 	@touch $@
 
 ## Start the embedded stack, send examples/ through the pipeline, write ./out/, print a table, exit.
+## Each run starts from empty state (out/.state), so the examples are quoted afresh.
 run: install
-	QUOTEFLOW_LOG_LEVEL=$${QUOTEFLOW_LOG_LEVEL:-WARNING} $(BIN)/quoteflow process examples --out out
+	rm -rf out/.state
+	QUOTEFLOW_DATA_DIR=out/.state QUOTEFLOW_LOG_LEVEL=$${QUOTEFLOW_LOG_LEVEL:-WARNING} $(BIN)/quoteflow process examples --out out
 
 ## Lint, type-check and run every test (unit, integration on the embedded broker, e2e).
 test: install lint typecheck

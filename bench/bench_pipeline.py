@@ -196,10 +196,15 @@ async def push_and_wait(
     return time.perf_counter() - started, latencies
 
 
+def fresh_settings() -> Settings:
+    """Settings whose embedded Redis starts empty (a folder of its own), so earlier runs do not count."""
+    return Settings(data_dir=Path(tempfile.mkdtemp(prefix="quoteflow-bench-data-")))
+
+
 async def scale_out(count: int, workers: int) -> float:
     """normalized threads/s consumed by `workers` extract processes in one group (fresh broker)."""
     settings = IngestSettings()
-    async with embedded_stack(Settings()) as stack:
+    async with embedded_stack(fresh_settings()) as stack:
         await ensure_topics(stack.settings, topics.ALL_TOPICS)
         producer = AIOKafkaProducer(bootstrap_servers=stack.settings.kafka_bootstrap, acks="all", linger_ms=5)
         await producer.start()
@@ -342,7 +347,7 @@ async def _pipeline(
     burst_n = 300 if quick else 2000
     paced_s = 5 if quick else 20
     figures: dict[str, float | str] = {}
-    async with embedded_stack(Settings()) as stack:
+    async with embedded_stack(fresh_settings()) as stack:
         settings = stack.settings
         await ensure_topics(settings, [*topics.ALL_TOPICS, "bench.ceiling"])
         figures.update(await broker_ceiling(settings, burst_n * 5))

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from services import pipeline
@@ -257,7 +258,7 @@ def main() -> None:
     except Exception as exc:
         if debug:
             logging.getLogger("quoteflow").exception("command failed")
-        err_console.print(f"[red]error:[/] {_one_line(exc)}", highlight=False)
+        err_console.print(f"[red]error:[/] {escape(_one_line(exc))}", highlight=False, soft_wrap=True)
         sys.exit(1)
 
 

