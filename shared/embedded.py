@@ -54,7 +54,7 @@ def _die_with_parent() -> Callable[[], None] | None:
 
     The C function is looked up here, in the parent, so the forked child only calls it.
     """
-    if not os.uname().sysname == "Linux":
+    if os.uname().sysname != "Linux":
         return None
     libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
     prctl = libc.prctl
@@ -165,7 +165,7 @@ class ChildServer:
             cwd=self.workdir,
             # Own session: Ctrl-C in the terminal reaches us, and we stop the servers in order.
             start_new_session=True,
-            preexec_fn=_die_with_parent(),  # noqa: PLW1509 - only calls prctl, looked up before the fork
+            preexec_fn=_die_with_parent(),
         )
         log.close()
 

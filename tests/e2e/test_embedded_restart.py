@@ -33,7 +33,7 @@ def start_run(tmp_path: Path, log: Path) -> tuple[subprocess.Popen[bytes], str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("QUOTEFLOW_")}
     env.update({"QUOTEFLOW_DATA_DIR": str(tmp_path / "data"), "QUOTEFLOW_LOG_LEVEL": "WARNING", "COLUMNS": "200"})
     output = log.open("wb")
-    process = subprocess.Popen(  # noqa: S603 - our own CLI
+    process = subprocess.Popen(
         [sys.executable, "-m", "services.cli", "run"], cwd=tmp_path, env=env, stdout=output, stderr=subprocess.STDOUT
     )
     output.close()
@@ -77,7 +77,7 @@ async def test_sigkill_leaves_no_server_or_folder_and_restart_keeps_redis_state(
         assert alive == [], f"servers outlived their parent: {[p.name() for p in alive]}"
     finally:
         first.kill()
-    left = list(Path(tempfile.gettempdir()).glob(f"{WORKDIR_PREFIX}{first.pid}-*"))
+    left = list(Path(tempfile.gettempdir()).glob(f"{WORKDIR_PREFIX}{first.pid}-*"))  # noqa: ASYNC240
     assert left, "the killed run's working folder should still be there before a restart"
 
     second, bootstrap = start_run(tmp_path, tmp_path / "run-2.log")
@@ -97,7 +97,7 @@ def test_second_run_on_the_same_data_dir_is_refused_with_a_reason(tmp_path: Path
     try:
         env = {k: v for k, v in os.environ.items() if not k.startswith("QUOTEFLOW_")}
         env["QUOTEFLOW_DATA_DIR"] = str(tmp_path / "data")
-        second = subprocess.run(  # noqa: S603 - our own CLI
+        second = subprocess.run(
             [sys.executable, "-m", "services.cli", "run"],
             cwd=tmp_path,
             env=env,
@@ -114,7 +114,7 @@ def test_second_run_on_the_same_data_dir_is_refused_with_a_reason(tmp_path: Path
 
 
 def test_stale_folders_of_dead_processes_are_removed_and_live_ones_kept(tmp_path: Path) -> None:
-    dead = subprocess.Popen(["true"])  # noqa: S603, S607
+    dead = subprocess.Popen(["true"])
     dead.wait()
     stale = tmp_path / f"{WORKDIR_PREFIX}{dead.pid}-abc"
     live = tmp_path / f"{WORKDIR_PREFIX}{os.getpid()}-def"
