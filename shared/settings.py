@@ -115,7 +115,9 @@ class Settings(BaseSettings):
     log_json: bool = Field(default=False, description="Structured JSON logs (with trace ids).")
 
     # Local state
-    data_dir: Path = Field(default=Path(".quoteflow"), description="Folder for local state (datasets, registry).")
+    data_dir: Path = Field(
+        default=Path(".quoteflow"), description="Folder for local state (datasets, registry, embedded Redis data)."
+    )
 
     @property
     def embedded_kafka(self) -> bool:
