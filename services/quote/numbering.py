@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -52,7 +52,7 @@ class QuoteSlot:
     revision: int
 
 
-@dataclass(frozen=True, order=False)
+@dataclass(frozen=True)
 class FactsOrder:
     """Where a set of facts stands in the thread's history: thread version, then extraction time."""
 
@@ -65,7 +65,12 @@ class FactsOrder:
             return self.thread_version < other.thread_version
         if self.extracted_at is None or other.extracted_at is None:
             return False
-        return self.extracted_at < other.extracted_at
+        return _aware(self.extracted_at) < _aware(other.extracted_at)
+
+
+def _aware(moment: datetime) -> datetime:
+    """A producer may send a naive timestamp: read it as UTC, so any two extraction times compare."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 class Verdict(StrEnum):

@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from services.quote.numbering import Decision, QuoteBook, QuoteSlot, Verdict
+from services.quote.numbering import Decision, FactsOrder, QuoteBook, QuoteSlot, Verdict
 from shared.store import MemoryStore, RedisStore, Store
 
 TODAY = date(2026, 3, 3)
@@ -173,3 +173,10 @@ async def test_state_written_before_versions_were_kept_still_counts(store: Store
     book = QuoteBook(store)
     assert (await book.next_slot("acme", "t", "old", TODAY, thread_version=5)).verdict is Verdict.UNCHANGED
     assert await _slot(book, "t", "new", 6) == QuoteSlot("Q-2025-000009", 4)
+
+
+def test_naive_and_aware_extraction_times_compare_as_utc() -> None:
+    naive_late = datetime(2026, 3, 3, 9, 5)
+    assert FactsOrder(4, EARLY).older_than(FactsOrder(4, naive_late))
+    assert not FactsOrder(4, naive_late).older_than(FactsOrder(4, EARLY))
+    assert not FactsOrder(5, None).older_than(FactsOrder(5, LATE))  # unknown time: not older
