@@ -73,6 +73,14 @@ class Store(Protocol):
         """Delete ``key`` only if it still holds ``value`` (releasing a lock we own), atomically."""
         ...
 
+    async def compare_and_set(self, key: str, expected: bytes | str | None, value: bytes | str) -> bool:
+        """Set ``key`` to ``value`` only if it still holds ``expected`` (None: only if absent), atomically.
+
+        Read, decide, then write with this: of two writers that read the same value, exactly
+        one wins and the other learns that it must read again (optimistic concurrency).
+        """
+        ...
+
     def batch(self) -> WriteBatch:
         """A batch of writes to send with one round trip."""
         ...
@@ -185,6 +193,15 @@ class MemoryStore:
             return False
         return bool(await self.delete(key))
 
+    async def compare_and_set(self, key: str, expected: bytes | str | None, value: bytes | str) -> bool:
+        # No await between the comparison and the write: atomic on the event loop.
+        current = self._data.get(key) if self._alive(key) else None
+        if isinstance(current, dict) or current != (None if expected is None else _as_bytes(expected)):
+            return False
+        self._data[key] = _as_bytes(value)
+        self._expiry.pop(key, None)
+        return True
+
     def batch(self) -> MemoryWriteBatch:
         return MemoryWriteBatch(self)
 
@@ -217,6 +234,21 @@ end
 return 0
 """
 
+# ARGV: 1 = "1" if a value is expected ("0": the key must be absent), 2 = expected, 3 = new value.
+# A key of another type (a hash) is neither absent nor equal: no write. SET drops any TTL, as set() does.
+_COMPARE_AND_SET = """
+local kind = redis.call('TYPE', KEYS[1]).ok
+if kind ~= 'string' and kind ~= 'none' then return 0 end
+local current = redis.call('GET', KEYS[1])
+if ARGV[1] == '1' then
+    if current ~= ARGV[2] then return 0 end
+elseif current then
+    return 0
+end
+redis.call('SET', KEYS[1], ARGV[3])
+return 1
+"""
+
 
 class RedisStore:
     """The real store: redis-py's asyncio client."""
@@ -227,6 +259,7 @@ class RedisStore:
         self._client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5, health_check_interval=15)
         self._ns = namespace
         self._delete_if_equals = self._client.register_script(_DELETE_IF_EQUALS)
+        self._compare_and_set = self._client.register_script(_COMPARE_AND_SET)
 
     def _k(self, key: str) -> str:
         return f"{self._ns}:{key}"
@@ -288,6 +321,10 @@ class RedisStore:
 
     async def delete_if_equals(self, key: str, value: bytes | str) -> bool:
         return bool(await self._delete_if_equals(keys=[self._k(key)], args=[value]))
+
+    async def compare_and_set(self, key: str, expected: bytes | str | None, value: bytes | str) -> bool:
+        flag, old = ("0", b"") if expected is None else ("1", expected)
+        return bool(await self._compare_and_set(keys=[self._k(key)], args=[flag, old, value]))
 
     def batch(self) -> RedisWriteBatch:
         return RedisWriteBatch(self._client.pipeline(transaction=True), self._ns)

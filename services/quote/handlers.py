@@ -1,32 +1,53 @@
 """Quote handler: quoteflow.facts.extracted → quoteflow.quotes.generated.
 
-At least once, never a second number: the slot (number + revision) is taken from
+At least once, never a second number: the slot (number + revision) is claimed in
 Redis, the document is published, and only then is the revision recorded. A
-redelivered message therefore republishes the same number and revision.
+redelivered message therefore republishes the same number and revision; facts older
+than those already quoted (a replay) publish nothing and are counted
+(``quoteflow_quote_stale_facts``). See services/quote/numbering.py for the order rules.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import weakref
 from collections.abc import Callable
 from datetime import date, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from faststream.kafka.annotations import KafkaMessage
+from prometheus_client import CollectorRegistry, Counter
 
-from services.quote.numbering import QuoteBook, QuoteSlot
+from services.quote.numbering import QuoteBook, QuoteSlot, Verdict
 from services.quote.render import QuoteRenderer, pdf_path, render_pdf, render_quote
 from services.quote.settings import QuoteSettings
 from shared import topics
 from shared.broker import subscriber_options
 from shared.consumer import Delivery, MessageGuard, parse_event, publish_event
 from shared.events import FactsExtracted, QuoteGenerated
+from shared.ops import metrics_for
 from shared.service import ServiceRuntime
 
 logger = logging.getLogger(__name__)
 
 QUOTE_GROUP = "quoteflow-quote"
+
+_STALE_COUNTERS: weakref.WeakKeyDictionary[CollectorRegistry, Counter] = weakref.WeakKeyDictionary()
+
+
+def stale_facts_counter(registry: CollectorRegistry) -> Counter:
+    """``quoteflow_quote_stale_facts``: facts older than those already quoted, dropped (one per registry)."""
+    if (found := _STALE_COUNTERS.get(registry)) is not None:
+        return found
+    counter = Counter(
+        "quoteflow_quote_stale_facts",
+        "Facts older than the newest already quoted for their thread (replays, redeliveries): no revision.",
+        ["service", "reason"],
+        registry=registry,
+    )
+    _STALE_COUNTERS[registry] = counter
+    return counter
 
 
 def build_quote_event(
@@ -91,6 +112,8 @@ def register(runtime: ServiceRuntime, settings: QuoteSettings, today: Callable[[
     broker = runtime.broker
     book = QuoteBook(runtime.store)
     renderer = QuoteRenderer(settings)
+    found = metrics_for(broker)
+    service_name, stale = (found[0], stale_facts_counter(found[1].registry)) if found else ("quote", None)
     tracer = runtime.telemetry.tracer
     guard = MessageGuard(broker, settings, topics.FACTS_EXTRACTED, tracer, group_id=QUOTE_GROUP)
     publisher = broker.publisher(
@@ -113,15 +136,32 @@ def register(runtime: ServiceRuntime, settings: QuoteSettings, today: Callable[[
         event = parse_event(FactsExtracted, delivery.body)
         facts_hash = event.facts.content_hash()
         issued = today()
-        slot = await book.next_slot(event.tenant, event.thread_id, facts_hash, issued)
-        if slot is None:
+        decision = await book.next_slot(
+            event.tenant,
+            event.thread_id,
+            facts_hash,
+            issued,
+            thread_version=event.thread_version,
+            extracted_at=event.extracted_at,
+        )
+        if decision.verdict is Verdict.STALE:
+            logger.warning("stale facts for %s, no revision: %s", event.thread_id, decision.detail)
+            if stale is not None:
+                stale.labels(service_name, decision.reason).inc()
+            return
+        if decision.slot is None:
             logger.info("facts unchanged for %s: no new revision", event.thread_id)
             return
-        with tracer.start_as_current_span("quote.render") as span:
-            span.set_attribute("quoteflow.quote.number", slot.quote_number)
-            span.set_attribute("quoteflow.quote.revision", slot.revision)
-            quote = build_quote_event(event, slot, settings, issued, renderer)
-            span.set_attribute("quoteflow.quote.needs_review", quote.needs_review)
-        quote = await write_pdf(settings, quote)
+        slot = decision.slot
+        try:
+            with tracer.start_as_current_span("quote.render") as span:
+                span.set_attribute("quoteflow.quote.number", slot.quote_number)
+                span.set_attribute("quoteflow.quote.revision", slot.revision)
+                quote = build_quote_event(event, slot, settings, issued, renderer)
+                span.set_attribute("quoteflow.quote.needs_review", quote.needs_review)
+            quote = await write_pdf(settings, quote)
+        except Exception:
+            await book.release(event.tenant, event.thread_id, decision)  # nothing went out: no revision gap
+            raise
         await publish_event(publisher, quote, key=event.thread_id, tenant=event.tenant)
         await book.record(event.tenant, event.thread_id, slot, facts_hash)

@@ -1,7 +1,10 @@
 """Money for quote documents: Decimal only, rounded per currency, formatted per locale with Babel.
 
 Floats from the facts model become Decimals through their shortest repr (9500.0 → 9500,
-20.9 → 20.9), never through binary arithmetic, so 100 × 9,500 is exactly 950,000.
+20.9 → 20.9), never through binary arithmetic, so 100 × 9,500 is exactly 950,000. The
+repr alone keeps float noise an extractor's arithmetic left (0.1 + 0.2 is
+0.30000000000000004), so unit prices and quantities are then rounded to a precision
+of their own (:func:`round_unit_price`, :func:`round_quantity`) before anything uses them.
 """
 
 from __future__ import annotations
@@ -18,6 +21,13 @@ ROUNDING_MODES: dict[str, str] = {"half_up": ROUND_HALF_UP, "half_even": ROUND_H
 
 # Amounts at or beyond this are not prices but extraction accidents (and would overflow display).
 MAX_AMOUNT = Decimal(10) ** 15
+
+UNIT_PRICE_EXTRA_DIGITS = 4
+"""Digits a unit price may carry beyond its currency's minor unit (USD 0.125 per screw: 6 in all
+for USD, 4 for KRW). Anything finer is float noise, not a price anyone quoted."""
+
+QUANTITY_DIGITS = 6
+"""Decimal places of a quantity (2.5 kg, 0.125 t); finer digits are float noise."""
 
 LOCALES = {"ko": "ko_KR", "en": "en_US"}
 KOREAN_CURRENCY_UNITS = {"KRW": "원", "JPY": "엔", "USD": "미국 달러", "EUR": "유로", "CNY": "위안", "GBP": "파운드"}
@@ -59,6 +69,24 @@ def round_money(value: Decimal, currency: str | None, rounding: RoundingName = "
     """Round to the currency's minor unit (1 원, 1 엔, 0.01 USD)."""
     exponent = Decimal(1).scaleb(-currency_digits(currency))
     return value.quantize(exponent, rounding=ROUNDING_MODES[rounding])
+
+
+def _tidy(value: Decimal) -> Decimal:
+    """9500.0000 → 9500, 0.3000 → 0.3: the same value without trailing zeros (and no exponent form)."""
+    if value == value.to_integral_value():
+        return value.quantize(Decimal(1))
+    return value.normalize()
+
+
+def round_unit_price(value: Decimal, currency: str | None) -> Decimal:
+    """A unit price without float noise: at most UNIT_PRICE_EXTRA_DIGITS beyond the minor unit (half-up)."""
+    exponent = Decimal(1).scaleb(-(currency_digits(currency) + UNIT_PRICE_EXTRA_DIGITS))
+    return _tidy(value.quantize(exponent, rounding=ROUND_HALF_UP))
+
+
+def round_quantity(value: Decimal) -> Decimal:
+    """A quantity without float noise: QUANTITY_DIGITS decimal places (half-even, as measuring does)."""
+    return _tidy(value.quantize(Decimal(1).scaleb(-QUANTITY_DIGITS), rounding=ROUND_HALF_EVEN))
 
 
 def format_money(

@@ -1,19 +1,47 @@
 """Quote numbers and revisions, kept in the store (Redis).
 
 A thread keeps one quote number forever (Q-<year>-<6 digits>, a counter per tenant
-and year); each new set of facts is the next revision; identical facts produce
-none. The number is reserved before publishing (a crash wastes at most one
-counter value); the revision is recorded only after the publish succeeded, so a
-redelivered message re-publishes the same number and revision, never a new one.
+and year, reserved before anything is published: a crash wastes at most one counter
+value). Revisions follow the order of the facts, not the order they arrive in:
+
+- The order of facts is ``(FactsExtracted.thread_version, extracted_at)``. Facts older
+  than the newest already quoted (a redelivery after a crash, a DLQ replay) make no
+  revision: they are *stale* and the caller logs and counts them. Without this a replay
+  re-published superseded prices as a new revision (65.5 → 55.25 → 65.5).
+- The same thread version with different content (a re-extraction, the LLM after a
+  rules-engine fallback) is a new revision only if it was extracted no earlier than the
+  facts already quoted for that version: the later extraction wins, a redelivered
+  earlier one is stale. Events without a comparable time count as not older.
+- Identical facts (same hash) never make a revision, whatever their version; a newer
+  version with identical facts moves the recorded version forward, so the versions
+  before it stay stale.
+
+State ``quote:{tenant}:{thread_id}:state`` goes through three steps, each written with
+:meth:`Store.compare_and_set` against the state read just before (two deliveries racing
+on one thread: one write wins, the other reads again and decides anew):
+
+1. *claim*: the next revision with the facts' hash and order, ``published=false``;
+2. publish the document;
+3. *record*: ``published=true``.
+
+A redelivery of facts whose claim is not yet recorded gets the same number and revision
+again (at least once, idempotent); once recorded, the same facts publish nothing. A
+claim whose document never went out (it became a dead letter) leaves a gap in the
+revision numbers, never one revision with two contents.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from datetime import date
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime
+from enum import StrEnum
+from typing import Any
 
 from shared.store import Store
+
+MAX_CLAIM_ATTEMPTS = 20
+"""Re-reads after lost compare-and-set races before giving up (the consumer then retries the record)."""
 
 
 @dataclass(frozen=True)
@@ -24,27 +52,202 @@ class QuoteSlot:
     revision: int
 
 
+@dataclass(frozen=True)
+class FactsOrder:
+    """Where a set of facts stands in the thread's history: thread version, then extraction time."""
+
+    thread_version: int
+    extracted_at: datetime | None = None
+
+    def older_than(self, other: FactsOrder) -> bool:
+        """Strictly older; extraction times only break ties of the thread version, when both are known."""
+        if self.thread_version != other.thread_version:
+            return self.thread_version < other.thread_version
+        if self.extracted_at is None or other.extracted_at is None:
+            return False
+        return _aware(self.extracted_at) < _aware(other.extracted_at)
+
+
+def _aware(moment: datetime) -> datetime:
+    """A producer may send a naive timestamp: read it as UTC, so any two extraction times compare."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+class Verdict(StrEnum):
+    """What to do with a set of facts."""
+
+    NEW = "new"
+    """A new revision, claimed: render and publish it."""
+    REPEAT = "repeat"
+    """The revision already claimed for these facts and not yet recorded: publish it (again)."""
+    UNCHANGED = "unchanged"
+    """The same facts as the recorded revision: publish nothing."""
+    STALE = "stale"
+    """Older than facts already quoted: publish nothing (log and count)."""
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The verdict for one delivery of facts, with the slot to publish (NEW and REPEAT)."""
+
+    verdict: Verdict
+    slot: QuoteSlot | None = None
+    reason: str = ""
+    """For STALE: older_version or older_extraction; a human-readable detail is in ``detail``."""
+    detail: str = ""
+    expected: bytes | None = field(default=None, repr=False)
+    """The state as read (None: none yet); the claim is written only over exactly this."""
+    claim: str | None = field(default=None, repr=False)
+    """The state to write (None: nothing to write)."""
+
+    @property
+    def publish(self) -> bool:
+        return self.verdict in (Verdict.NEW, Verdict.REPEAT)
+
+
+@dataclass(frozen=True)
+class _State:
+    """The thread's quote state as stored (JSON)."""
+
+    quote_number: str
+    revision: int
+    facts_hash: str
+    thread_version: int
+    extracted_at: datetime | None
+    published: bool
+
+    @property
+    def order(self) -> FactsOrder:
+        return FactsOrder(self.thread_version, self.extracted_at)
+
+    @property
+    def slot(self) -> QuoteSlot:
+        return QuoteSlot(self.quote_number, self.revision)
+
+    def dumps(self) -> str:
+        data: dict[str, Any] = {
+            "quote_number": self.quote_number,
+            "revision": self.revision,
+            "facts_hash": self.facts_hash,
+            "thread_version": self.thread_version,
+            "extracted_at": self.extracted_at.isoformat() if self.extracted_at else None,
+            "published": self.published,
+        }
+        return json.dumps(data, sort_keys=True)
+
+    @classmethod
+    def loads(cls, raw: bytes) -> _State:
+        """Parse a state; one written before versions were kept counts as version 0, published."""
+        data = json.loads(raw)
+        stamp = data.get("extracted_at")
+        return cls(
+            quote_number=data["quote_number"],
+            revision=int(data["revision"]),
+            facts_hash=data["facts_hash"],
+            thread_version=int(data.get("thread_version", 0)),
+            extracted_at=datetime.fromisoformat(stamp) if stamp else None,
+            published=bool(data.get("published", True)),
+        )
+
+    def moved_to(self, order: FactsOrder) -> _State | None:
+        """This state with a newer order, or None when ``order`` is not newer."""
+        if not self.order.older_than(order):
+            return None
+        return replace(self, thread_version=order.thread_version, extracted_at=order.extracted_at)
+
+
+class ClaimConflict(RuntimeError):
+    """Concurrent deliveries kept changing the state; the caller retries the record later."""
+
+
 class QuoteBook:
-    """Assigns numbers and revisions; records what was published."""
+    """Assigns numbers and revisions in facts order; records what was published."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
 
-    async def next_slot(self, tenant: str, thread_id: str, facts_hash: str, today: date) -> QuoteSlot | None:
-        """The slot for these facts, or None when they equal the last published revision."""
-        state_key, number_key = f"quote:{tenant}:{thread_id}:state", f"quote:{tenant}:{thread_id}:number"
+    @staticmethod
+    def _keys(tenant: str, thread_id: str) -> tuple[str, str]:
+        return f"quote:{tenant}:{thread_id}:state", f"quote:{tenant}:{thread_id}:number"
+
+    async def decide(
+        self,
+        tenant: str,
+        thread_id: str,
+        facts_hash: str,
+        today: date,
+        *,
+        thread_version: int = 1,
+        extracted_at: datetime | None = None,
+    ) -> Decision:
+        """The verdict for these facts against the stored state (reads only, except a new number)."""
+        state_key, number_key = self._keys(tenant, thread_id)
         stored = await self.store.read(keys=[state_key, number_key])
-        state_raw, existing = stored.values[state_key], stored.values[number_key]
-        state = json.loads(state_raw) if state_raw else None
-        if state and state["facts_hash"] == facts_hash:
-            return None
-        number = existing.decode() if existing else await self._new_number(tenant, thread_id, today)
-        revision = (state["revision"] + 1) if state else 1
-        return QuoteSlot(quote_number=number, revision=revision)
+        raw, existing = stored.values[state_key], stored.values[number_key]
+        order = FactsOrder(thread_version, extracted_at)
+        if raw is None:
+            number = existing.decode() if existing else await self._new_number(tenant, thread_id, today)
+            claimed = _State(number, 1, facts_hash, thread_version, extracted_at, published=False)
+            return Decision(Verdict.NEW, claimed.slot, expected=None, claim=claimed.dumps())
+        state = _State.loads(raw)
+        if order.older_than(state.order):
+            reason = "older_version" if thread_version < state.thread_version else "older_extraction"
+            detail = (
+                f"facts of thread version {thread_version} (extracted {extracted_at}) are older than version "
+                f"{state.thread_version} (extracted {state.extracted_at}) already quoted as revision {state.revision}"
+            )
+            return Decision(Verdict.STALE, reason=reason, detail=detail)
+        moved = state.moved_to(order)
+        if facts_hash == state.facts_hash:
+            verdict = Verdict.UNCHANGED if state.published else Verdict.REPEAT
+            slot = None if state.published else state.slot
+            return Decision(verdict, slot, expected=raw, claim=moved.dumps() if moved else None)
+        claimed = _State(
+            state.quote_number, state.revision + 1, facts_hash, thread_version, extracted_at, published=False
+        )
+        return Decision(Verdict.NEW, claimed.slot, expected=raw, claim=claimed.dumps())
+
+    async def claim(self, tenant: str, thread_id: str, decision: Decision) -> bool:
+        """Write the decision's state over the state it was decided on; False if that changed meanwhile."""
+        if decision.claim is None:
+            return True
+        state_key, _ = self._keys(tenant, thread_id)
+        return await self.store.compare_and_set(state_key, decision.expected, decision.claim)
+
+    async def next_slot(
+        self,
+        tenant: str,
+        thread_id: str,
+        facts_hash: str,
+        today: date,
+        *,
+        thread_version: int = 1,
+        extracted_at: datetime | None = None,
+    ) -> Decision:
+        """Decide and claim atomically: re-decides after losing a race to another delivery."""
+        for _ in range(MAX_CLAIM_ATTEMPTS):
+            decision = await self.decide(
+                tenant, thread_id, facts_hash, today, thread_version=thread_version, extracted_at=extracted_at
+            )
+            if await self.claim(tenant, thread_id, decision):
+                return decision
+        raise ClaimConflict(f"quote state of {thread_id} kept changing under {MAX_CLAIM_ATTEMPTS} attempts")
+
+    async def release(self, tenant: str, thread_id: str, decision: Decision) -> bool:
+        """Undo a NEW claim whose document was never published (rendering failed): no revision gap.
+
+        Only NEW claims: a REPEAT slot may have been published by an earlier attempt.
+        """
+        if decision.verdict is not Verdict.NEW or decision.claim is None:
+            return False
+        state_key, _ = self._keys(tenant, thread_id)
+        if decision.expected is None:
+            return await self.store.delete_if_equals(state_key, decision.claim)
+        return await self.store.compare_and_set(state_key, decision.claim, decision.expected)
 
     async def _new_number(self, tenant: str, thread_id: str, today: date) -> str:
         """The next counter value, unless a concurrent delivery of the thread reserved one first."""
-        key = f"quote:{tenant}:{thread_id}:number"
+        _, key = self._keys(tenant, thread_id)
         counter = await self.store.incr(f"quote-counter:{tenant}:{today.year}")
         candidate = f"Q-{today.year}-{counter:06d}"
         if await self.store.set(key, candidate, only_if_absent=True):
@@ -52,7 +255,20 @@ class QuoteBook:
         won = await self.store.get(key)
         return won.decode() if won else candidate
 
-    async def record(self, tenant: str, thread_id: str, slot: QuoteSlot, facts_hash: str) -> None:
-        """Remember the published revision (after the publish, never before)."""
-        state = {"quote_number": slot.quote_number, "revision": slot.revision, "facts_hash": facts_hash}
-        await self.store.set(f"quote:{tenant}:{thread_id}:state", json.dumps(state))
+    async def record(self, tenant: str, thread_id: str, slot: QuoteSlot, facts_hash: str) -> bool:
+        """Mark the claimed revision published (after the publish, never before).
+
+        False when the state has moved on to another claim meanwhile (a racing newer delivery):
+        that claim stays, this revision is simply not the latest.
+        """
+        state_key, _ = self._keys(tenant, thread_id)
+        for _ in range(MAX_CLAIM_ATTEMPTS):
+            raw = await self.store.get(state_key)
+            state = _State.loads(raw) if raw else None
+            if state is None or state.slot != slot or state.facts_hash != facts_hash:
+                return False
+            if state.published:
+                return True
+            if await self.store.compare_and_set(state_key, raw, replace(state, published=True).dumps()):
+                return True
+        raise ClaimConflict(f"quote state of {thread_id} kept changing under {MAX_CLAIM_ATTEMPTS} attempts")

@@ -5,8 +5,10 @@ Korean amount in words) and handed to the templates as plain data; templates onl
 lay it out. Text from e-mail reaches templates only as data: they run in Jinja2's
 immutable sandbox, HTML output is autoescaped and Markdown output is escaped too
 (Markdown renderers pass raw HTML through), so ``<script>`` or ``{{ }}`` in a
-product name is shown, never run. A fact the quote needs but the facts lack is
-rendered as "확인 필요" / "To be confirmed" and listed in ``missing_fields``.
+product name is shown, never run. A fact the quote needs but the facts lack, and a
+stated fact outside the bounds of :mod:`services.quote.plausible` (a lead time of −100
+days, the date 2026-13-45), is rendered as "확인 필요" / "To be confirmed" and listed in
+``missing_fields``, so the quote needs review.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ from services.quote.money import (
     round_money,
 )
 from services.quote.numbering import QuoteSlot
+from services.quote.plausible import PlausibleTerms, plausible_terms
 from services.quote.settings import QuoteSettings
 from services.quote.tenants import QuoteConfigError, TenantCache, TenantConfig
 from services.quote.terms import ThreadTerms, thread_terms
@@ -160,8 +163,9 @@ class QuoteRenderer:
         totals = compute_totals(
             event.facts, vat_mode=vat_mode, vat_rate=config.vat_rate, vat_rounding=config.vat_rounding
         )
-        missing = _missing_fields(event.facts, config, terms, totals)
-        context = build_context(event, slot, config, today, language, terms, totals, missing)
+        plausible = plausible_terms(event.facts, today)
+        missing = _missing_fields(event.facts, config, terms, totals, plausible)
+        context = build_context(event, slot, config, today, language, terms, totals, missing, plausible)
         templates = self.templates(config.template_folder)
         rendered: dict[str, str] = {}
         for fmt in FORMATS:
@@ -216,8 +220,10 @@ def _vat_mode(facts: KeyFacts, config: TenantConfig, terms: ThreadTerms) -> VatM
     return config.vat_mode
 
 
-def _missing_fields(facts: KeyFacts, config: TenantConfig, terms: ThreadTerms, totals: QuoteTotals) -> list[str]:
-    """Required facts that are absent, in document order (header, lines, terms)."""
+def _missing_fields(
+    facts: KeyFacts, config: TenantConfig, terms: ThreadTerms, totals: QuoteTotals, plausible: PlausibleTerms
+) -> list[str]:
+    """Required facts that are absent and stated facts that are implausible, in document order."""
     required = set(config.required_fields)
     missing: list[str] = []
     if "buyer" in required and not (facts.buyer and (facts.buyer.company or facts.buyer.name)):
@@ -228,6 +234,7 @@ def _missing_fields(facts: KeyFacts, config: TenantConfig, terms: ThreadTerms, t
     missing += totals.missing_fields
     if "delivery" in required and facts.delivery_lead_time_days is None and facts.delivery_date is None:
         missing.append("delivery")
+    missing += [name for name in ("delivery_lead_time_days", "delivery_date") if name in plausible.doubtful]
     if "payment_terms" in required and not (facts.payment_terms or config.payment_terms):
         missing.append("payment_terms")
     if "incoterm" in required and facts.incoterm is None:
@@ -236,6 +243,7 @@ def _missing_fields(facts: KeyFacts, config: TenantConfig, terms: ThreadTerms, t
         missing.append("incoterm_place")  # Incoterms 2020 always name a place
     if "warranty" in required and facts.warranty_months is None and config.warranty_months is None:
         missing.append("warranty")
+    missing += [name for name in ("warranty_months", "moq") if name in plausible.doubtful]
     if terms.vat_conflict:
         missing.append("vat_mode")
     return missing
@@ -256,6 +264,11 @@ FIELD_LABELS = {
         "incoterm_place": "인도 조건 지정 장소",
         "warranty": "보증 기간",
         "vat_mode": "부가세 포함 여부(스레드 내 상충)",
+        "discount_percent": "할인율(범위 밖)",
+        "delivery_lead_time_days": "납기 일수(범위 밖)",
+        "delivery_date": "납기일(없는 날짜 또는 범위 밖)",
+        "warranty_months": "보증 기간(범위 밖)",
+        "moq": "최소 주문 수량(범위 밖)",
     },
     "en": {
         "buyer": "buyer",
@@ -271,6 +284,11 @@ FIELD_LABELS = {
         "incoterm_place": "Incoterm named place",
         "warranty": "warranty",
         "vat_mode": "VAT status (contradicting statements)",
+        "discount_percent": "discount (out of range)",
+        "delivery_lead_time_days": "delivery lead time (out of range)",
+        "delivery_date": "delivery date (invalid or out of range)",
+        "warranty_months": "warranty (out of range)",
+        "moq": "minimum order quantity (out of range)",
     },
 }
 
@@ -289,13 +307,6 @@ def _format_date(value: date, language: str) -> str:
     return format_date(value, format="long", locale=LOCALES.get(language, "en_US"))
 
 
-def _parse_iso_date(text: str | None) -> date | None:
-    try:
-        return date.fromisoformat(text) if text else None
-    except ValueError:
-        return None
-
-
 def build_context(
     event: FactsExtracted,
     slot: QuoteSlot,
@@ -305,9 +316,11 @@ def build_context(
     terms: ThreadTerms,
     totals: QuoteTotals,
     missing: list[str],
+    plausible: PlausibleTerms | None = None,
 ) -> dict[str, Any]:
-    """Plain data for the templates: strings, numbers, lists and dicts only."""
+    """Plain data for the templates: strings, numbers, lists and dicts only (implausible facts left out)."""
     facts = event.facts
+    checked = plausible or plausible_terms(facts, today)
     currency = totals.currency
     krw_suffix = None if not config.krw_symbol else False
 
@@ -344,7 +357,7 @@ def build_context(
         if totals.subtotal is not None and totals.vat_contained is not None
         else None
     )
-    delivery_date = _parse_iso_date(facts.delivery_date)
+    delivery_date = checked.delivery_date
     moq_unit = totals.lines[0].unit if len({line.unit for line in totals.lines}) == 1 and totals.lines else None
     return {
         "language": language,
@@ -388,8 +401,8 @@ def build_context(
         },
         "vat": {"mode": totals.vat_mode, "percent": format_percent(config.vat_rate * HUNDRED)},
         "delivery": {
-            "lead_time_days": facts.delivery_lead_time_days,
-            "date": _format_date(delivery_date, language) if delivery_date else facts.delivery_date,
+            "lead_time_days": checked.lead_time_days,
+            "date": _format_date(delivery_date, language) if delivery_date else None,
             "shipping_method": facts.shipping_method,
         },
         "incoterm": {"code": facts.incoterm, "place": terms.incoterm_place} if facts.incoterm else None,
@@ -399,13 +412,16 @@ def build_context(
             else ({"text": config.payment_terms, "standard": True} if config.payment_terms else None)
         ),
         "warranty": (
-            {"months": facts.warranty_months, "standard": False}
-            if facts.warranty_months is not None
-            else ({"months": config.warranty_months, "standard": True} if config.warranty_months is not None else None)
+            {"months": checked.warranty_months, "standard": False}
+            if checked.warranty_months is not None
+            # A stated but implausible warranty is to be confirmed, not replaced by our standard terms.
+            else (
+                {"months": config.warranty_months, "standard": True}
+                if config.warranty_months is not None and facts.warranty_months is None
+                else None
+            )
         ),
-        "moq": {"quantity": format_quantity(Decimal(repr(facts.moq)), language), "unit": moq_unit}
-        if facts.moq is not None and facts.moq > 0
-        else None,
+        "moq": {"quantity": format_quantity(checked.moq, language), "unit": moq_unit} if checked.moq else None,
         "notes": list(config.notes),
         "missing_fields": missing,
         "missing_described": [

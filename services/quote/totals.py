@@ -11,8 +11,11 @@ Rules (the ones a reviewer checks by hand):
 - the discount is informational: unit prices in the facts are already net, so the
   "before discount" amount is derived from ``discount_percent`` and never subtracted twice.
 
-A line that lacks a quantity or price (or has a value that cannot be a price) leaves the
-subtotal and everything after it unknown; nothing is guessed.
+A line that lacks a quantity or price (or has a value that cannot be one: see
+:mod:`services.quote.plausible` for the bounds) leaves the subtotal and everything after
+it unknown; nothing is guessed. Quantities and unit prices are rounded to their own
+precision first (float noise), so the amount is computed from the figures shown. An
+implausible discount is listed for review but leaves the line priced (prices are net).
 """
 
 from __future__ import annotations
@@ -21,7 +24,13 @@ from dataclasses import dataclass, field
 from decimal import Decimal, localcontext
 from typing import Literal
 
-from services.quote.money import RoundingName, round_money, to_decimal
+from services.quote.money import RoundingName, round_money
+from services.quote.plausible import (
+    MAX_LINE_AMOUNT,
+    plausible_discount,
+    plausible_quantity,
+    plausible_unit_price,
+)
 from shared.events import KeyFacts, LineItem, QuoteLine
 
 VatMode = Literal["excluded", "included", "exempt", "not_applicable"]
@@ -125,18 +134,19 @@ def _price_line(
     index: int, item: LineItem, currency: str | None, rounding: RoundingName, missing: list[str]
 ) -> PricedLine:
     product_text = item.product.strip() if item.product and item.product.strip() else None
-    quantity = to_decimal(item.quantity)
-    unit_price = to_decimal(item.unit_price)
-    discount = to_decimal(item.discount_percent)
     item_code = item.currency.upper() if item.currency else None
+    quantity = plausible_quantity(item.quantity).value
+    unit_price = plausible_unit_price(item.unit_price, item_code or currency).value
+    discount_checked = plausible_discount(item.discount_percent)
+    discount = discount_checked.value
     if product_text is None:
         missing.append(f"items.{index}.product")
-    if quantity is None or quantity <= 0:
+    if quantity is None:
         missing.append(f"items.{index}.quantity")
-        quantity = None
-    if unit_price is None or unit_price < 0:
+    if unit_price is None:
         missing.append(f"items.{index}.unit_price")
-        unit_price = None
+    if discount_checked.doubtful:
+        missing.append(f"items.{index}.discount_percent")
     if item_code is not None and currency is not None and item_code != currency:
         # Converting would need an exchange rate the thread does not give.
         missing.append(f"items.{index}.currency")
@@ -144,7 +154,10 @@ def _price_line(
     amount = list_amount = None
     if quantity is not None and unit_price is not None and currency is not None:
         amount = round_money(quantity * unit_price, currency, rounding)
-        if discount is not None and 0 < discount < HUNDRED:
+        if abs(amount) >= MAX_LINE_AMOUNT:  # each figure alone passed: their product is no offer
+            missing += [f"items.{index}.quantity", f"items.{index}.unit_price"]
+            quantity = unit_price = amount = None
+        elif discount is not None and 0 < discount < HUNDRED:
             list_amount = round_money(quantity * unit_price * HUNDRED / (HUNDRED - discount), currency, rounding)
     return PricedLine(
         product=product_text,

@@ -83,3 +83,22 @@ async def test_delete_if_equals_only_deletes_its_own_value(store: Store) -> None
     assert await store.delete_if_equals("lock", "mine")
     assert not await store.exists("lock")
     assert not await store.delete_if_equals("lock", "mine")
+
+
+async def test_compare_and_set_writes_only_over_the_expected_value(store: Store) -> None:
+    assert await store.compare_and_set("cas", None, "v1")  # absent, as expected
+    assert not await store.compare_and_set("cas", None, "other")  # no longer absent
+    assert not await store.compare_and_set("cas", "stale", "other")
+    assert await store.get("cas") == b"v1"
+    assert await store.compare_and_set("cas", b"v1", "v2")
+    assert await store.get("cas") == b"v2"
+    assert not await store.compare_and_set("cas", "", "v3")  # an empty string is not 'absent' and not 'v2'
+    await store.hset("cas:hash", "f", "v")
+    assert not await store.compare_and_set("cas:hash", None, "v")  # a hash is there: not absent
+
+
+async def test_compare_and_set_lets_exactly_one_of_racing_writers_win(store: Store) -> None:
+    await store.set("cas:race", "0")
+    wins = await asyncio.gather(*(store.compare_and_set("cas:race", "0", f"writer-{i}") for i in range(10)))
+    assert sum(wins) == 1
+    assert await store.get("cas:race") == f"writer-{wins.index(True)}".encode()

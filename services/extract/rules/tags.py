@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+import warnings
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -72,8 +73,19 @@ def taxonomy() -> tuple[TagRule, ...]:
     return tuple(rules)
 
 
+KIWI_OPTIONS: dict[str, Any] = {"load_multi_dict": False, "num_workers": 0}
+"""How Kiwi is built: without the multi-word dictionary (WikiData multi-word proper nouns,
+about 190 MB of RSS; keywords come from subjects and product names, where it changed no
+tag on 300 synthetic threads, see bench/results/README.md) and without worker threads
+(``tokenize`` of one string runs in the calling thread anyway)."""
+
+
 class _Kiwi:
-    """kiwipiepy loaded once per process on first use; None when it is unavailable."""
+    """kiwipiepy loaded once per process on first Korean text, shared by all its threads; None when unavailable.
+
+    The model is large (bench/results/README.md: memory), so nothing loads it before a
+    Korean keyword source is seen: English-only traffic never pays for it.
+    """
 
     _lock = threading.Lock()
     _instance: Any = None
@@ -87,7 +99,10 @@ class _Kiwi:
                     try:
                         from kiwipiepy import Kiwi
 
-                        cls._instance = Kiwi()
+                        with warnings.catch_warnings():
+                            # num_workers=0 warns that its meaning changed in 0.21 (now: no pool threads).
+                            warnings.simplefilter("ignore", DeprecationWarning)
+                            cls._instance = Kiwi(**KIWI_OPTIONS)
                     except Exception as error:  # missing wheel or model files: fall back to regex nouns
                         logger.warning("kiwipiepy unavailable, keyword fallback in use: %s", error)
                         cls._failed = True

@@ -6,6 +6,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ from services.quote.settings import QuoteSettings
 from shared import topics
 from shared.broker import ensure_topics
 from shared.events import FactsExtracted, QuoteGenerated
+from shared.ops import metrics_for
 from shared.service import ServiceRuntime, build_runtime
 from shared.settings import Settings
 from tests.services.quote.conftest import load_event
@@ -125,3 +127,38 @@ async def test_bad_facts_go_to_the_dead_letter_topic(stack: Settings, quote_serv
     reasons = [dict(r.headers)["x-quoteflow-dlq-error-message"].decode() for r in dead]
     assert any("invalid JSON" in reason for reason in reasons)
     assert any("facts.currency" in reason for reason in reasons)
+
+
+async def _stale_count(runtime: ServiceRuntime, reason: str) -> float:
+    found = metrics_for(runtime.broker)
+    assert found is not None
+    service, metrics = found
+    labels = {"service": service, "reason": reason}
+    return metrics.registry.get_sample_value("quoteflow_quote_stale_facts_total", labels) or 0.0
+
+
+async def test_a_replayed_older_version_makes_no_revision(stack: Settings, quote_service: ServiceRuntime) -> None:
+    base = load_event("valves_en.facts.json")
+    thread = "t-replay-v1-v2-v1"
+
+    def version(number: int, price: float) -> FactsExtracted:
+        item = base.facts.items[0].model_copy(update={"unit_price": price})
+        facts = base.facts.model_copy(update={"items": [item]})
+        return base.model_copy(update={"thread_id": thread, "thread_version": number, "facts": facts})
+
+    v1, v2 = version(1, 65.5), version(2, 55.25)
+    stale_before = await _stale_count(quote_service, "older_version")
+    # v1, v2, then v1 again as `quoteflow dlq replay` (or a redelivery after kill -9) would send it.
+    messages = [e.model_dump_json().encode() for e in (v1, v2, v1)]
+    await _publish(stack, topics.FACTS_EXTRACTED, messages, key=thread.encode())
+
+    for _ in range(600):  # until the replay was handled (at most ~30 s)
+        if await _stale_count(quote_service, "older_version") > stale_before:
+            break
+        await asyncio.sleep(0.05)
+    assert await _stale_count(quote_service, "older_version") == stale_before + 1
+    # The replay was the last record of its partition: everything it could have caused is on the topic now.
+    records = await _consume(stack, topics.QUOTES_GENERATED, 10_000, wait_s=3.0)
+    mine = [q for q in _quotes(records) if q.thread_id == thread]
+    assert [(q.revision, q.lines[0].unit_price) for q in mine] == [(1, Decimal("65.50")), (2, Decimal("55.25"))]
+    assert len({q.quote_number for q in mine}) == 1

@@ -13,6 +13,8 @@ from services.quote.money import (
     korean_amount_words,
     korean_number,
     round_money,
+    round_quantity,
+    round_unit_price,
     to_decimal,
 )
 
@@ -101,3 +103,14 @@ def test_korean_amount_words() -> None:
     assert korean_amount_words(Decimal(3000), "JPY") == "일금 삼천 엔정"
     assert korean_amount_words(Decimal("8360.50"), "USD") == "일금 팔천삼백육십 미국 달러 오십 센트정"
     assert korean_amount_words(Decimal(1), None) is None
+
+
+def test_unit_prices_and_quantities_lose_float_noise_only() -> None:
+    noise = to_decimal(0.1 + 0.2)
+    assert noise == Decimal("0.30000000000000004")  # the shortest repr keeps the noise ...
+    assert noise is not None and round_unit_price(noise, "USD") == Decimal("0.3")  # ... the precision rule drops it
+    assert round_quantity(noise) == Decimal("0.3")
+    assert str(round_unit_price(Decimal("9500.000000000002"), "KRW")) == "9500"
+    assert round_unit_price(Decimal("0.125"), "USD") == Decimal("0.125")  # sub-cent prices are real
+    assert round_unit_price(Decimal("0.00000049"), "USD") == 0
+    assert round_quantity(Decimal("2.5")) == Decimal("2.5")

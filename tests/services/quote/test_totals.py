@@ -102,9 +102,10 @@ quantities = st.one_of(
     st.integers(min_value=1, max_value=10**7).map(float),
     st.decimals(min_value=Decimal("0.001"), max_value=Decimal(10**6), places=3).map(float),
 )
+# Plausible prices only (services/quote/plausible.py): > 0, and lines below 10^15 (10^7 × 10^7 at most).
 prices = st.one_of(
-    st.integers(min_value=0, max_value=10**8).map(float),
-    st.decimals(min_value=Decimal(0), max_value=Decimal(10**6), places=4).map(float),
+    st.integers(min_value=1, max_value=10**7).map(float),
+    st.decimals(min_value=Decimal("0.0001"), max_value=Decimal(10**6), places=4).map(float),
 )
 lines = st.lists(
     st.tuples(quantities, prices, st.one_of(st.none(), st.floats(min_value=0.5, max_value=60))), min_size=1, max_size=8
