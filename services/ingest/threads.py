@@ -1,7 +1,9 @@
 """Thread assembly, sender roles and de-duplication, with state in the store (Redis).
 
 Threads are found by Message-ID / In-Reply-To / References, then by normalized subject
-plus participants. A new thread's id is derived from its root message id, so the same
+plus participants, conservatively: a subject match never brings a new party into a thread
+(:func:`subject_join_allowed`), and a message joined that way carries
+:data:`SUBJECT_JOIN_WARNING`. A new thread's id is derived from its root message id, so the same
 conversation gets the same id even if state was lost.
 
 Order of effects for at-least-once without loss: :meth:`ThreadRepository.assemble`
@@ -30,6 +32,7 @@ import uuid
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from typing import Literal
 
 from services.ingest.normalize import IncomingEmail, initial_role, normalize_subject
 from services.ingest.settings import IngestSettings
@@ -84,6 +87,8 @@ _REQUEST = re.compile(
     re.IGNORECASE,
 )
 _OPPOSITE: dict[Role, Role] = {"buyer": "supplier", "supplier": "buyer", "unknown": "unknown"}
+SUBJECT_JOIN_WARNING = "joined its thread by subject and participants, not by reply headers (References/In-Reply-To)"
+"""On a message that was put into an existing thread by the subject fallback: a reviewer should know."""
 
 
 def thread_id_for(tenant: str, root_message_id: str) -> str:
@@ -183,6 +188,30 @@ def assign_roles(
     return [_with_role(m, roles) for m in messages]
 
 
+def subject_join_allowed(sender_party: str | None, participants: set[str], thread_addresses: set[str]) -> bool:
+    """Whether a message without matching reply headers may join a thread that has its subject.
+
+    Only when it brings in no party the thread has not seen: its sender's party (company
+    domain, or the address for free-mail) and every recipient's party already took part in
+    the thread (as sender or recipient). Two buyers writing "견적 요청" to one sales@ address
+    are different parties, so they never end up in one thread, and our own reply lands only
+    in the thread of the buyer it is addressed to.
+    """
+    thread_parties = {p for p in (party_of(a) for a in thread_addresses) if p}
+    message_parties = {p for p in (party_of(a) for a in participants) if p}
+    if sender_party:
+        message_parties.add(sender_party)
+    return bool(message_parties) and message_parties <= thread_parties
+
+
+@dataclass(frozen=True)
+class ThreadMatch:
+    """The thread a message belongs to and how it was found: by reply headers, by subject, or a new one."""
+
+    thread_id: str
+    by: Literal["reference", "subject", "new"]
+
+
 class ThreadBusy(TransientError):
     """The thread's lock stayed taken for the whole wait; the message is retried later, never dropped."""
 
@@ -263,29 +292,36 @@ class ThreadRepository:
         return any(state.values.get(k) for k in keys)
 
     async def find_thread_id(self, incoming: IncomingEmail, state: Snapshot | None = None) -> str:
-        """Known ids first (own id, then references newest first), then subject + participants, else a new id."""
+        """Known ids first (own id, then references newest first), then a conservative subject match, else a new id."""
+        return (await self.match_thread(incoming, state)).thread_id
+
+    async def match_thread(self, incoming: IncomingEmail, state: Snapshot | None = None) -> ThreadMatch:
+        """The thread of ``incoming`` and how it was found (see :func:`subject_join_allowed` for the fallback)."""
         subject_key = self._subject_key(incoming)
         if state is None:
             state = await self.store.read(keys=self._ref_keys(incoming), hashes=[subject_key] if subject_key else [])
         for key in self._ref_keys(incoming):
             found = state.values.get(key)
             if found:
-                return found.decode()
+                return ThreadMatch(found.decode(), "reference")
         if subject_key:
             best: tuple[int, str] | None = None
             participants = incoming.participants
+            sender_party = party_of(incoming.message.sender_email)
             for thread_id, raw in state.hashes.get(subject_key, {}).items():
                 try:
-                    known = set(json.loads(raw))
+                    known = {str(a).lower() for a in json.loads(raw)}
                 except (ValueError, TypeError):
                     continue
+                if not subject_join_allowed(sender_party, participants, known):
+                    continue
                 overlap = len(known & participants)
-                if overlap and (best is None or overlap > best[0]):
+                if best is None or (overlap, thread_id) > best:
                     best = (overlap, thread_id)
             if best is not None:
-                return best[1]
+                return ThreadMatch(best[1], "subject")
         root = incoming.references[0] if incoming.references else incoming.message.message_id
-        return thread_id_for(incoming.tenant, root)
+        return ThreadMatch(thread_id_for(incoming.tenant, root), "new")
 
     async def load(self, tenant: str, thread_id: str) -> NormalizedThread | None:
         raw = await self.store.get(f"thread:{tenant}:{thread_id}")
@@ -309,7 +345,11 @@ class ThreadRepository:
         raw = state.values.get(f"thread:{incoming.tenant}:{thread_id}")
         current = NormalizedThread.model_validate_json(raw) if raw else None
         messages = [m for m in (current.messages if current else []) if m.message_id != incoming.message.message_id]
-        messages.append(incoming.message)
+        message = incoming.message
+        match = await self.match_thread(incoming, state)
+        if match.by == "subject" and match.thread_id == thread_id and SUBJECT_JOIN_WARNING not in message.warnings:
+            message = message.model_copy(update={"warnings": [*message.warnings, SUBJECT_JOIN_WARNING]})
+        messages.append(message)
         known = self._known_roles(state, incoming.tenant, thread_id)
         messages = assign_roles(conversation_order(messages), self.settings, known)
         messages = messages[-self.settings.max_messages_per_thread :]
