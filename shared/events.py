@@ -164,7 +164,10 @@ class NormalizedMessage(StrictModel):
         default_factory=list, description="Forwarded messages inside this one, each with its own sender."
     )
     attachments: list[Attachment] = Field(default_factory=list, description="Attachment metadata.")
-    content_hash: str = Field(description="Stable hash of sender, date and new text, for de-duplication.")
+    content_hash: str = Field(
+        description="Hash of the message's raw bytes (of a JSON event's canonical form), for de-duplication; "
+        "for a forwarded message inside another, of its sender, date and text."
+    )
     arrival: int = Field(default=0, ge=0, description="Order of arrival, used when dates tie.")
     warnings: list[str] = Field(
         default_factory=list, description="What normalization had to cut or guess (MIME parts, charset, size)."

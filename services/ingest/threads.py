@@ -87,6 +87,9 @@ _REQUEST = re.compile(
     re.IGNORECASE,
 )
 _OPPOSITE: dict[Role, Role] = {"buyer": "supplier", "supplier": "buyer", "unknown": "unknown"}
+DuplicateReason = Literal["message_id", "raw_bytes"]
+DUPLICATE_REASONS: tuple[DuplicateReason, ...] = ("message_id", "raw_bytes")
+"""Why a message is dropped as a duplicate (the ``reason`` label of quoteflow_duplicates_dropped_total)."""
 SUBJECT_JOIN_WARNING = "joined its thread by subject and participants, not by reply headers (References/In-Reply-To)"
 """On a message that was put into an existing thread by the subject fallback: a reviewer should know."""
 
@@ -216,6 +219,10 @@ class ThreadBusy(TransientError):
     """The thread's lock stayed taken for the whole wait; the message is retried later, never dropped."""
 
 
+class MessageBusy(ThreadBusy):
+    """Another worker holds this Message-ID's claim (a copy in flight on another partition); retried later."""
+
+
 class ThreadLockLost(TransientError):
     """The lock expired before commit (the worker stalled past its TTL); the message is processed again."""
 
@@ -229,6 +236,13 @@ class ThreadLock:
     token: str
     state: Snapshot = field(default_factory=Snapshot, compare=False)
     """The thread's stored state, read once the lock was held (for is_duplicate, assemble, commit)."""
+    message_id: str = ""
+    claim_token: str = ""
+    """Our token on the message's claim (:func:`claim_key`), taken before the thread lock."""
+
+    @property
+    def claim(self) -> str:
+        return claim_key(self.tenant, self.message_id)
 
     @property
     def key(self) -> str:
@@ -237,6 +251,11 @@ class ThreadLock:
 
 def lock_key(tenant: str, thread_id: str) -> str:
     return f"lock:thread:{tenant}:{thread_id}"
+
+
+def claim_key(tenant: str, message_id: str) -> str:
+    """The per-tenant claim on one Message-ID, held from the duplicate check until commit."""
+    return f"claim:msg:{tenant}:{message_id}"
 
 
 class ThreadRepository:
@@ -274,8 +293,9 @@ class ThreadRepository:
         return [f"msg:{incoming.tenant}:{ref}" for ref in [incoming.message.message_id, *reversed(incoming.references)]]
 
     def _seen_keys(self, incoming: IncomingEmail) -> list[str]:
+        """The dedup marks of a message, in the order of :data:`DUPLICATE_REASONS`."""
         msg = incoming.message
-        return [f"seen:{incoming.tenant}:id:{msg.message_id}", f"seen:{incoming.tenant}:hash:{msg.content_hash}"]
+        return [f"seen:{incoming.tenant}:id:{msg.message_id}", f"seen:{incoming.tenant}:raw:{msg.content_hash}"]
 
     async def read_state(self, incoming: IncomingEmail, thread_id: str) -> Snapshot:
         """Everything assembling ``incoming`` into ``thread_id`` reads, in one round trip (under the lock)."""
@@ -285,11 +305,20 @@ class ThreadRepository:
             hashes=[self._roles_key(incoming.tenant, thread_id), *([subject_key] if subject_key else [])],
         )
 
-    async def is_duplicate(self, incoming: IncomingEmail, state: Snapshot | None = None) -> bool:
-        """Seen before, by Message-ID or by content hash (the same mail re-sent with a new id)."""
+    async def duplicate_reason(self, incoming: IncomingEmail, state: Snapshot | None = None) -> DuplicateReason | None:
+        """Why the message was processed before, or None: the same Message-ID in this tenant
+        (``message_id``; a synthesised id is the hash of the bytes), or the same raw bytes under
+        another id (``raw_bytes``). A different mail with the same text is never a duplicate."""
         keys = self._seen_keys(incoming)
         state = state or await self.store.read(keys=keys)
-        return any(state.values.get(k) for k in keys)
+        for key, reason in zip(keys, DUPLICATE_REASONS, strict=True):
+            if state.values.get(key):
+                return reason
+        return None
+
+    async def is_duplicate(self, incoming: IncomingEmail, state: Snapshot | None = None) -> bool:
+        """Processed before: see :meth:`duplicate_reason`."""
+        return await self.duplicate_reason(incoming, state) is not None
 
     async def find_thread_id(self, incoming: IncomingEmail, state: Snapshot | None = None) -> str:
         """Known ids first (own id, then references newest first), then a conservative subject match, else a new id."""
@@ -367,28 +396,59 @@ class ThreadRepository:
 
     @contextlib.asynccontextmanager
     async def locked(self, incoming: IncomingEmail) -> AsyncIterator[ThreadLock]:
-        """Hold the lock of the message's thread from the duplicate check to commit.
+        """Hold the message's claim and its thread's lock from the duplicate check to commit.
+
+        The claim (``SET NX`` on the tenant's Message-ID, :func:`claim_key`) comes first: two
+        copies of one message on two partitions may map to different threads (one copy lost
+        its References on the way), but they meet on the claim, so the second waits and then
+        sees the first one's dedup mark. The mark itself is written only by :meth:`commit`,
+        after the publish; a crash in between leaves no mark, and the claim expires after
+        its TTL, so the message is processed again, never lost.
 
         The thread id is looked up again once the lock is held: a message that was waiting
         while another one of its thread committed may now map to a thread id it could not
-        see before, and then that thread is locked instead. Raises :class:`ThreadBusy`
-        (transient: the message is retried) if the lock stays taken for ``lock_wait_s``.
+        see before, and then that thread is locked instead. Raises :class:`MessageBusy` or
+        :class:`ThreadBusy` (transient: the message is retried) if either stays taken for
+        ``lock_wait_s``.
         """
-        held = await self._acquire(incoming)
-        self._held[held.key] = held
-        keeper = asyncio.get_running_loop().create_task(self._keep_alive(held))
-        try:
-            yield held
-        finally:
-            keeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await keeper
-            self._held.pop(held.key, None)
-            await self._release(held)
-
-    async def _acquire(self, incoming: IncomingEmail) -> ThreadLock:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.lock_wait_s
+        claim = claim_key(incoming.tenant, incoming.message.message_id)
+        claim_token = uuid.uuid4().hex
+        await self._take(claim, claim_token, deadline, MessageBusy, f"message {incoming.message.message_id}")
+        claim_keeper = loop.create_task(self._keep_alive(claim, claim_token, "message claim"))
+        try:
+            held = replace(await self._acquire(incoming, deadline), message_id=incoming.message.message_id)
+            held = replace(held, claim_token=claim_token)
+            self._held[held.key] = held
+            keeper = loop.create_task(self._keep_alive(held.key, held.token, f"thread {held.thread_id}"))
+            try:
+                yield held
+            finally:
+                keeper.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await keeper
+                self._held.pop(held.key, None)
+                await self._release(held.key, held.token)
+        finally:
+            claim_keeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await claim_keeper
+            await self._release(claim, claim_token)
+
+    async def _take(self, key: str, token: str, deadline: float, busy: type[ThreadBusy], what: str) -> None:
+        """``SET NX`` ``key`` to ``token``, retrying with jittered back-off until ``deadline``."""
+        loop = asyncio.get_running_loop()
+        pause = _LOCK_RETRY_FIRST_S
+        while not await self.store.set(key, token, ttl_s=self.lock_ttl_s, only_if_absent=True):
+            if loop.time() >= deadline:
+                raise busy(f"{what} stayed locked for {self.lock_wait_s:g} s")
+            await asyncio.sleep(pause * (0.5 + random.random()))  # jitter: workers do not retry in step
+            pause = min(pause * 2, _LOCK_RETRY_MAX_S)
+
+    async def _acquire(self, incoming: IncomingEmail, deadline: float | None = None) -> ThreadLock:
+        loop = asyncio.get_running_loop()
+        deadline = deadline if deadline is not None else loop.time() + self.lock_wait_s
         pause = _LOCK_RETRY_FIRST_S
         thread_id = await self.find_thread_id(incoming)
         while True:
@@ -398,7 +458,7 @@ class ThreadRepository:
                 current = await self.find_thread_id(incoming, state)
                 if current == thread_id:
                     return replace(held, state=state)
-                await self._release(held)  # the message belongs to another thread by now: lock that one
+                await self._release(held.key, held.token)  # the message belongs to another thread by now
                 thread_id = current
                 continue
             if loop.time() >= deadline:
@@ -407,28 +467,32 @@ class ThreadRepository:
             pause = min(pause * 2, _LOCK_RETRY_MAX_S)
             thread_id = await self.find_thread_id(incoming)
 
-    async def _keep_alive(self, held: ThreadLock) -> None:
-        """Renew the lock while it is held, so a slow publish does not let a second worker in."""
+    async def _keep_alive(self, key: str, token: str, what: str) -> None:
+        """Renew a held lock or claim, so a slow publish does not let a second worker in."""
         while True:
             await asyncio.sleep(max(self.lock_ttl_s / 3, 0.05))
             try:
-                if await self.store.get(held.key) != held.token.encode():
+                if await self.store.get(key) != token.encode():
                     return
-                await self.store.expire(held.key, self.lock_ttl_s)
+                await self.store.expire(key, self.lock_ttl_s)
             except Exception:  # the store is down: commit will fail (and the message be retried) anyway
-                logger.warning("could not renew the lock of thread %s", held.thread_id, exc_info=True)
+                logger.warning("could not renew the lock of %s", what, exc_info=True)
 
-    async def _release(self, held: ThreadLock) -> None:
-        """Delete the lock only if it is still ours (after an expiry it may belong to another worker)."""
+    async def _release(self, key: str, token: str) -> None:
+        """Delete a lock or claim only if it is still ours (after an expiry it may belong to another worker)."""
         try:
-            await self.store.delete_if_equals(held.key, held.token)
+            await self.store.delete_if_equals(key, token)
         except Exception:  # an unreleased lock expires on its own after its TTL
-            logger.warning("could not release the lock of thread %s", held.thread_id, exc_info=True)
+            logger.warning("could not release the lock %s", key, exc_info=True)
 
     async def _check_still_held(self, tenant: str, thread_id: str) -> None:
         held = self._held.get(lock_key(tenant, thread_id))
-        if held is not None and await self.store.get(held.key) != held.token.encode():
+        if held is None:
+            return
+        if await self.store.get(held.key) != held.token.encode():
             raise ThreadLockLost(f"the lock of thread {thread_id} expired before commit")
+        if held.claim_token and await self.store.get(held.claim) != held.claim_token.encode():
+            raise ThreadLockLost(f"the claim on message {held.message_id} expired before commit")
 
     # ----------------------------------------------------------------- writes
 
@@ -465,6 +529,6 @@ class ThreadRepository:
                 writes.hset(subject_key, thread.thread_id, json.dumps(participants))
             writes.expire(subject_key, thread_ttl)
         dedup_ttl = self.settings.dedup_ttl_days * DAY_S
-        writes.set(f"seen:{tenant}:id:{incoming.message.message_id}", "1", ttl_s=dedup_ttl)
-        writes.set(f"seen:{tenant}:hash:{incoming.message.content_hash}", "1", ttl_s=dedup_ttl)
+        for key in self._seen_keys(incoming):
+            writes.set(key, "1", ttl_s=dedup_ttl)
         await writes.execute()
