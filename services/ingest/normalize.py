@@ -19,6 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from services.ingest.charsets import bound_header, header_cut_warning
 from services.ingest.dates import parse_loose_date
 from services.ingest.html_text import html_to_text
 from services.ingest.language import detect_language
@@ -45,6 +46,8 @@ __all__ = [
 ]
 
 MAX_FORWARD_DEPTH = 4
+MAX_EVENT_RECIPIENTS = 1000
+"""Recipients of a JSON event's To (and Cc) list parsed at most."""
 _HEADER_START = re.compile(rb"^(?:From |[!-9;-~]{1,76}:)")
 
 
@@ -327,14 +330,27 @@ def normalize_event(event: EmailEvent, settings: IngestSettings, *, arrival: int
     body = event.text if event.text and event.text.strip() else html_to_text(event.html or "")
     if len(body.encode("utf-8", "surrogatepass")) > settings.max_email_bytes:
         raise BadEmail(f"message body exceeds the limit of {settings.max_email_bytes} bytes")
-    senders = parse_addresses(event.from_)
+    warnings: list[str] = []
+
+    def bounded(name: str, value: str) -> str:
+        """Header fields of an event are as unbounded as raw headers: cut them the same way."""
+        warning = header_cut_warning(name, value)
+        if warning is None:
+            return value
+        warnings.append(warning)
+        return bound_header(value)
+
+    for name, values in (("To", event.to), ("Cc", event.cc)):
+        if len(values) > MAX_EVENT_RECIPIENTS:
+            warnings.append(f"{name} cut from {len(values)} to {MAX_EVENT_RECIPIENTS} recipients")
+    senders = parse_addresses(bounded("From", event.from_))
     source = _Source(
         message_id=clean_id(event.message_id),
         in_reply_to=clean_id(event.in_reply_to),
         sender=senders[0] if senders else None,
-        to=[a for value in event.to for a in parse_addresses(value)],
-        cc=[a for value in event.cc for a in parse_addresses(value)],
-        subject=event.subject,
+        to=[a for value in event.to[:MAX_EVENT_RECIPIENTS] for a in parse_addresses(bounded("To", value))],
+        cc=[a for value in event.cc[:MAX_EVENT_RECIPIENTS] for a in parse_addresses(bounded("Cc", value))],
+        subject=bounded("Subject", event.subject),
         date=event.date,
         body=body,
         attachments=event.attachments,
@@ -345,6 +361,6 @@ def normalize_event(event: EmailEvent, settings: IngestSettings, *, arrival: int
         settings,
         tenant=event.tenant,
         arrival=arrival,
-        warnings=[],
+        warnings=warnings,
         raw_hash=event_digest(event),
     )
