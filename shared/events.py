@@ -184,6 +184,12 @@ class NormalizedThread(StrictModel):
     subject: str = Field(default="", description="Normalized subject (no RE:/FW:/회신: prefixes).")
     language: Language = Field(default="en", description="Dominant language of the thread.")
     messages: list[NormalizedMessage] = Field(description="Messages in conversation order.")
+    review_reasons: list[str] = Field(
+        default_factory=list,
+        description="Why a person should check the thread's price-bearing facts: a party that joined from a new "
+        "or look-alike domain, sender roles guessed from the text without QUOTEFLOW_OWN_DOMAINS. Extract copies "
+        "them into warnings and sets needs_review when it finds prices, discounts or payment terms.",
+    )
     updated_at: datetime = Field(default_factory=utc_now, description="When this version was produced.")
 
 

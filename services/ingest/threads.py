@@ -173,6 +173,107 @@ def infer_party_roles(
     return roles
 
 
+LOOK_ALIKE_MAX_EDITS = 2
+"""A new domain this close (edits) to a domain of the thread is called a look-alike."""
+
+
+def _edit_distance_at_most(a: str, b: str, limit: int) -> bool:
+    """Whether the Levenshtein distance of ``a`` and ``b`` is at most ``limit`` (banded, cheap)."""
+    if abs(len(a) - len(b)) > limit:
+        return False
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, start=1):
+        current = [i] + [0] * len(b)
+        for j, cb in enumerate(b, start=1):
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb))
+        if min(current) > limit:
+            return False
+        previous = current
+    return previous[-1] <= limit
+
+
+def look_alike_of(party: str, known: set[str]) -> str | None:
+    """The known company domain ``party`` imitates, if any: it contains or extends it
+    (``seoul-valve.co.kr.evil.com``), is a few edits from it (``seoul-va1ve.co.kr``), or has the
+    same name under another suffix (``seoul-valve.com``). Free-mail parties (addresses) are not compared."""
+    if "@" in party:
+        return None
+    for other in sorted(known):
+        if other == party or "@" in other:
+            continue
+        name, other_name = party.split(".", 1)[0], other.split(".", 1)[0]
+        if (
+            other in party
+            or party in other
+            or _edit_distance_at_most(party, other, LOOK_ALIKE_MAX_EDITS)
+            or (len(name) >= 4 and name == other_name)
+        ):
+            return other
+    return None
+
+
+def _parties(message: NormalizedMessage) -> set[str]:
+    return {p for p in (party_of(a) for a in [message.sender_email, *message.to, *message.cc]) if p}
+
+
+def review_reasons(messages: list[NormalizedMessage], settings: IngestSettings) -> list[str]:
+    """Why a person should check the price-bearing facts of a thread (messages in conversation order).
+
+    - A sender whose party (company domain, or free-mail address) no earlier message was from
+      or addressed to, other than our own domains: someone joined the conversation, perhaps from
+      a look-alike domain (then named as such, see :func:`look_alike_of`).
+    - Without a sender from ``own_domains``, roles are guessed from the text. That guess is taken
+      as sound for the opening inquiry's sender (buyer) and for the party it was addressed to
+      who answered first (supplier). A party outside these two that states prices, or any
+      price-stating party when the thread opens with an offer rather than a request, had its
+      role guessed in a way that decides whose prices the quote shows: that is a reason.
+      A plain inquiry and answer thread, or a single inquiry, gives none.
+
+    Extract turns these into warnings and needs_review only when it finds price-bearing facts.
+    """
+    if not messages:
+        return []
+    reasons: list[str] = []
+    own = {m.sender_email for m in messages if initial_role(m.sender_email, settings) != "unknown"}
+    seen = _parties(messages[0])
+    for message in messages[1:]:
+        party = party_of(message.sender_email)
+        if party and party not in seen and message.sender_email not in own:
+            imitated = look_alike_of(party, seen)
+            if imitated:
+                reasons.append(
+                    f"{message.sender_email} writes from {party}, which looks like {imitated} of this thread"
+                    " (a look-alike domain?)"
+                )
+            else:
+                reasons.append(
+                    f"{message.sender_email} joined the thread from {party}, which no earlier message was from or to"
+                )
+        seen |= _parties(message)
+    if own:
+        return list(dict.fromkeys(reasons))
+    first = messages[0]
+    starter = party_of(first.sender_email)
+    trusted: set[str] = set()
+    if starter and not is_offer(first.text):
+        trusted.add(starter)
+        addressed = {p for p in (party_of(a) for a in [*first.to, *first.cc]) if p}
+        answerer = next(
+            (p for p in (party_of(m.sender_email) for m in messages) if p and p != starter),
+            None,
+        )
+        if answerer in addressed:
+            trusted.add(answerer)
+    for message in messages:
+        party = party_of(message.sender_email)
+        if party and party not in trusted and _MONEY.search(message.text):
+            reasons.append(
+                f"the role ({message.role}) of {party}, whose message states prices, was guessed from the text;"
+                " set QUOTEFLOW_OWN_DOMAINS to decide sides by domain"
+            )
+    return list(dict.fromkeys(reasons))
+
+
 def _with_role(message: NormalizedMessage, roles: Mapping[str, Role]) -> NormalizedMessage:
     role = roles.get(party_of(message.sender_email) or "", "unknown")
     forwarded = [_with_role(f, roles) for f in message.forwarded]
@@ -390,6 +491,7 @@ class ThreadRepository:
             subject=normalize_subject(first_subject),
             language=thread_language(messages),
             messages=messages,
+            review_reasons=review_reasons(messages, self.settings),
         )
 
     # ----------------------------------------------------------------- lock

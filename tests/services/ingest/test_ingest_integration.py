@@ -28,6 +28,7 @@ from shared.settings import Settings
 from shared.store import RedisStore
 from tests.conftest import EXAMPLES
 from tests.services.ingest.conftest import fixture_path
+from tests.services.ingest.test_trust_review import EVIL_REPLY
 
 pytestmark = pytest.mark.integration
 
@@ -156,3 +157,22 @@ async def test_thread_state_in_redis_expires(redis_only: str) -> None:
     finally:
         await client.aclose()
         await store.close()
+
+
+async def test_a_look_alike_reply_reaches_the_normalized_topic_with_its_review_reason(
+    stack: Settings, ingest: ServiceRuntime
+) -> None:
+    tenant = f"t-{uuid.uuid4().hex[:8]}"
+    valves = read_mail_files([EXAMPLES / "valves-en.mbox"])[0].messages
+    await _publish(stack, [*valves, EVIL_REPLY], key=b"valves", tenant=tenant)
+
+    def evil_seen(records: list[Any]) -> bool:
+        return any(b"valves-en-evil@" in r.value for r in records)
+
+    threads = [
+        NormalizedThread.model_validate_json(r.value)
+        for r in await _records_for(stack, topics.THREADS_NORMALIZED, tenant, evil_seen)
+    ]
+    assert [t.version for t in threads] == list(range(1, len(valves) + 2))
+    assert all(t.review_reasons == [] for t in threads[:-1])
+    assert any("looks like seoul-valve.co.kr" in r for r in threads[-1].review_reasons), threads[-1].review_reasons
