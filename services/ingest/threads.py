@@ -16,7 +16,13 @@ of one thread handled at the same moment (two partitions, two workers) would eac
 themselves to the same old state and the later commit would drop the other message.
 :meth:`ThreadRepository.locked` holds a short per-thread lock in the store around that
 sequence (``SET NX`` with expiry, kept alive while held, released by its owner only), so
-the second message waits and then assembles on top of the first.
+the second message waits and then assembles on top of the first. Before it, the same kind
+of claim is taken on the tenant's Message-ID, so two copies of one message that map to
+different threads still cannot both pass the duplicate check.
+
+A message is a duplicate only when it is the same message: the same Message-ID in the
+tenant (a missing one is synthesised from the hash of the raw bytes), or the same raw bytes
+(:attr:`NormalizedMessage.content_hash`). The same text in a different mail is not.
 """
 
 from __future__ import annotations
@@ -520,8 +526,11 @@ class ThreadRepository:
         await self._take(claim, claim_token, deadline, MessageBusy, f"message {incoming.message.message_id}")
         claim_keeper = loop.create_task(self._keep_alive(claim, claim_token, "message claim"))
         try:
-            held = replace(await self._acquire(incoming, deadline), message_id=incoming.message.message_id)
-            held = replace(held, claim_token=claim_token)
+            held = replace(
+                await self._acquire(incoming, deadline),
+                message_id=incoming.message.message_id,
+                claim_token=claim_token,
+            )
             self._held[held.key] = held
             keeper = loop.create_task(self._keep_alive(held.key, held.token, f"thread {held.thread_id}"))
             try:

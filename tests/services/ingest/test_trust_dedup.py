@@ -6,11 +6,11 @@ import asyncio
 
 import pytest
 
-from services.ingest.normalize import normalize_event, normalize_raw
+from services.ingest.normalize import IncomingEmail, normalize_event, normalize_raw
 from services.ingest.settings import IngestSettings
 from services.ingest.threads import MessageBusy, ThreadRepository
-from shared.events import EmailEvent
-from shared.store import MemoryStore
+from shared.events import EmailEvent, NormalizedThread
+from shared.store import MemoryStore, RedisStore
 from tests.services.ingest.test_threads import email, feed
 
 
@@ -105,3 +105,30 @@ async def test_a_failure_before_commit_frees_the_claim_and_marks_nothing() -> No
     async with repository.locked(incoming) as held:
         assert await repository.duplicate_reason(incoming, held.state) is None
     assert await asyncio.wait_for(repository.duplicate_reason(incoming), 1) is None
+
+
+async def _handle(repository: ThreadRepository, incoming: IncomingEmail, published: list[NormalizedThread]) -> None:
+    """The handler's sequence (services/ingest/handlers.py), the publish a list append after a yield."""
+    async with repository.locked(incoming) as held:
+        if await repository.duplicate_reason(incoming, held.state) is not None:
+            return
+        thread = await repository.assemble(incoming, held.thread_id, held.state)
+        await asyncio.sleep(0.02)
+        published.append(thread)
+        await repository.commit(incoming, thread, held.state)
+
+
+@pytest.mark.integration
+async def test_two_workers_on_redis_publish_two_copies_of_one_message_once(redis_only: str) -> None:
+    stores = [RedisStore(redis_only), RedisStore(redis_only)]
+    try:
+        workers = [ThreadRepository(store, IngestSettings()) for store in stores]
+        copies = [email(7, refs=(3,)), email(7)]
+        for copy in copies:
+            copy.tenant = "copies-on-two-partitions"
+        published: list[NormalizedThread] = []
+        await asyncio.gather(*(_handle(w, c, published) for w, c in zip(workers, copies, strict=True)))
+        assert [[m.message_id for m in t.messages] for t in published] == [["m7@test"]]
+    finally:
+        for store in stores:
+            await store.close()
