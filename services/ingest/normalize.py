@@ -330,7 +330,7 @@ def normalize_event(event: EmailEvent, settings: IngestSettings, *, arrival: int
     body = event.text if event.text and event.text.strip() else html_to_text(event.html or "")
     if len(body.encode("utf-8", "surrogatepass")) > settings.max_email_bytes:
         raise BadEmail(f"message body exceeds the limit of {settings.max_email_bytes} bytes")
-    warnings: list[str] = []
+    warnings: list[str] = [] if body.strip() else ["no text body found"]
 
     def bounded(name: str, value: str) -> str:
         """Header fields of an event are as unbounded as raw headers: cut them the same way."""

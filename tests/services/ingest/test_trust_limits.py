@@ -105,3 +105,10 @@ def test_a_message_without_any_text_says_so() -> None:
     incoming = normalize_raw(raw, IngestSettings())
     assert incoming.message.text == ""
     assert "no text body found" in incoming.message.warnings
+
+
+def test_a_json_event_without_any_text_says_so() -> None:
+    event = EmailEvent.model_validate({"from": "kim@hanbit-trading.co.kr", "message_id": "<empty@test>", "html": " "})
+    incoming = normalize_event(event, IngestSettings())
+    assert incoming.message.text == ""
+    assert incoming.message.warnings == ["no text body found"]
