@@ -274,8 +274,8 @@ def review_reasons(messages: list[NormalizedMessage], settings: IngestSettings) 
         party = party_of(message.sender_email)
         if party and party not in trusted and _MONEY.search(message.text):
             reasons.append(
-                f"the role ({message.role}) of {party}, whose message states prices, was guessed from the text;"
-                " set QUOTEFLOW_OWN_DOMAINS to decide sides by domain"
+                f"the role ({message.role}) of {party}, whose message states prices, was guessed from the text,"
+                " not decided by QUOTEFLOW_OWN_DOMAINS (no sender of the thread is from them)"
             )
     return list(dict.fromkeys(reasons))
 
