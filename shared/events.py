@@ -164,7 +164,10 @@ class NormalizedMessage(StrictModel):
         default_factory=list, description="Forwarded messages inside this one, each with its own sender."
     )
     attachments: list[Attachment] = Field(default_factory=list, description="Attachment metadata.")
-    content_hash: str = Field(description="Stable hash of sender, date and new text, for de-duplication.")
+    content_hash: str = Field(
+        description="Hash of the message's raw bytes (of a JSON event's canonical form), for de-duplication; "
+        "for a forwarded message inside another, of its sender, date and text."
+    )
     arrival: int = Field(default=0, ge=0, description="Order of arrival, used when dates tie.")
     warnings: list[str] = Field(
         default_factory=list, description="What normalization had to cut or guess (MIME parts, charset, size)."
@@ -181,6 +184,12 @@ class NormalizedThread(StrictModel):
     subject: str = Field(default="", description="Normalized subject (no RE:/FW:/회신: prefixes).")
     language: Language = Field(default="en", description="Dominant language of the thread.")
     messages: list[NormalizedMessage] = Field(description="Messages in conversation order.")
+    review_reasons: list[str] = Field(
+        default_factory=list,
+        description="Why a person should check the thread's price-bearing facts: a party that joined from a new "
+        "or look-alike domain, sender roles guessed from the text without QUOTEFLOW_OWN_DOMAINS. Extract copies "
+        "them into warnings and sets needs_review when it finds prices, discounts or payment terms.",
+    )
     updated_at: datetime = Field(default_factory=utc_now, description="When this version was produced.")
 
 

@@ -2,7 +2,8 @@
 
 Per-topic message and batch counts come from faststream's KafkaPrometheusMiddleware;
 QuoteFlow adds the processing time of each record by outcome (the middleware times
-whole batches), dead letters, retries, consumer lag and LLM figures. Each service
+whole batches), dead letters, retries, consumer lag, LLM figures and the duplicates
+ingest drops. Each service
 has its own registry, so four services in one process still report separately.
 The OpenTelemetry collector scrapes /metrics and exports OTLP (deploy/otel-collector.yaml).
 """
@@ -33,6 +34,7 @@ class Metrics:
     llm_requests: Counter
     llm_latency: Histogram
     llm_tokens: Counter
+    duplicates_dropped: Counter
 
 
 def build_metrics(service: str) -> Metrics:
@@ -73,6 +75,12 @@ def build_metrics(service: str) -> Metrics:
         ),
         llm_tokens=Counter(
             "quoteflow_llm_tokens", "Tokens sent and generated.", ["service", "direction"], registry=registry
+        ),
+        duplicates_dropped=Counter(
+            "quoteflow_duplicates_dropped",
+            "Messages dropped as duplicates, by reason (message_id: the same Message-ID; raw_bytes: the same bytes).",
+            ["service", "reason"],
+            registry=registry,
         ),
     )
 

@@ -11,7 +11,7 @@ from services.extract.settings import ExtractSettings
 from shared import topics
 from shared.broker import subscriber_options
 from shared.consumer import Delivery, MessageGuard, parse_event, publish_event
-from shared.events import FactsExtracted, NormalizedThread
+from shared.events import FactsExtracted, KeyFacts, NormalizedThread
 from shared.service import ServiceRuntime
 
 logger = logging.getLogger(__name__)
@@ -19,8 +19,19 @@ logger = logging.getLogger(__name__)
 EXTRACT_GROUP = "quoteflow-extract"
 
 
+def bears_prices(facts: KeyFacts) -> bool:
+    """Facts a wrong party or a wrong role would turn into a wrong quote: prices, discounts, payment terms."""
+    priced = any(i.unit_price is not None or i.discount_percent is not None for i in facts.items)
+    return priced or facts.payment_terms is not None
+
+
 def to_event(thread: NormalizedThread, extraction: Extraction) -> FactsExtracted:
-    """The facts.extracted event for one thread version."""
+    """The facts.extracted event for one thread version; ingest's review reasons make price-bearing facts
+    need review (with the reasons as warnings)."""
+    warnings, needs_review = extraction.warnings, extraction.needs_review
+    if thread.review_reasons and bears_prices(extraction.facts):
+        warnings = [*warnings, *(f"prices need review: {reason}" for reason in thread.review_reasons)]
+        needs_review = True
     return FactsExtracted(
         thread_id=thread.thread_id,
         tenant=thread.tenant,
@@ -35,8 +46,8 @@ def to_event(thread: NormalizedThread, extraction: Extraction) -> FactsExtracted
         model=extraction.model,
         adapter_id=extraction.adapter_id,
         evidence=extraction.evidence,
-        warnings=extraction.warnings,
-        needs_review=extraction.needs_review,
+        warnings=warnings,
+        needs_review=needs_review,
     )
 
 

@@ -57,6 +57,30 @@ _ALIASES = {
 _HANGUL = re.compile(r"[\uac00-\ud7a3\u3131-\u318e]")
 MIN_HANGUL_TO_OVERRULE = 2
 _ENCODED_WORD = re.compile(r"=\?[^?\s]+\?[bBqQ]\?[^?\s]*\?=")
+MAX_HEADER_CHARS = 16 * 1024
+"""Longest header value decoded: RFC 2047 decoding (email.header.decode_header) is quadratic in the
+number of encoded words, and one 3.5 MB Subject froze ingest for a minute. Real headers are far shorter."""
+MAX_ENCODED_WORDS = 1000
+"""Most encoded words decoded per header value; the rest of the value is dropped."""
+
+
+def bound_header(text: str, limit: int = MAX_HEADER_CHARS) -> str:
+    """``text`` cut to ``limit`` characters (at a space if there is one in the last half) and to
+    :data:`MAX_ENCODED_WORDS` encoded words, so a cut never leaves half an encoded word."""
+    if len(text) > limit:
+        cut = text.rfind(" ", limit // 2, limit + 1)
+        text = text[: cut if cut > 0 else limit]
+    for words, found in enumerate(_ENCODED_WORD.finditer(text), start=1):
+        if words == MAX_ENCODED_WORDS:
+            return text[: found.end()]
+    return text
+
+
+def header_cut_warning(name: str, text: str) -> str | None:
+    """The warning for a header that :func:`bound_header` shortens, or None when it is kept whole."""
+    if len(text) <= MAX_HEADER_CHARS and bound_header(text) == text:
+        return None
+    return f"{name} header cut from {len(text)} to at most {MAX_HEADER_CHARS} characters"
 
 
 def codec_for(label: str | None) -> str | None:
@@ -205,7 +229,7 @@ def decode_header_value(value: object) -> str:
     text = _header_text(value)
     if not text:
         return ""
-    text = re.sub(r"\r?\n[ \t]+", " ", text)
+    text = bound_header(re.sub(r"\r?\n[ \t]+", " ", text[: 2 * MAX_HEADER_CHARS]))
     # Adjacent encoded words are joined without the whitespace between them (RFC 2047 §6.2);
     # decode_header wants that whitespace, and some clients omit it.
     text = re.sub(r"\?=(?=[^\s])(?==\?)", "?= ", text)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from faststream.kafka.annotations import KafkaMessage
@@ -13,6 +14,7 @@ from shared import topics
 from shared.broker import subscriber_options
 from shared.consumer import Delivery, MessageGuard, parse_event, publish_event
 from shared.events import EmailEvent, NormalizedThread
+from shared.ops import metrics_for
 from shared.service import ServiceRuntime
 
 logger = logging.getLogger(__name__)
@@ -58,13 +60,26 @@ def register(runtime: ServiceRuntime, settings: IngestSettings) -> None:
 
     async def process(delivery: Delivery) -> None:
         with tracer.start_as_current_span("ingest.normalize") as span:
-            incoming = decode_incoming(delivery.body, settings, tenant=delivery.tenant, arrival=delivery.timestamp_ms)
+            # CPU-bound (MIME, charsets, HTML): in a worker thread, so one big mail does not stall
+            # the event loop, Kafka heartbeats or the other partitions of the batch.
+            incoming = await asyncio.to_thread(
+                decode_incoming, delivery.body, settings, tenant=delivery.tenant, arrival=delivery.timestamp_ms
+            )
             span.set_attribute("quoteflow.message.language", incoming.message.language)
         # One message of a thread at a time: replies arriving together on different
-        # partitions must not overwrite each other's thread state.
+        # partitions must not overwrite each other's thread state; copies of one message
+        # meet on its Message-ID claim.
         async with repository.locked(incoming) as held:
-            if await repository.is_duplicate(incoming, held.state):
-                logger.info("duplicate message %s ignored", incoming.message.content_hash[:12])
+            reason = await repository.duplicate_reason(incoming, held.state)
+            if reason is not None:
+                logger.info(
+                    "duplicate message %s dropped: the same %s was processed before",
+                    incoming.message.message_id,
+                    "Message-ID" if reason == "message_id" else "raw bytes",
+                )
+                if (found := metrics_for(broker)) is not None:
+                    service, metrics = found
+                    metrics.duplicates_dropped.labels(service, reason).inc()
                 return
             with tracer.start_as_current_span("ingest.assemble_thread"):
                 thread = await repository.assemble(incoming, held.thread_id, held.state)

@@ -19,7 +19,15 @@ from email.parser import BytesParser
 from email.policy import compat32
 from email.utils import getaddresses, parsedate_to_datetime
 
-from services.ingest.charsets import codec_for, decode_bytes, decode_header_value, decode_param
+from services.ingest.charsets import (
+    MAX_HEADER_CHARS,
+    bound_header,
+    codec_for,
+    decode_bytes,
+    decode_header_value,
+    decode_param,
+    header_cut_warning,
+)
 from services.ingest.html_text import has_data_table, html_to_text
 from shared.events import Attachment
 
@@ -169,13 +177,39 @@ def parse_date(raw: object) -> datetime | None:
         return None
 
 
-def _header(msg: Message, name: str) -> str | None:
-    """The first raw value of a header (8-bit bytes kept as surrogate escapes, not replaced by U+FFFD)."""
+def _header(msg: Message, name: str, walk: _Walk | None = None) -> str | None:
+    """The first raw value of a header (8-bit bytes kept as surrogate escapes, not replaced by U+FFFD).
+
+    With ``walk``, bounded before anything decodes it (see :data:`charsets.MAX_HEADER_CHARS`), with
+    a warning; a long References header keeps its root and its newest ids, which threading needs.
+    """
     wanted = name.lower()
     for key, value in msg.raw_items():
         if key.lower() == wanted:
-            return str(value)
+            text = str(value)
+            if walk is None:
+                return text
+            warning = header_cut_warning(key, text)
+            if warning is None:
+                return text
+            walk.warn(warning)
+            return _bound_references(text) if wanted == "references" else bound_header(text)
     return None
+
+
+def _bound_references(text: str) -> str:
+    """The root id and as many of the newest ids as fit in :data:`MAX_HEADER_CHARS` (RFC 5322 §3.6.4)."""
+    ids = text.split()
+    if not ids:
+        return ""
+    kept: list[str] = []
+    room = MAX_HEADER_CHARS - len(ids[0]) - 1
+    for ref in reversed(ids[1:]):
+        room -= len(ref) + 1
+        if room < 0:
+            break
+        kept.append(ref)
+    return " ".join([ids[0][:MAX_HEADER_CHARS], *reversed(kept)])
 
 
 def _param(part: Message, name: str, header: str = "content-type") -> str | None:
@@ -255,12 +289,17 @@ def _attached_message(part: Message, walk: _Walk, depth: int) -> ParsedMail | No
 def _walk(part: Message, walk: _Walk, depth: int) -> _Body:
     body = _Body()
     if depth > walk.limits.max_depth:
-        if not any(w.startswith("MIME nesting") for w in walk.warnings):
-            walk.warnings.append(f"MIME nesting deeper than {walk.limits.max_depth} ignored")
-        return body
+        walk.warn(f"MIME nesting deeper than {walk.limits.max_depth}: text parts below it taken as they are")
+        return _flat_text(part, walk)
     if not walk.take_part():
         return body
     ctype = part.get_content_type()
+    if ctype.startswith("multipart/") and not part.is_multipart():
+        # No boundary, or one that never appears: the parser leaves the whole body as one string.
+        problem = "whose boundary never appears" if part.get_param("boundary") else "without a boundary"
+        walk.warn(f"{ctype} {problem} read as plain text")
+        body.plain.append(_text_of(part, walk))
+        return body
     if ctype in ("message/rfc822", "message/global"):
         inner = _attached_message(part, walk, depth)
         if inner is not None:
@@ -286,6 +325,28 @@ def _walk(part: Message, walk: _Walk, depth: int) -> _Body:
         return body
     data = _payload_bytes(part)
     body.attachments.append(Attachment(filename=filename, content_type=ctype, size=len(data)))
+    return body
+
+
+def _flat_text(top: Message, walk: _Walk) -> _Body:
+    """The text parts of a subtree nested past the depth limit, in order, without recursion
+    (still within the part budget); attached messages and files there are listed as attachments."""
+    body = _Body()
+    stack = [top]
+    while stack:
+        part = stack.pop()
+        if not walk.take_part():
+            break
+        ctype = part.get_content_type()
+        if part.is_multipart() and ctype not in ("message/rfc822", "message/global"):
+            stack.extend(reversed([c for c in (part.get_payload() or []) if isinstance(c, Message)]))
+        elif ctype in ("text/plain", "text/html", "text/enriched") and _disposition(part) != "attachment":
+            (body.html if ctype == "text/html" else body.plain).append(_text_of(part, walk))
+        elif ctype.startswith("multipart/"):
+            body.plain.append(_text_of(part, walk))
+        else:
+            size = len(_payload_bytes(part)) if not part.is_multipart() else 0
+            body.attachments.append(Attachment(filename=_filename(part), content_type=ctype, size=size))
     return body
 
 
@@ -318,17 +379,17 @@ def _parse(msg: Message, walk: _Walk, depth: int) -> ParsedMail:
         from_html = True
     else:
         text = ""
-    senders = parse_addresses(_header(msg, "from")) or parse_addresses(_header(msg, "sender"))
-    parents = message_ids(decode_header_value(_header(msg, "in-reply-to")))
+    senders = parse_addresses(_header(msg, "from", walk)) or parse_addresses(_header(msg, "sender", walk))
+    parents = message_ids(decode_header_value(_header(msg, "in-reply-to", walk)))
     return ParsedMail(
         sender=senders[0] if senders else None,
-        to=parse_addresses(_header(msg, "to")),
-        cc=parse_addresses(_header(msg, "cc")),
-        subject=decode_header_value(_header(msg, "subject")),
-        date=parse_date(_header(msg, "date")),
-        message_id=clean_id(decode_header_value(_header(msg, "message-id"))),
+        to=parse_addresses(_header(msg, "to", walk)),
+        cc=parse_addresses(_header(msg, "cc", walk)),
+        subject=decode_header_value(_header(msg, "subject", walk)),
+        date=parse_date(_header(msg, "date", walk)),
+        message_id=clean_id(decode_header_value(_header(msg, "message-id", walk))),
         in_reply_to=parents[-1] if parents else None,
-        references=message_ids(decode_header_value(_header(msg, "references"))),
+        references=message_ids(_header(msg, "references", walk)),
         body=text,
         body_from_html=from_html,
         attachments=body.attachments,
@@ -350,5 +411,7 @@ def parse_mime(raw: bytes, limits: Limits | None = None) -> tuple[ParsedMail, Me
         parsed = _parse(msg, walk, 0)
     except RecursionError as exc:
         raise MimeError("MIME nesting too deep to walk") from exc
+    if not parsed.body.strip() and not parsed.forwarded:
+        walk.warn("no text body found")
     parsed.warnings = walk.warnings
     return parsed, msg

@@ -13,11 +13,13 @@ The work is split by concern: :mod:`.mime` (structure, limits), :mod:`.charsets`
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from services.ingest.charsets import bound_header, header_cut_warning
 from services.ingest.dates import parse_loose_date
 from services.ingest.html_text import html_to_text
 from services.ingest.language import detect_language
@@ -34,14 +36,18 @@ __all__ = [
     "clean_id",
     "content_hash",
     "detect_language",
+    "event_digest",
     "html_to_text",
     "normalize_event",
     "normalize_raw",
     "normalize_subject",
+    "raw_digest",
     "strip_quoted",
 ]
 
 MAX_FORWARD_DEPTH = 4
+MAX_EVENT_RECIPIENTS = 1000
+"""Recipients of a JSON event's To (and Cc) list parsed at most."""
 _HEADER_START = re.compile(rb"^(?:From |[!-9;-~]{1,76}:)")
 
 
@@ -96,8 +102,21 @@ def strip_quoted(text: str, *, forward: bool = False) -> tuple[str, str | None]:
     return cut.text, cut.signature
 
 
+def raw_digest(data: bytes) -> str:
+    """Hash of a message's exact bytes (raw RFC 5322, or a JSON event's canonical form): its identity for dedup."""
+    return hashlib.sha256(data).hexdigest()[:32]
+
+
+def event_digest(event: EmailEvent) -> str:
+    """:func:`raw_digest` of a JSON event's canonical form (sorted keys; the tenant left out, as the
+    handler may fill it in from the record header)."""
+    canonical = json.dumps(event.model_dump(mode="json", by_alias=True, exclude={"tenant"}), sort_keys=True)
+    return raw_digest(canonical.encode("utf-8", "surrogatepass"))
+
+
 def content_hash(sender: str | None, date: datetime | None, text: str, extra: Iterable[str] = ()) -> str:
-    """Stable hash of sender, date and new text (plus forwarded texts), for de-duplication."""
+    """Stable hash of sender, date and new text (plus forwarded texts): the identity of a forwarded
+    message inside another one (it has no bytes of its own). Never used for de-duplication."""
     digest = hashlib.sha256()
     digest.update((sender or "").lower().encode())
     digest.update(b"\0" + (date.astimezone(UTC).isoformat() if date else "").encode())
@@ -186,9 +205,20 @@ def _emails(addresses: list[Address]) -> list[str]:
 
 
 def _build_message(
-    source: _Source, settings: IngestSettings, *, arrival: int, depth: int, warnings: list[str]
+    source: _Source,
+    settings: IngestSettings,
+    *,
+    arrival: int,
+    depth: int,
+    warnings: list[str],
+    raw_hash: str | None = None,
 ) -> NormalizedMessage:
-    """New text, signature, forwards and identity of one message (recursing into forwards)."""
+    """New text, signature, forwards and identity of one message (recursing into forwards).
+
+    ``raw_hash`` (the top-level message's :func:`raw_digest`) is its content_hash and, without a
+    Message-ID header, its id: two different mails never share an id, the same bytes always do.
+    Forwarded messages have no bytes of their own and are identified by their sender, date and text.
+    """
     sender_email = source.sender.email if source.sender else None
     display_name, display_company = split_display_name(source.sender.name if source.sender else None)
     reply = split_reply(source.body, forward=is_forward_subject(source.subject))
@@ -211,7 +241,7 @@ def _build_message(
             )
     elif source.mime_forwards or reply.forwarded:
         warnings.append(f"forwards nested deeper than {MAX_FORWARD_DEPTH} ignored")
-    digest = content_hash(sender_email, date, text, (f.text for f in forwarded))
+    digest = raw_hash or content_hash(sender_email, date, text, (f.text for f in forwarded))
     company = display_company or company_from_signature(cut.signature, display_name, sender_email)
     return NormalizedMessage(
         message_id=source.message_id or f"{'fwd' if depth else 'generated'}-{digest}",
@@ -242,10 +272,11 @@ def _incoming(
     tenant: str,
     arrival: int,
     warnings: list[str],
+    raw_hash: str,
 ) -> IncomingEmail:
     if source.sender is None or not (source.sender.email or source.sender.name):
         raise BadEmail("missing From header")
-    message = _build_message(source, settings, arrival=arrival, depth=0, warnings=warnings)
+    message = _build_message(source, settings, arrival=arrival, depth=0, warnings=warnings, raw_hash=raw_hash)
     found_warnings = list(dict.fromkeys(warnings))
     if found_warnings:
         # The event carries what was cut or guessed, so a reviewer downstream knows the text may be partial.
@@ -288,6 +319,7 @@ def normalize_raw(
             tenant=tenant or settings.tenant,
             arrival=arrival,
             warnings=warnings,
+            raw_hash=raw_digest(raw),
         )
     except RecursionError as exc:
         raise BadEmail("message nesting too deep to normalize") from exc
@@ -298,16 +330,37 @@ def normalize_event(event: EmailEvent, settings: IngestSettings, *, arrival: int
     body = event.text if event.text and event.text.strip() else html_to_text(event.html or "")
     if len(body.encode("utf-8", "surrogatepass")) > settings.max_email_bytes:
         raise BadEmail(f"message body exceeds the limit of {settings.max_email_bytes} bytes")
-    senders = parse_addresses(event.from_)
+    warnings: list[str] = [] if body.strip() else ["no text body found"]
+
+    def bounded(name: str, value: str) -> str:
+        """Header fields of an event are as unbounded as raw headers: cut them the same way."""
+        warning = header_cut_warning(name, value)
+        if warning is None:
+            return value
+        warnings.append(warning)
+        return bound_header(value)
+
+    for name, values in (("To", event.to), ("Cc", event.cc)):
+        if len(values) > MAX_EVENT_RECIPIENTS:
+            warnings.append(f"{name} cut from {len(values)} to {MAX_EVENT_RECIPIENTS} recipients")
+    senders = parse_addresses(bounded("From", event.from_))
     source = _Source(
         message_id=clean_id(event.message_id),
         in_reply_to=clean_id(event.in_reply_to),
         sender=senders[0] if senders else None,
-        to=[a for value in event.to for a in parse_addresses(value)],
-        cc=[a for value in event.cc for a in parse_addresses(value)],
-        subject=event.subject,
+        to=[a for value in event.to[:MAX_EVENT_RECIPIENTS] for a in parse_addresses(bounded("To", value))],
+        cc=[a for value in event.cc[:MAX_EVENT_RECIPIENTS] for a in parse_addresses(bounded("Cc", value))],
+        subject=bounded("Subject", event.subject),
         date=event.date,
         body=body,
         attachments=event.attachments,
     )
-    return _incoming(source, event.references, settings, tenant=event.tenant, arrival=arrival, warnings=[])
+    return _incoming(
+        source,
+        event.references,
+        settings,
+        tenant=event.tenant,
+        arrival=arrival,
+        warnings=warnings,
+        raw_hash=event_digest(event),
+    )

@@ -28,4 +28,6 @@ class IngestSettings(Settings):
     )
     max_messages_per_thread: int = Field(default=200, ge=1, description="Thread state keeps the newest N messages.")
     thread_ttl_days: int = Field(default=180, ge=1, description="Thread state expires after this many idle days.")
-    dedup_ttl_days: int = Field(default=30, ge=1, description="How long a processed Message-ID/hash is remembered.")
+    dedup_ttl_days: int = Field(
+        default=30, ge=1, description="How long a processed Message-ID (and raw-bytes hash) is remembered."
+    )

@@ -1,7 +1,9 @@
 """Thread assembly, sender roles and de-duplication, with state in the store (Redis).
 
 Threads are found by Message-ID / In-Reply-To / References, then by normalized subject
-plus participants. A new thread's id is derived from its root message id, so the same
+plus participants, conservatively: a subject match never brings a new party into a thread
+(:func:`subject_join_allowed`), and a message joined that way carries
+:data:`SUBJECT_JOIN_WARNING`. A new thread's id is derived from its root message id, so the same
 conversation gets the same id even if state was lost.
 
 Order of effects for at-least-once without loss: :meth:`ThreadRepository.assemble`
@@ -14,7 +16,13 @@ of one thread handled at the same moment (two partitions, two workers) would eac
 themselves to the same old state and the later commit would drop the other message.
 :meth:`ThreadRepository.locked` holds a short per-thread lock in the store around that
 sequence (``SET NX`` with expiry, kept alive while held, released by its owner only), so
-the second message waits and then assembles on top of the first.
+the second message waits and then assembles on top of the first. Before it, the same kind
+of claim is taken on the tenant's Message-ID, so two copies of one message that map to
+different threads still cannot both pass the duplicate check.
+
+A message is a duplicate only when it is the same message: the same Message-ID in the
+tenant (a missing one is synthesised from the hash of the raw bytes), or the same raw bytes
+(:attr:`NormalizedMessage.content_hash`). The same text in a different mail is not.
 """
 
 from __future__ import annotations
@@ -30,6 +38,7 @@ import uuid
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from typing import Literal
 
 from services.ingest.normalize import IncomingEmail, initial_role, normalize_subject
 from services.ingest.settings import IngestSettings
@@ -84,6 +93,11 @@ _REQUEST = re.compile(
     re.IGNORECASE,
 )
 _OPPOSITE: dict[Role, Role] = {"buyer": "supplier", "supplier": "buyer", "unknown": "unknown"}
+DuplicateReason = Literal["message_id", "raw_bytes"]
+DUPLICATE_REASONS: tuple[DuplicateReason, ...] = ("message_id", "raw_bytes")
+"""Why a message is dropped as a duplicate (the ``reason`` label of quoteflow_duplicates_dropped_total)."""
+SUBJECT_JOIN_WARNING = "joined its thread by subject and participants, not by reply headers (References/In-Reply-To)"
+"""On a message that was put into an existing thread by the subject fallback: a reviewer should know."""
 
 
 def thread_id_for(tenant: str, root_message_id: str) -> str:
@@ -165,6 +179,107 @@ def infer_party_roles(
     return roles
 
 
+LOOK_ALIKE_MAX_EDITS = 2
+"""A new domain this close (edits) to a domain of the thread is called a look-alike."""
+
+
+def _edit_distance_at_most(a: str, b: str, limit: int) -> bool:
+    """Whether the Levenshtein distance of ``a`` and ``b`` is at most ``limit`` (banded, cheap)."""
+    if abs(len(a) - len(b)) > limit:
+        return False
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, start=1):
+        current = [i] + [0] * len(b)
+        for j, cb in enumerate(b, start=1):
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb))
+        if min(current) > limit:
+            return False
+        previous = current
+    return previous[-1] <= limit
+
+
+def look_alike_of(party: str, known: set[str]) -> str | None:
+    """The known company domain ``party`` imitates, if any: it contains or extends it
+    (``seoul-valve.co.kr.evil.com``), is a few edits from it (``seoul-va1ve.co.kr``), or has the
+    same name under another suffix (``seoul-valve.com``). Free-mail parties (addresses) are not compared."""
+    if "@" in party:
+        return None
+    for other in sorted(known):
+        if other == party or "@" in other:
+            continue
+        name, other_name = party.split(".", 1)[0], other.split(".", 1)[0]
+        if (
+            other in party
+            or party in other
+            or _edit_distance_at_most(party, other, LOOK_ALIKE_MAX_EDITS)
+            or (len(name) >= 4 and name == other_name)
+        ):
+            return other
+    return None
+
+
+def _parties(message: NormalizedMessage) -> set[str]:
+    return {p for p in (party_of(a) for a in [message.sender_email, *message.to, *message.cc]) if p}
+
+
+def review_reasons(messages: list[NormalizedMessage], settings: IngestSettings) -> list[str]:
+    """Why a person should check the price-bearing facts of a thread (messages in conversation order).
+
+    - A sender whose party (company domain, or free-mail address) no earlier message was from
+      or addressed to, other than our own domains: someone joined the conversation, perhaps from
+      a look-alike domain (then named as such, see :func:`look_alike_of`).
+    - Without a sender from ``own_domains``, roles are guessed from the text. That guess is taken
+      as sound for the opening inquiry's sender (buyer) and for the party it was addressed to
+      who answered first (supplier). A party outside these two that states prices, or any
+      price-stating party when the thread opens with an offer rather than a request, had its
+      role guessed in a way that decides whose prices the quote shows: that is a reason.
+      A plain inquiry and answer thread, or a single inquiry, gives none.
+
+    Extract turns these into warnings and needs_review only when it finds price-bearing facts.
+    """
+    if not messages:
+        return []
+    reasons: list[str] = []
+    own = {m.sender_email for m in messages if initial_role(m.sender_email, settings) != "unknown"}
+    seen = _parties(messages[0])
+    for message in messages[1:]:
+        party = party_of(message.sender_email)
+        if party and party not in seen and message.sender_email not in own:
+            imitated = look_alike_of(party, seen)
+            if imitated:
+                reasons.append(
+                    f"{message.sender_email} writes from {party}, which looks like {imitated} of this thread"
+                    " (a look-alike domain?)"
+                )
+            else:
+                reasons.append(
+                    f"{message.sender_email} joined the thread from {party}, which no earlier message was from or to"
+                )
+        seen |= _parties(message)
+    if own:
+        return list(dict.fromkeys(reasons))
+    first = messages[0]
+    starter = party_of(first.sender_email)
+    trusted: set[str] = set()
+    if starter and not is_offer(first.text):
+        trusted.add(starter)
+        addressed = {p for p in (party_of(a) for a in [*first.to, *first.cc]) if p}
+        answerer = next(
+            (p for p in (party_of(m.sender_email) for m in messages) if p and p != starter),
+            None,
+        )
+        if answerer in addressed:
+            trusted.add(answerer)
+    for message in messages:
+        party = party_of(message.sender_email)
+        if party and party not in trusted and _MONEY.search(message.text):
+            reasons.append(
+                f"the role ({message.role}) of {party}, whose message states prices, was guessed from the text,"
+                " not decided by QUOTEFLOW_OWN_DOMAINS (no sender of the thread is from them)"
+            )
+    return list(dict.fromkeys(reasons))
+
+
 def _with_role(message: NormalizedMessage, roles: Mapping[str, Role]) -> NormalizedMessage:
     role = roles.get(party_of(message.sender_email) or "", "unknown")
     forwarded = [_with_role(f, roles) for f in message.forwarded]
@@ -183,8 +298,36 @@ def assign_roles(
     return [_with_role(m, roles) for m in messages]
 
 
+def subject_join_allowed(sender_party: str | None, participants: set[str], thread_addresses: set[str]) -> bool:
+    """Whether a message without matching reply headers may join a thread that has its subject.
+
+    Only when it brings in no party the thread has not seen: its sender's party (company
+    domain, or the address for free-mail) and every recipient's party already took part in
+    the thread (as sender or recipient). Two buyers writing "견적 요청" to one sales@ address
+    are different parties, so they never end up in one thread, and our own reply lands only
+    in the thread of the buyer it is addressed to.
+    """
+    thread_parties = {p for p in (party_of(a) for a in thread_addresses) if p}
+    message_parties = {p for p in (party_of(a) for a in participants) if p}
+    if sender_party:
+        message_parties.add(sender_party)
+    return bool(message_parties) and message_parties <= thread_parties
+
+
+@dataclass(frozen=True)
+class ThreadMatch:
+    """The thread a message belongs to and how it was found: by reply headers, by subject, or a new one."""
+
+    thread_id: str
+    by: Literal["reference", "subject", "new"]
+
+
 class ThreadBusy(TransientError):
     """The thread's lock stayed taken for the whole wait; the message is retried later, never dropped."""
+
+
+class MessageBusy(ThreadBusy):
+    """Another worker holds this Message-ID's claim (a copy in flight on another partition); retried later."""
 
 
 class ThreadLockLost(TransientError):
@@ -200,6 +343,13 @@ class ThreadLock:
     token: str
     state: Snapshot = field(default_factory=Snapshot, compare=False)
     """The thread's stored state, read once the lock was held (for is_duplicate, assemble, commit)."""
+    message_id: str = ""
+    claim_token: str = ""
+    """Our token on the message's claim (:func:`claim_key`), taken before the thread lock."""
+
+    @property
+    def claim(self) -> str:
+        return claim_key(self.tenant, self.message_id)
 
     @property
     def key(self) -> str:
@@ -208,6 +358,11 @@ class ThreadLock:
 
 def lock_key(tenant: str, thread_id: str) -> str:
     return f"lock:thread:{tenant}:{thread_id}"
+
+
+def claim_key(tenant: str, message_id: str) -> str:
+    """The per-tenant claim on one Message-ID, held from the duplicate check until commit."""
+    return f"claim:msg:{tenant}:{message_id}"
 
 
 class ThreadRepository:
@@ -245,8 +400,9 @@ class ThreadRepository:
         return [f"msg:{incoming.tenant}:{ref}" for ref in [incoming.message.message_id, *reversed(incoming.references)]]
 
     def _seen_keys(self, incoming: IncomingEmail) -> list[str]:
+        """The dedup marks of a message, in the order of :data:`DUPLICATE_REASONS`."""
         msg = incoming.message
-        return [f"seen:{incoming.tenant}:id:{msg.message_id}", f"seen:{incoming.tenant}:hash:{msg.content_hash}"]
+        return [f"seen:{incoming.tenant}:id:{msg.message_id}", f"seen:{incoming.tenant}:raw:{msg.content_hash}"]
 
     async def read_state(self, incoming: IncomingEmail, thread_id: str) -> Snapshot:
         """Everything assembling ``incoming`` into ``thread_id`` reads, in one round trip (under the lock)."""
@@ -256,36 +412,52 @@ class ThreadRepository:
             hashes=[self._roles_key(incoming.tenant, thread_id), *([subject_key] if subject_key else [])],
         )
 
-    async def is_duplicate(self, incoming: IncomingEmail, state: Snapshot | None = None) -> bool:
-        """Seen before, by Message-ID or by content hash (the same mail re-sent with a new id)."""
+    async def duplicate_reason(self, incoming: IncomingEmail, state: Snapshot | None = None) -> DuplicateReason | None:
+        """Why the message was processed before, or None: the same Message-ID in this tenant
+        (``message_id``; a synthesised id is the hash of the bytes), or the same raw bytes under
+        another id (``raw_bytes``). A different mail with the same text is never a duplicate."""
         keys = self._seen_keys(incoming)
         state = state or await self.store.read(keys=keys)
-        return any(state.values.get(k) for k in keys)
+        for key, reason in zip(keys, DUPLICATE_REASONS, strict=True):
+            if state.values.get(key):
+                return reason
+        return None
+
+    async def is_duplicate(self, incoming: IncomingEmail, state: Snapshot | None = None) -> bool:
+        """Processed before: see :meth:`duplicate_reason`."""
+        return await self.duplicate_reason(incoming, state) is not None
 
     async def find_thread_id(self, incoming: IncomingEmail, state: Snapshot | None = None) -> str:
-        """Known ids first (own id, then references newest first), then subject + participants, else a new id."""
+        """Known ids first (own id, then references newest first), then a conservative subject match, else a new id."""
+        return (await self.match_thread(incoming, state)).thread_id
+
+    async def match_thread(self, incoming: IncomingEmail, state: Snapshot | None = None) -> ThreadMatch:
+        """The thread of ``incoming`` and how it was found (see :func:`subject_join_allowed` for the fallback)."""
         subject_key = self._subject_key(incoming)
         if state is None:
             state = await self.store.read(keys=self._ref_keys(incoming), hashes=[subject_key] if subject_key else [])
         for key in self._ref_keys(incoming):
             found = state.values.get(key)
             if found:
-                return found.decode()
+                return ThreadMatch(found.decode(), "reference")
         if subject_key:
             best: tuple[int, str] | None = None
             participants = incoming.participants
+            sender_party = party_of(incoming.message.sender_email)
             for thread_id, raw in state.hashes.get(subject_key, {}).items():
                 try:
-                    known = set(json.loads(raw))
+                    known = {str(a).lower() for a in json.loads(raw)}
                 except (ValueError, TypeError):
                     continue
+                if not subject_join_allowed(sender_party, participants, known):
+                    continue
                 overlap = len(known & participants)
-                if overlap and (best is None or overlap > best[0]):
+                if best is None or (overlap, thread_id) > best:
                     best = (overlap, thread_id)
             if best is not None:
-                return best[1]
+                return ThreadMatch(best[1], "subject")
         root = incoming.references[0] if incoming.references else incoming.message.message_id
-        return thread_id_for(incoming.tenant, root)
+        return ThreadMatch(thread_id_for(incoming.tenant, root), "new")
 
     async def load(self, tenant: str, thread_id: str) -> NormalizedThread | None:
         raw = await self.store.get(f"thread:{tenant}:{thread_id}")
@@ -309,7 +481,11 @@ class ThreadRepository:
         raw = state.values.get(f"thread:{incoming.tenant}:{thread_id}")
         current = NormalizedThread.model_validate_json(raw) if raw else None
         messages = [m for m in (current.messages if current else []) if m.message_id != incoming.message.message_id]
-        messages.append(incoming.message)
+        message = incoming.message
+        match = await self.match_thread(incoming, state)
+        if match.by == "subject" and match.thread_id == thread_id and SUBJECT_JOIN_WARNING not in message.warnings:
+            message = message.model_copy(update={"warnings": [*message.warnings, SUBJECT_JOIN_WARNING]})
+        messages.append(message)
         known = self._known_roles(state, incoming.tenant, thread_id)
         messages = assign_roles(conversation_order(messages), self.settings, known)
         messages = messages[-self.settings.max_messages_per_thread :]
@@ -321,34 +497,69 @@ class ThreadRepository:
             subject=normalize_subject(first_subject),
             language=thread_language(messages),
             messages=messages,
+            review_reasons=review_reasons(messages, self.settings),
         )
 
     # ----------------------------------------------------------------- lock
 
     @contextlib.asynccontextmanager
     async def locked(self, incoming: IncomingEmail) -> AsyncIterator[ThreadLock]:
-        """Hold the lock of the message's thread from the duplicate check to commit.
+        """Hold the message's claim and its thread's lock from the duplicate check to commit.
+
+        The claim (``SET NX`` on the tenant's Message-ID, :func:`claim_key`) comes first: two
+        copies of one message on two partitions may map to different threads (one copy lost
+        its References on the way), but they meet on the claim, so the second waits and then
+        sees the first one's dedup mark. The mark itself is written only by :meth:`commit`,
+        after the publish; a crash in between leaves no mark, and the claim expires after
+        its TTL, so the message is processed again, never lost.
 
         The thread id is looked up again once the lock is held: a message that was waiting
         while another one of its thread committed may now map to a thread id it could not
-        see before, and then that thread is locked instead. Raises :class:`ThreadBusy`
-        (transient: the message is retried) if the lock stays taken for ``lock_wait_s``.
+        see before, and then that thread is locked instead. Raises :class:`MessageBusy` or
+        :class:`ThreadBusy` (transient: the message is retried) if either stays taken for
+        ``lock_wait_s``.
         """
-        held = await self._acquire(incoming)
-        self._held[held.key] = held
-        keeper = asyncio.get_running_loop().create_task(self._keep_alive(held))
-        try:
-            yield held
-        finally:
-            keeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await keeper
-            self._held.pop(held.key, None)
-            await self._release(held)
-
-    async def _acquire(self, incoming: IncomingEmail) -> ThreadLock:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.lock_wait_s
+        claim = claim_key(incoming.tenant, incoming.message.message_id)
+        claim_token = uuid.uuid4().hex
+        await self._take(claim, claim_token, deadline, MessageBusy, f"message {incoming.message.message_id}")
+        claim_keeper = loop.create_task(self._keep_alive(claim, claim_token, "message claim"))
+        try:
+            held = replace(
+                await self._acquire(incoming, deadline),
+                message_id=incoming.message.message_id,
+                claim_token=claim_token,
+            )
+            self._held[held.key] = held
+            keeper = loop.create_task(self._keep_alive(held.key, held.token, f"thread {held.thread_id}"))
+            try:
+                yield held
+            finally:
+                keeper.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await keeper
+                self._held.pop(held.key, None)
+                await self._release(held.key, held.token)
+        finally:
+            claim_keeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await claim_keeper
+            await self._release(claim, claim_token)
+
+    async def _take(self, key: str, token: str, deadline: float, busy: type[ThreadBusy], what: str) -> None:
+        """``SET NX`` ``key`` to ``token``, retrying with jittered back-off until ``deadline``."""
+        loop = asyncio.get_running_loop()
+        pause = _LOCK_RETRY_FIRST_S
+        while not await self.store.set(key, token, ttl_s=self.lock_ttl_s, only_if_absent=True):
+            if loop.time() >= deadline:
+                raise busy(f"{what} stayed locked for {self.lock_wait_s:g} s")
+            await asyncio.sleep(pause * (0.5 + random.random()))  # jitter: workers do not retry in step
+            pause = min(pause * 2, _LOCK_RETRY_MAX_S)
+
+    async def _acquire(self, incoming: IncomingEmail, deadline: float | None = None) -> ThreadLock:
+        loop = asyncio.get_running_loop()
+        deadline = deadline if deadline is not None else loop.time() + self.lock_wait_s
         pause = _LOCK_RETRY_FIRST_S
         thread_id = await self.find_thread_id(incoming)
         while True:
@@ -358,7 +569,7 @@ class ThreadRepository:
                 current = await self.find_thread_id(incoming, state)
                 if current == thread_id:
                     return replace(held, state=state)
-                await self._release(held)  # the message belongs to another thread by now: lock that one
+                await self._release(held.key, held.token)  # the message belongs to another thread by now
                 thread_id = current
                 continue
             if loop.time() >= deadline:
@@ -367,28 +578,32 @@ class ThreadRepository:
             pause = min(pause * 2, _LOCK_RETRY_MAX_S)
             thread_id = await self.find_thread_id(incoming)
 
-    async def _keep_alive(self, held: ThreadLock) -> None:
-        """Renew the lock while it is held, so a slow publish does not let a second worker in."""
+    async def _keep_alive(self, key: str, token: str, what: str) -> None:
+        """Renew a held lock or claim, so a slow publish does not let a second worker in."""
         while True:
             await asyncio.sleep(max(self.lock_ttl_s / 3, 0.05))
             try:
-                if await self.store.get(held.key) != held.token.encode():
+                if await self.store.get(key) != token.encode():
                     return
-                await self.store.expire(held.key, self.lock_ttl_s)
+                await self.store.expire(key, self.lock_ttl_s)
             except Exception:  # the store is down: commit will fail (and the message be retried) anyway
-                logger.warning("could not renew the lock of thread %s", held.thread_id, exc_info=True)
+                logger.warning("could not renew the lock of %s", what, exc_info=True)
 
-    async def _release(self, held: ThreadLock) -> None:
-        """Delete the lock only if it is still ours (after an expiry it may belong to another worker)."""
+    async def _release(self, key: str, token: str) -> None:
+        """Delete a lock or claim only if it is still ours (after an expiry it may belong to another worker)."""
         try:
-            await self.store.delete_if_equals(held.key, held.token)
+            await self.store.delete_if_equals(key, token)
         except Exception:  # an unreleased lock expires on its own after its TTL
-            logger.warning("could not release the lock of thread %s", held.thread_id, exc_info=True)
+            logger.warning("could not release the lock %s", key, exc_info=True)
 
     async def _check_still_held(self, tenant: str, thread_id: str) -> None:
         held = self._held.get(lock_key(tenant, thread_id))
-        if held is not None and await self.store.get(held.key) != held.token.encode():
+        if held is None:
+            return
+        if await self.store.get(held.key) != held.token.encode():
             raise ThreadLockLost(f"the lock of thread {thread_id} expired before commit")
+        if held.claim_token and await self.store.get(held.claim) != held.claim_token.encode():
+            raise ThreadLockLost(f"the claim on message {held.message_id} expired before commit")
 
     # ----------------------------------------------------------------- writes
 
@@ -425,6 +640,6 @@ class ThreadRepository:
                 writes.hset(subject_key, thread.thread_id, json.dumps(participants))
             writes.expire(subject_key, thread_ttl)
         dedup_ttl = self.settings.dedup_ttl_days * DAY_S
-        writes.set(f"seen:{tenant}:id:{incoming.message.message_id}", "1", ttl_s=dedup_ttl)
-        writes.set(f"seen:{tenant}:hash:{incoming.message.content_hash}", "1", ttl_s=dedup_ttl)
+        for key in self._seen_keys(incoming):
+            writes.set(key, "1", ttl_s=dedup_ttl)
         await writes.execute()

@@ -22,11 +22,13 @@ from services.ingest.settings import IngestSettings
 from services.ingest.threads import ThreadRepository
 from shared import topics
 from shared.events import NormalizedThread
+from shared.ops import metrics_for
 from shared.service import ServiceRuntime
 from shared.settings import Settings
 from shared.store import RedisStore
 from tests.conftest import EXAMPLES
 from tests.services.ingest.conftest import fixture_path
+from tests.services.ingest.test_trust_review import EVIL_REPLY
 
 pytestmark = pytest.mark.integration
 
@@ -109,6 +111,12 @@ async def test_raw_mail_to_threads_with_dedup_and_dead_letters(stack: Settings, 
     parsed = [NormalizedThread.model_validate_json(r.value) for r in threads]
     talk_threads = [t for t in parsed if t.subject == "X 제품 가격 문의"]
     assert [t.version for t in talk_threads] == [1, 2, 3, 4, 5, 6]  # no event for either duplicate
+    found = metrics_for(ingest.broker)
+    assert found is not None
+    dropped = found[1].registry.get_sample_value(
+        "quoteflow_duplicates_dropped_total", {"service": "ingest", "reason": "message_id"}
+    )
+    assert dropped == 2
     last = talk_threads[-1]
     assert [m.role for m in last.messages] == ["buyer", "supplier"] * 3
     assert all(t.tenant == tenant and r.key == t.thread_id.encode() for t, r in zip(parsed, threads, strict=True))
@@ -149,3 +157,22 @@ async def test_thread_state_in_redis_expires(redis_only: str) -> None:
     finally:
         await client.aclose()
         await store.close()
+
+
+async def test_a_look_alike_reply_reaches_the_normalized_topic_with_its_review_reason(
+    stack: Settings, ingest: ServiceRuntime
+) -> None:
+    tenant = f"t-{uuid.uuid4().hex[:8]}"
+    valves = read_mail_files([EXAMPLES / "valves-en.mbox"])[0].messages
+    await _publish(stack, [*valves, EVIL_REPLY], key=b"valves", tenant=tenant)
+
+    def evil_seen(records: list[Any]) -> bool:
+        return any(b"valves-en-evil@" in r.value for r in records)
+
+    threads = [
+        NormalizedThread.model_validate_json(r.value)
+        for r in await _records_for(stack, topics.THREADS_NORMALIZED, tenant, evil_seen)
+    ]
+    assert [t.version for t in threads] == list(range(1, len(valves) + 2))
+    assert all(t.review_reasons == [] for t in threads[:-1])
+    assert any("looks like seoul-valve.co.kr" in r for r in threads[-1].review_reasons), threads[-1].review_reasons
