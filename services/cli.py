@@ -14,10 +14,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from services import pipeline
-from services.cli_support import PathsArg, UserError, console, err_console
+from services.cli_support import PathsArg, UserError, console, err_console, tenant_option
 from services.cli_support import run_async as _run
 from services.ingest.mailfiles import read_mail_files
 from shared.settings import Settings
@@ -129,7 +130,7 @@ def process(
 @app.command()
 def publish(
     paths: PathsArg,
-    tenant: Annotated[str | None, typer.Option(help="Tenant header for the messages.")] = None,
+    tenant: Annotated[str | None, tenant_option("Tenant header for the messages.")] = None,
 ) -> None:
     """Send e-mail files to quoteflow.emails.raw on the configured broker."""
     settings = Settings()
@@ -257,17 +258,23 @@ def main() -> None:
     except Exception as exc:
         if debug:
             logging.getLogger("quoteflow").exception("command failed")
-        err_console.print(f"[red]error:[/] {_one_line(exc)}", highlight=False)
+        err_console.print(f"[red]error:[/] {escape(_one_line(exc))}", highlight=False, soft_wrap=True)
         sys.exit(1)
 
 
 def _one_line(exc: BaseException) -> str:
+    """The first line of an error, with the exception class only where it is not a user error."""
     import click
 
-    if isinstance(exc, click.ClickException):
-        return exc.format_message()
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    return f"{text}" if isinstance(exc, UserError | FileNotFoundError) else f"{type(exc).__name__}: {text}"
+    if isinstance(exc, click.ClickException) or callable(getattr(exc, "format_message", None)):
+        text = str(exc.format_message())  # type: ignore[attr-defined]  # click's, or typer's vendored click
+    else:
+        text = str(exc)
+    lines = text.strip().splitlines()
+    first = lines[0] if lines else ""
+    if isinstance(exc, UserError | FileNotFoundError) or callable(getattr(exc, "format_message", None)):
+        return first
+    return f"{type(exc).__name__}: {first}"
 
 
 if __name__ == "__main__":

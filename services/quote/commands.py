@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from services.cli_support import UserError
+from services.cli_support import UserError, tenant_option
 
 if TYPE_CHECKING:
     from shared.events import FactsExtracted
@@ -79,7 +79,7 @@ def quote(
         Path | None, typer.Option("--out", "-o", help="Output file (a folder when the input holds several threads).")
     ] = None,
     language: Annotated[str | None, typer.Option(help="ko or en; default: the thread's language.")] = None,
-    tenant: Annotated[str | None, typer.Option(help="Tenant whose templates and quote.toml apply.")] = None,
+    tenant: Annotated[str | None, tenant_option("Tenant whose templates and quote.toml apply.")] = None,
     number: Annotated[str | None, typer.Option(help="Quote number (default Q-<year>-DRAFT).")] = None,
     revision: Annotated[int, typer.Option(min=1, help="Revision number.")] = 1,
     issue_date: Annotated[str | None, typer.Option("--date", help="Issue date YYYY-MM-DD (default today).")] = None,
