@@ -18,9 +18,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from services import pipeline
-from services.cli_support import PathsArg, UserError, console, err_console, tenant_option
+from services.cli_support import PathsArg, UserError, console, err_console, read_mail_inputs, tenant_option
 from services.cli_support import run_async as _run
-from services.ingest.mailfiles import read_mail_files
 from shared.settings import Settings
 from shared.telemetry import configure_logging
 
@@ -81,7 +80,7 @@ def process(
     """Feed e-mail files through the pipeline over Kafka and write each resulting quote into --out."""
     settings = Settings()
     configure_logging(settings)
-    files = read_mail_files(paths)
+    files = read_mail_inputs(paths)
     if not files:
         raise UserError("no .eml or .mbox files found")
 
@@ -137,7 +136,7 @@ def publish(
     configure_logging(settings)
     if settings.embedded_kafka:
         raise UserError("publish needs QUOTEFLOW_KAFKA_BOOTSTRAP (a running pipeline's broker)")
-    files = read_mail_files(paths)
+    files = read_mail_inputs(paths)
 
     async def main() -> int:
         from shared import topics

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine
+import sys
+from collections.abc import Coroutine, Iterable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+
+if TYPE_CHECKING:
+    from services.ingest.mailfiles import MailFile
 
 T = TypeVar("T")
 
@@ -20,6 +24,44 @@ PathsArg = Annotated[list[Path], typer.Argument(help=".eml or .mbox files, or fo
 
 class UserError(Exception):
     """A problem the user can fix; printed as one line, exit code 1."""
+
+
+JSON_MAX_BYTES = 64 * 1024 * 1024
+"""Largest JSON input a command reads (facts, metrics): the size of the largest Kafka record."""
+
+
+def read_mail_inputs(paths: Iterable[Path]) -> list[MailFile]:
+    """Mail files for a command, with every read problem (missing, too large, a FIFO) as a one-line UserError."""
+    from services.ingest.mailfiles import read_mail_files
+
+    try:
+        return read_mail_files([Path(p) for p in paths])
+    except OSError as exc:
+        raise UserError(str(exc)) from exc
+
+
+def read_json_text(path: Path, what: str = "JSON", limit: int = JSON_MAX_BYTES) -> str:
+    """A JSON input's text: ``-`` is stdin; a regular file of at most ``limit`` bytes (never read past it).
+
+    Decoded as UTF-8 with an optional byte-order mark (editors on Windows write one).
+    """
+    from services.ingest.mailfiles import read_limited
+
+    source = "stdin" if str(path) == "-" else str(path)
+    try:
+        if source == "stdin":
+            data = sys.stdin.buffer.read(limit + 1)
+            if len(data) > limit:
+                raise UserError(f"stdin: more than the {what} limit of {limit} bytes")
+        else:
+            data = read_limited(path, limit, what)
+        return data.decode("utf-8-sig")
+    except FileNotFoundError as exc:
+        raise UserError(f"{source}: No such file or directory") from exc
+    except UnicodeDecodeError as exc:
+        raise UserError(f"{source}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+    except OSError as exc:
+        raise UserError(str(exc) if source != "stdin" else f"stdin: cannot read ({exc})") from exc
 
 
 def check_tenant_option(value: str | None) -> str | None:

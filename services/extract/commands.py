@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from services.cli_support import PathsArg, UserError, run_async
+from services.cli_support import PathsArg, UserError, read_mail_inputs, run_async
 
 
 def extract(
@@ -18,14 +18,14 @@ def extract(
     from services.extract.handlers import to_event
     from services.extract.main import build_engine
     from services.extract.settings import ExtractSettings
-    from services.ingest.mailfiles import assemble_offline, read_mail_files
+    from services.ingest.mailfiles import assemble_offline
     from services.ingest.settings import IngestSettings
 
     if engine not in ("rules", "llm"):
         raise UserError(f"unknown engine {engine!r}: choose rules or llm")
     chosen = build_engine(ExtractSettings().model_copy(update={"engine": engine}))
     ingest_settings = IngestSettings()
-    for file in read_mail_files(paths):
+    for file in read_mail_inputs(paths):
         thread = run_async(assemble_offline(file, ingest_settings))
         if thread is None:
             continue

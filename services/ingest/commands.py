@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from services.cli_support import PathsArg, UserError, err_console, run_async
+from services.cli_support import PathsArg, UserError, err_console, read_mail_inputs, run_async
 
 
 def normalize(
@@ -24,7 +23,7 @@ def normalize(
     Messages that are not e-mail are reported on stderr with the reason (the service would
     dead-letter them); the command fails only when no thread could be built at all.
     """
-    from services.ingest.mailfiles import Rejected, assemble_offline_detailed, read_mail_files
+    from services.ingest.mailfiles import Rejected, assemble_offline_detailed
     from services.ingest.settings import IngestSettings
 
     if own_role not in ("supplier", "buyer"):
@@ -33,10 +32,7 @@ def normalize(
     if own_domain:
         update["own_domains"] = [d.strip().lower() for d in own_domain if d.strip()]
     settings = IngestSettings().model_copy(update=update)
-    try:
-        files = read_mail_files([Path(p) for p in paths])
-    except OSError as exc:
-        raise UserError(str(exc)) from exc
+    files = read_mail_inputs(paths)
     if not files:
         raise UserError("no .eml, .mbox or maildir found")
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from services.cli_support import UserError, tenant_option
+from services.cli_support import UserError, read_json_text, tenant_option
 
 if TYPE_CHECKING:
     from shared.events import FactsExtracted
@@ -115,10 +115,7 @@ def quote(
         raise UserError(f"invalid --date {issue_date!r}: use YYYY-MM-DD") from exc
 
     source = "stdin" if str(facts_file) == "-" else str(facts_file)
-    try:
-        text = sys.stdin.read() if source == "stdin" else facts_file.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UserError(f"{source}: cannot read ({exc})") from exc
+    text = read_json_text(facts_file, "facts")
     events = [to_event(doc, source, language, tenant) for doc in read_documents(text, source)]
     if len(events) > 1 and out is not None and out.exists() and not out.is_dir():
         raise UserError(f"{out}: the input holds {len(events)} threads; give a folder for --out")

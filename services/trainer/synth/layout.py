@@ -46,7 +46,7 @@ def load_case(case_dir: Path) -> ThreadCase:
     if not expected_path.is_file():
         raise LayoutError(f"{case_dir}: missing {EXPECTED_NAME}")
     try:
-        data = json.loads(expected_path.read_text(encoding="utf-8"))
+        data = json.loads(expected_path.read_text(encoding="utf-8-sig"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise LayoutError(f"{expected_path}: not valid JSON ({exc})") from exc
     if not isinstance(data, dict) or "expected" not in data:
