@@ -16,9 +16,18 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from services import pipeline
-from services.cli_support import PathsArg, UserError, console, err_console, read_mail_inputs, tenant_option
+from services.cli_support import (
+    PathsArg,
+    UserError,
+    console,
+    err_console,
+    read_mail_inputs,
+    safe_text,
+    tenant_option,
+)
 from services.cli_support import run_async as _run
 from shared.settings import Settings
 from shared.telemetry import configure_logging
@@ -88,42 +97,45 @@ def process(
         from shared.embedded import embedded_stack
 
         async with embedded_stack(settings) as stack:
+            await pipeline.check_redis(stack.settings)  # before services start retrying against it
             if settings.embedded_kafka:
                 async with pipeline.running_services(stack.settings):
                     return await pipeline.process_files(files, stack.settings, timeout_s=timeout)
             return await pipeline.process_files(files, stack.settings, timeout_s=timeout)
 
     with console.status(f"processing {sum(len(f.messages) for f in files)} message(s) in {len(files)} file(s)…"):
-        outcomes = _run(main())
+        try:
+            outcomes = _run(main())
+        except pipeline.PipelineUnavailable as exc:
+            raise UserError(str(exc)) from exc
     table = Table(title="QuoteFlow: processed threads")
-    table.add_column("thread", overflow="fold")
+    table.add_column("file → folder", overflow="fold", ratio=3)
     table.add_column("msgs", justify="right")
-    table.add_column("quote", overflow="fold")
-    table.add_column("rev", justify="right")
+    table.add_column("quote", overflow="fold", ratio=2)
     table.add_column("total", justify="right", overflow="fold")
-    table.add_column("review", overflow="fold")
+    table.add_column("review", overflow="fold", ratio=3)
     failed = 0
     for outcome in outcomes:
-        pipeline.write_outcome(outcome, out)
+        source = outcome.source
+        written = pipeline.write_outcome(outcome, out)
         quote = outcome.quote
-        if not outcome.done:
+        if not outcome.ok:
             failed += 1
-        if quote is None:
-            review = "[red]" + ("; ".join(outcome.dead_letters) or "timed out") + "[/]"
+        if outcome.done and quote is not None:
+            review = Text(("yes: " + ", ".join(quote.missing_fields)) if quote.needs_review else "no")
         else:
-            review = ("yes: " + ", ".join(quote.missing_fields)) if quote.needs_review else "no"
+            review = Text(safe_text(outcome.status()), style="green" if outcome.settled else "red")
         table.add_row(
-            outcome.name,
+            Text(safe_text(source) + (f" → {outcome.name}/" if written and outcome.name != Path(source).stem else "")),
             str(outcome.messages),
-            quote.quote_number if quote else "-",
-            str(quote.revision) if quote else "-",
+            Text(f"{safe_text(quote.quote_number)} r{quote.revision}") if quote else "-",
             f"{quote.total:,} {quote.currency or ''}" if quote and quote.total is not None else "-",
             review,
         )
     console.print(table)
-    console.print(f"quotes written to {out.resolve()}")
+    console.print(Text(f"quotes written to {out.resolve()}"))
     if failed:
-        raise UserError(f"{failed} of {len(outcomes)} thread(s) did not produce a final quote")
+        raise UserError(f"{failed} of {len(outcomes)} file(s) did not produce a final quote")
 
 
 @app.command()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import sys
 from collections.abc import Coroutine, Iterable
 from pathlib import Path
@@ -62,6 +63,16 @@ def read_json_text(path: Path, what: str = "JSON", limit: int = JSON_MAX_BYTES) 
         raise UserError(f"{source}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
     except OSError as exc:
         raise UserError(str(exc) if source != "stdin" else f"stdin: cannot read ({exc})") from exc
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def safe_text(value: str) -> str:
+    """Untrusted text made safe for a terminal: control characters (ESC, CR, BEL, bidi overrides)
+    become visible escapes such as ``\\x1b``, so a key or header cannot move the cursor or clear
+    the screen. Print the result as a rich ``Text`` (or escape it) so ``[bold]`` stays literal."""
+    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), value)
 
 
 def check_tenant_option(value: str | None) -> str | None:

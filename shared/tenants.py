@@ -87,3 +87,37 @@ def contained(root: Path, path: Path) -> Path:
     if resolved != base and not resolved.is_relative_to(base):
         raise UnsafeNameError(f"{path} is outside {root}")
     return resolved
+
+
+_UNSAFE_CHARS_RE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def safe_file_name(value: str, fallback: str = "item") -> str:
+    """A plain file name for an id that may not be one (``../x``, ``a/b``, ``..``): kept as is when already plain.
+
+    Lossy by nature, so callers that write several files pass the results through
+    :func:`unique_names`, which keeps them apart.
+    """
+    if _PLAIN_NAME_RE.fullmatch(value) and ".." not in value:
+        return value
+    cleaned = _UNSAFE_CHARS_RE.sub("_", value).replace("..", "_").lstrip("._-")[:120]
+    return cleaned or fallback
+
+
+def unique_names(names: list[str]) -> list[str]:
+    """The names in order, later duplicates given ``-2``, ``-3``, … (deterministic; compared case-insensitively,
+    since two names differing only in case are one file on macOS and Windows).
+
+    A suffix never takes a name that another entry carries as it is.
+    """
+    taken = {name.casefold() for name in names}
+    given: set[str] = set()
+    result = []
+    for name in names:
+        candidate, number = name, 1
+        while candidate.casefold() in given or (candidate != name and candidate.casefold() in taken):
+            number += 1
+            candidate = f"{name}-{number}"
+        given.add(candidate.casefold())
+        result.append(candidate)
+    return result
