@@ -193,21 +193,33 @@ def dlq_show(topic: TopicArg, limit: Annotated[int, typer.Option(help="Most reco
     """List dead letters of a topic with the reason each failed."""
     from services import dlq
 
-    letters = _run(dlq.show(_configured_settings(), topic, limit))
-    table = Table(title=f"{dlq.dead_letter_topic(topic)}: {len(letters)} dead letter(s)")
+    name = _dead_letter_topic(topic)
+    letters = _run(dlq.show(_configured_settings(), name, limit))
+    table = Table(title=Text(f"{name}: {len(letters)} dead letter(s)"))
     for column in ("partition", "offset", "key", "service", "attempt", "error", "bytes"):
         table.add_column(column, overflow="fold")
     for letter in letters:
+        # Keys and headers are whatever a producer sent: shown literally, control characters escaped.
         table.add_row(
             str(letter.partition),
             str(letter.offset),
-            letter.key,
-            letter.service,
-            letter.attempt,
-            f"{letter.error_class.rsplit('.', 1)[-1]}: {letter.error_message}",
+            Text(safe_text(letter.key)),
+            Text(safe_text(letter.service)),
+            Text(safe_text(letter.attempt)),
+            Text(safe_text(f"{letter.error_class.rsplit('.', 1)[-1]}: {letter.error_message}")),
             str(letter.size),
         )
     console.print(table)
+
+
+def _dead_letter_topic(topic: str) -> str:
+    """The .dlq topic for a name, or one line "no such topic ..." (exit 1)."""
+    from services import dlq
+
+    try:
+        return dlq.dead_letter_topic(topic)
+    except dlq.UnknownTopic as exc:
+        raise UserError(safe_text(str(exc))) from exc
 
 
 @dlq_app.command("replay")
@@ -215,8 +227,9 @@ def dlq_replay(topic: TopicArg, limit: Annotated[int, typer.Option(help="Most re
     """Publish dead letters back to their source topic (each once)."""
     from services import dlq
 
-    count = _run(dlq.replay(_configured_settings(), topic, limit))
-    console.print(f"replayed {count} message(s) from {dlq.dead_letter_topic(topic)}")
+    name = _dead_letter_topic(topic)
+    count = _run(dlq.replay(_configured_settings(), name, limit))
+    console.print(Text(f"replayed {count} message(s) from {name}"))
 
 
 # --------------------------------------------------------------------------- service commands
@@ -269,7 +282,7 @@ def main() -> None:
     except Exception as exc:
         if debug:
             logging.getLogger("quoteflow").exception("command failed")
-        err_console.print(f"[red]error:[/] {escape(_one_line(exc))}", highlight=False, soft_wrap=True)
+        err_console.print(f"[red]error:[/] {escape(safe_text(_one_line(exc)))}", highlight=False, soft_wrap=True)
         sys.exit(1)
 
 

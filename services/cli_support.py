@@ -58,7 +58,7 @@ def read_json_text(path: Path, what: str = "JSON", limit: int = JSON_MAX_BYTES) 
             data = read_limited(path, limit, what)
         return data.decode("utf-8-sig")
     except FileNotFoundError as exc:
-        raise UserError(f"{source}: No such file or directory") from exc
+        raise UserError(f"{source}: cannot read (No such file or directory)") from exc
     except UnicodeDecodeError as exc:
         raise UserError(f"{source}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
     except OSError as exc:

@@ -23,7 +23,14 @@ from shared.events import (
 )
 from shared.settings import Settings
 from shared.store import MemoryStore
-from shared.tenants import InvalidTenantError, UnsafeNameError, check_plain_name, check_tenant
+from shared.tenants import (
+    InvalidTenantError,
+    UnsafeNameError,
+    check_plain_name,
+    check_tenant,
+    safe_file_name,
+    unique_names,
+)
 from tests.conftest import EXAMPLES
 
 INVALID = [
@@ -134,3 +141,29 @@ async def test_two_tenants_never_share_redis_keys() -> None:
     assert not by_tenant["acme"] & by_tenant["acme-col"]
     assert len(by_tenant["acme"]) == len(by_tenant["acme-col"])
     assert threads["acme"].thread_id != threads["acme-col"].thread_id
+
+
+@pytest.mark.parametrize(
+    ("value", "safe"),
+    [("t-0123abcd", "t-0123abcd"), ("../x", "x"), ("/etc/passwd", "etc_passwd"), ("..", "item"), ("a b", "a_b")],
+)
+def test_safe_file_names_are_plain(value: str, safe: str) -> None:
+    assert safe_file_name(value) == safe
+    assert check_plain_name(safe_file_name(value)) == safe
+
+
+def test_unique_names_keep_every_entry_apart_deterministically() -> None:
+    assert unique_names(["quote", "quote", "quote-2", "Quote"]) == ["quote", "quote-3", "quote-2", "Quote-4"]
+    assert unique_names(["a", "b"]) == ["a", "b"]
+
+
+def test_process_output_folders_stay_inside_out(tmp_path: Path) -> None:
+    from services.pipeline import ThreadOutcome, write_outcome
+    from tests.conftest import FIXTURES
+
+    facts = FactsExtracted.model_validate_json((FIXTURES / "quote" / "valves_en.facts.json").read_bytes())
+    with pytest.raises(UnsafeNameError, match="not a plain file name"):
+        write_outcome(ThreadOutcome(name="../escaped", thread_id="t-1", messages=1, facts=facts), tmp_path / "out")
+    assert not (tmp_path / "escaped").exists()
+    written = write_outcome(ThreadOutcome(name="valves", thread_id="t-1", messages=1, facts=facts), tmp_path / "out")
+    assert written == [tmp_path / "out" / "valves" / "facts.json"]
