@@ -222,12 +222,15 @@ async def _already_seen(outcomes: list[ThreadOutcome], files: Sequence[MailFile]
 
 
 def short_paths(paths: list[str]) -> list[str]:
-    """Input paths relative to the folder they have in common (``a/quote.mbox``, ``b/quote.mbox``)."""
+    """Input paths relative to the folder they have in common (``a/quote.mbox``, ``b/quote.mbox``);
+    as given when that folder is the filesystem root."""
     if not paths:
         return []
     try:
         root = os.path.commonpath([os.path.dirname(os.path.abspath(p)) for p in paths])
     except ValueError:  # pragma: no cover - different drives on Windows
+        return paths
+    if os.path.dirname(root) == root:
         return paths
     return [os.path.relpath(os.path.abspath(p), root) for p in paths]
 
@@ -271,6 +274,7 @@ async def _collector(settings: Settings, wanted_topics: Sequence[str]) -> AIOKaf
     try:
         await consumer.start()
     except KafkaError as exc:
+        await consumer.stop()
         raise PipelineUnavailable(f"Kafka at {settings.kafka_bootstrap} unreachable ({exc})") from exc
     partitions = []
     for topic in wanted_topics:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+from rich.text import Text
 
-from services.cli_support import PathsArg, UserError, err_console, read_mail_inputs, run_async
+from services.cli_support import PathsArg, UserError, err_console, read_mail_inputs, run_async, safe_text
 
 
 def normalize(
@@ -37,7 +38,7 @@ def normalize(
         raise UserError("no .eml, .mbox or maildir found")
 
     def report(rejected: Rejected) -> None:
-        err_console.print(f"skipped {rejected.path} message {rejected.index + 1}: {rejected.reason}", highlight=False)
+        err_console.print(Text(safe_text(f"skipped {rejected.path} message {rejected.index + 1}: {rejected.reason}")))
 
     threads = 0
     for file in files:
