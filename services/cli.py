@@ -282,12 +282,13 @@ def main() -> None:
     except Exception as exc:
         if debug:
             logging.getLogger("quoteflow").exception("command failed")
-        err_console.print(f"[red]error:[/] {escape(safe_text(_one_line(exc)))}", highlight=False, soft_wrap=True)
+        err_console.print(f"[red]error:[/] {escape(_one_line(exc))}", highlight=False, soft_wrap=True)
         sys.exit(1)
 
 
 def _one_line(exc: BaseException) -> str:
-    """The first line of an error, with the exception class only where it is not a user error."""
+    """The first line of an error (control characters escaped), with the exception class only where it is
+    not a user error."""
     import click
 
     if isinstance(exc, click.ClickException) or callable(getattr(exc, "format_message", None)):
@@ -295,7 +296,7 @@ def _one_line(exc: BaseException) -> str:
     else:
         text = str(exc)
     lines = text.strip().splitlines()
-    first = lines[0] if lines else ""
+    first = safe_text(lines[0]) if lines else ""
     if isinstance(exc, UserError | FileNotFoundError) or callable(getattr(exc, "format_message", None)):
         return first
     return f"{type(exc).__name__}: {first}"
