@@ -11,7 +11,7 @@ import logging
 import signal
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
@@ -31,6 +31,9 @@ from services.cli_support import (
 from services.cli_support import run_async as _run
 from shared.settings import Settings
 from shared.telemetry import configure_logging
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
 
 app = typer.Typer(
     name="quoteflow",
@@ -290,7 +293,10 @@ def _one_line(exc: BaseException) -> str:
     """The first line of an error (control characters escaped), with the exception class only where it is
     not a user error."""
     import click
+    from pydantic import ValidationError
 
+    if isinstance(exc, ValidationError):
+        return safe_text(_validation_line(exc))
     if isinstance(exc, click.ClickException) or callable(getattr(exc, "format_message", None)):
         text = str(exc.format_message())  # type: ignore[attr-defined]  # click's, or typer's vendored click
     else:
@@ -300,6 +306,20 @@ def _one_line(exc: BaseException) -> str:
     if isinstance(exc, UserError | FileNotFoundError) or callable(getattr(exc, "format_message", None)):
         return first
     return f"{type(exc).__name__}: {first}"
+
+
+def _validation_line(exc: ValidationError) -> str:
+    """A settings or model error as the user can fix it: which variable or field, and why."""
+    errors = exc.errors()
+    if not errors:
+        return str(exc)
+    first = errors[0]
+    where = ".".join(str(part) for part in first["loc"])
+    message = str(first["msg"]).removeprefix("Value error, ")
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    if exc.title.endswith("Settings"):
+        return f"invalid setting QUOTEFLOW_{where.upper()}: {message}{more}"
+    return f"invalid {exc.title} {where}: {message}{more}"
 
 
 if __name__ == "__main__":

@@ -104,3 +104,17 @@ def test_dev_zero_is_refused(tmp_path: Path) -> None:
     assert _one_line_error(_run(["extract", "/dev/zero"], tmp_path)) == (
         "error: cannot read /dev/zero: a device, not a regular file"
     )
+
+
+def test_an_invalid_tenant_setting_names_the_variable(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QUOTEFLOW_")}
+    env["QUOTEFLOW_TENANT"] = "acme:col"
+    result = subprocess.run(
+        [*QUOTEFLOW, "normalize", str(EXAMPLES / "single-inquiry.eml")],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    assert _one_line_error(result).startswith("error: invalid setting QUOTEFLOW_TENANT: invalid tenant id 'acme:col'")
