@@ -120,7 +120,10 @@ def process(
     failed = 0
     for outcome in outcomes:
         source = outcome.source
-        written = pipeline.write_outcome(outcome, out)
+        try:
+            written = pipeline.write_outcome(outcome, out)
+        except OSError as exc:
+            raise UserError(f"{out}: cannot write the quotes ({exc.strerror or exc})") from exc
         quote = outcome.quote
         if not outcome.ok:
             failed += 1
@@ -303,7 +306,9 @@ def _one_line(exc: BaseException) -> str:
         text = str(exc)
     lines = text.strip().splitlines()
     first = safe_text(lines[0]) if lines else ""
-    if isinstance(exc, UserError | FileNotFoundError) or callable(getattr(exc, "format_message", None)):
+    from services.ingest.mailfiles import MailFileError
+
+    if isinstance(exc, UserError | FileNotFoundError | MailFileError) or callable(getattr(exc, "format_message", None)):
         return first
     return f"{type(exc).__name__}: {first}"
 
