@@ -88,6 +88,11 @@ def test_an_invalid_tenant_option_is_refused(tmp_path: Path, tenant: str) -> Non
     assert line.startswith("error: Invalid value for --tenant: invalid tenant id"), line
 
 
+def test_publish_refuses_an_invalid_tenant_before_connecting(tmp_path: Path) -> None:
+    line = _one_line_error(_run(["publish", str(EXAMPLES / "single-inquiry.eml"), "--tenant", "acme:col"], tmp_path))
+    assert line.startswith("error: Invalid value for --tenant: invalid tenant id 'acme:col'"), line
+
+
 def test_a_fifo_is_refused_at_once(tmp_path: Path) -> None:
     os.mkfifo(tmp_path / "mail.eml")
     os.mkfifo(tmp_path / "facts.json")
