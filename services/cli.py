@@ -11,18 +11,29 @@ import logging
 import signal
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from services import pipeline
-from services.cli_support import PathsArg, UserError, console, err_console
+from services.cli_support import (
+    PathsArg,
+    UserError,
+    console,
+    err_console,
+    read_mail_inputs,
+    safe_text,
+    tenant_option,
+)
 from services.cli_support import run_async as _run
-from services.ingest.mailfiles import read_mail_files
 from shared.settings import Settings
 from shared.telemetry import configure_logging
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
 
 app = typer.Typer(
     name="quoteflow",
@@ -81,7 +92,7 @@ def process(
     """Feed e-mail files through the pipeline over Kafka and write each resulting quote into --out."""
     settings = Settings()
     configure_logging(settings)
-    files = read_mail_files(paths)
+    files = read_mail_inputs(paths)
     if not files:
         raise UserError("no .eml or .mbox files found")
 
@@ -89,55 +100,61 @@ def process(
         from shared.embedded import embedded_stack
 
         async with embedded_stack(settings) as stack:
+            await pipeline.check_redis(stack.settings)  # before services start retrying against it
             if settings.embedded_kafka:
                 async with pipeline.running_services(stack.settings):
                     return await pipeline.process_files(files, stack.settings, timeout_s=timeout)
             return await pipeline.process_files(files, stack.settings, timeout_s=timeout)
 
     with console.status(f"processing {sum(len(f.messages) for f in files)} message(s) in {len(files)} file(s)…"):
-        outcomes = _run(main())
+        try:
+            outcomes = _run(main())
+        except pipeline.PipelineUnavailable as exc:
+            raise UserError(str(exc)) from exc
     table = Table(title="QuoteFlow: processed threads")
-    table.add_column("thread", overflow="fold")
+    table.add_column("file → folder", overflow="fold", ratio=3)
     table.add_column("msgs", justify="right")
-    table.add_column("quote", overflow="fold")
-    table.add_column("rev", justify="right")
+    table.add_column("quote", overflow="fold", ratio=2)
     table.add_column("total", justify="right", overflow="fold")
-    table.add_column("review", overflow="fold")
+    table.add_column("review", overflow="fold", ratio=3)
     failed = 0
     for outcome in outcomes:
-        pipeline.write_outcome(outcome, out)
+        source = outcome.source
+        try:
+            written = pipeline.write_outcome(outcome, out)
+        except OSError as exc:
+            raise UserError(f"{out}: cannot write the quotes ({exc.strerror or exc})") from exc
         quote = outcome.quote
-        if not outcome.done:
+        if not outcome.ok:
             failed += 1
-        if quote is None:
-            review = "[red]" + ("; ".join(outcome.dead_letters) or "timed out") + "[/]"
+        if outcome.done and quote is not None:
+            review = Text(("yes: " + ", ".join(quote.missing_fields)) if quote.needs_review else "no")
         else:
-            review = ("yes: " + ", ".join(quote.missing_fields)) if quote.needs_review else "no"
+            review = Text(safe_text(outcome.status()), style="green" if outcome.settled else "red")
         table.add_row(
-            outcome.name,
+            Text(safe_text(source) + (f" → {outcome.name}/" if written and outcome.name != Path(source).stem else "")),
             str(outcome.messages),
-            quote.quote_number if quote else "-",
-            str(quote.revision) if quote else "-",
+            Text(f"{safe_text(quote.quote_number)} r{quote.revision}") if quote else "-",
             f"{quote.total:,} {quote.currency or ''}" if quote and quote.total is not None else "-",
             review,
         )
     console.print(table)
-    console.print(f"quotes written to {out.resolve()}")
+    console.print(Text(f"quotes written to {out.resolve()}"))
     if failed:
-        raise UserError(f"{failed} of {len(outcomes)} thread(s) did not produce a final quote")
+        raise UserError(f"{failed} of {len(outcomes)} file(s) did not produce a final quote")
 
 
 @app.command()
 def publish(
     paths: PathsArg,
-    tenant: Annotated[str | None, typer.Option(help="Tenant header for the messages.")] = None,
+    tenant: Annotated[str | None, tenant_option("Tenant header for the messages.")] = None,
 ) -> None:
     """Send e-mail files to quoteflow.emails.raw on the configured broker."""
     settings = Settings()
     configure_logging(settings)
     if settings.embedded_kafka:
         raise UserError("publish needs QUOTEFLOW_KAFKA_BOOTSTRAP (a running pipeline's broker)")
-    files = read_mail_files(paths)
+    files = read_mail_inputs(paths)
 
     async def main() -> int:
         from shared import topics
@@ -182,21 +199,33 @@ def dlq_show(topic: TopicArg, limit: Annotated[int, typer.Option(help="Most reco
     """List dead letters of a topic with the reason each failed."""
     from services import dlq
 
-    letters = _run(dlq.show(_configured_settings(), topic, limit))
-    table = Table(title=f"{dlq.dead_letter_topic(topic)}: {len(letters)} dead letter(s)")
+    name = _dead_letter_topic(topic)
+    letters = _run(dlq.show(_configured_settings(), name, limit))
+    table = Table(title=Text(f"{name}: {len(letters)} dead letter(s)"))
     for column in ("partition", "offset", "key", "service", "attempt", "error", "bytes"):
         table.add_column(column, overflow="fold")
     for letter in letters:
+        # Keys and headers are whatever a producer sent: shown literally, control characters escaped.
         table.add_row(
             str(letter.partition),
             str(letter.offset),
-            letter.key,
-            letter.service,
-            letter.attempt,
-            f"{letter.error_class.rsplit('.', 1)[-1]}: {letter.error_message}",
+            Text(safe_text(letter.key)),
+            Text(safe_text(letter.service)),
+            Text(safe_text(letter.attempt)),
+            Text(safe_text(f"{letter.error_class.rsplit('.', 1)[-1]}: {letter.error_message}")),
             str(letter.size),
         )
     console.print(table)
+
+
+def _dead_letter_topic(topic: str) -> str:
+    """The .dlq topic for a name, or one line "no such topic ..." (exit 1)."""
+    from services import dlq
+
+    try:
+        return dlq.dead_letter_topic(topic)
+    except dlq.UnknownTopic as exc:
+        raise UserError(safe_text(str(exc))) from exc
 
 
 @dlq_app.command("replay")
@@ -204,8 +233,9 @@ def dlq_replay(topic: TopicArg, limit: Annotated[int, typer.Option(help="Most re
     """Publish dead letters back to their source topic (each once)."""
     from services import dlq
 
-    count = _run(dlq.replay(_configured_settings(), topic, limit))
-    console.print(f"replayed {count} message(s) from {dlq.dead_letter_topic(topic)}")
+    name = _dead_letter_topic(topic)
+    count = _run(dlq.replay(_configured_settings(), name, limit))
+    console.print(Text(f"replayed {count} message(s) from {name}"))
 
 
 # --------------------------------------------------------------------------- service commands
@@ -263,12 +293,38 @@ def main() -> None:
 
 
 def _one_line(exc: BaseException) -> str:
+    """The first line of an error (control characters escaped), with the exception class only where it is
+    not a user error."""
     import click
+    from pydantic import ValidationError
 
-    if isinstance(exc, click.ClickException):
-        return exc.format_message()
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    return f"{text}" if isinstance(exc, UserError | FileNotFoundError) else f"{type(exc).__name__}: {text}"
+    if isinstance(exc, ValidationError):
+        return safe_text(_validation_line(exc))
+    if isinstance(exc, click.ClickException) or callable(getattr(exc, "format_message", None)):
+        text = str(exc.format_message())  # type: ignore[attr-defined]  # click's, or typer's vendored click
+    else:
+        text = str(exc)
+    lines = text.strip().splitlines()
+    first = safe_text(lines[0]) if lines else ""
+    from services.ingest.mailfiles import MailFileError
+
+    if isinstance(exc, UserError | FileNotFoundError | MailFileError) or callable(getattr(exc, "format_message", None)):
+        return first
+    return f"{type(exc).__name__}: {first}"
+
+
+def _validation_line(exc: ValidationError) -> str:
+    """A settings or model error as the user can fix it: which variable or field, and why."""
+    errors = exc.errors()
+    if not errors:
+        return str(exc)
+    first = errors[0]
+    where = ".".join(str(part) for part in first["loc"])
+    message = str(first["msg"]).removeprefix("Value error, ")
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    if exc.title.endswith("Settings"):
+        return f"invalid setting QUOTEFLOW_{where.upper()}: {message}{more}"
+    return f"invalid {exc.title} {where}: {message}{more}"
 
 
 if __name__ == "__main__":

@@ -34,14 +34,20 @@ class DeadLetter:
     size: int
 
 
+class UnknownTopic(ValueError):
+    """A topic name that is none of the pipeline's; the message lists the known ones."""
+
+
 def dead_letter_topic(name: str) -> str:
     """Accept a source topic, its short name (emails.raw) or the .dlq topic itself."""
+    given = name
     if not name.startswith("quoteflow."):
         name = f"quoteflow.{name}"
     if not name.endswith(".dlq"):
         name = topics.dlq(name)
     if name.removesuffix(".dlq") not in topics.PIPELINE_TOPICS:
-        raise ValueError(f"unknown topic {name!r}: one of {', '.join(topics.PIPELINE_TOPICS)}")
+        known = ", ".join(t.removeprefix("quoteflow.") for t in topics.PIPELINE_TOPICS)
+        raise UnknownTopic(f"no such topic {given!r}: choose one of {known}")
     return name
 
 
@@ -82,10 +88,10 @@ async def _read_to_end(consumer: AIOKafkaConsumer, limit: int, timeout_s: float 
 
 async def show(settings: Settings, topic: str, limit: int = 50) -> list[DeadLetter]:
     """The first `limit` dead letters of a topic, without moving any consumer group."""
+    name = dead_letter_topic(topic)  # before connecting: a typo costs no broker round trip
     consumer = AIOKafkaConsumer(auto_offset_reset="earliest", enable_auto_commit=False, **kafka_client_kwargs(settings))
     await consumer.start()
     try:
-        name = dead_letter_topic(topic)
         partitions = await consumer._client.fetch_all_metadata()
         consumer.assign([TopicPartition(name, p) for p in partitions.partitions_for_topic(name) or ()])
         await consumer.seek_to_beginning()

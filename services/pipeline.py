@@ -19,12 +19,14 @@ from pathlib import Path
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import KafkaError
 
 from services.extract.main import build_service as build_extract
 from services.extract.settings import ExtractSettings
 from services.ingest.mailfiles import MailFile, assemble_offline
 from services.ingest.main import build_service as build_ingest
 from services.ingest.settings import IngestSettings
+from services.ingest.threads import ThreadRepository
 from services.quote.main import build_service as build_quote
 from services.quote.settings import QuoteSettings
 from services.trainer.main import build_service as build_trainer
@@ -34,8 +36,9 @@ from shared.broker import build_broker, ensure_topics, kafka_client_kwargs
 from shared.events import FactsExtracted, QuoteGenerated
 from shared.service import ServiceRuntime
 from shared.settings import Settings
-from shared.store import Store
+from shared.store import MemoryStore, Store, build_store
 from shared.telemetry import Telemetry, build_telemetry
+from shared.tenants import check_plain_name, contained, safe_file_name, unique_names
 
 logger = logging.getLogger(__name__)
 
@@ -97,29 +100,36 @@ async def running_services(
                 await runtime.stop()
 
 
-async def expected_threads(files: Sequence[MailFile], settings: IngestSettings) -> dict[str, tuple[str, int]]:
-    """thread id → (file name, messages) as ingest will assemble them (same rules, in memory)."""
-    expected: dict[str, tuple[str, int]] = {}
-    for file in files:
-        thread = await assemble_offline(file, settings)
-        if thread is not None:
-            expected[thread.thread_id] = (file.name, thread.version)
-    return expected
-
-
 # --------------------------------------------------------------------------- process
+
+
+class PipelineUnavailable(Exception):
+    """Kafka or Redis cannot be reached; the message names which and where."""
 
 
 @dataclass
 class ThreadOutcome:
-    """What became of one input thread."""
+    """What became of one input file: its thread's facts and quote, or why none will come."""
 
     name: str
     thread_id: str
     messages: int
+    source: str = ""
     facts: FactsExtracted | None = None
     quote: QuoteGenerated | None = None
     dead_letters: list[str] = field(default_factory=list)
+    note: str | None = None
+    """Known before publishing: the file joins another file's thread, repeats it, or holds no e-mail."""
+    settled: bool = False
+    """The note is an expected end (merged, duplicate), not a failure."""
+    expected_rejects: int = 0
+    raw_dead_letters: int = 0
+
+    @property
+    def key(self) -> bytes:
+        """The Kafka key its mail is published with: the thread id, so one thread's messages keep their
+        order on one partition (also across files), else the file's folder name."""
+        return (self.thread_id if self.thread_id != "-" else self.name).encode()
 
     @property
     def done(self) -> bool:
@@ -128,9 +138,127 @@ class ThreadOutcome:
         return self.quote is not None and self.quote.facts_hash == self.facts.facts.content_hash()
 
     @property
+    def ok(self) -> bool:
+        """Done, or nothing of its own to do (merged into or a repeat of another file's thread)."""
+        return self.done or self.settled
+
+    @property
     def finished(self) -> bool:
-        """Done, or failed: a dead letter for this thread means no final quote will come."""
-        return self.done or bool(self.dead_letters)
+        """Done, or nothing more will come: a note, or a dead letter that ends the thread."""
+        if self.done or self.note is not None:
+            return True
+        return len(self.dead_letters) > self.raw_dead_letters or self.raw_dead_letters > self.expected_rejects
+
+    def status(self) -> str:
+        """Why there is no final quote, in the user's terms."""
+        if self.note is not None:
+            return self.note
+        if self.dead_letters:
+            return "dead-lettered: " + "; ".join(self.dead_letters)
+        if self.facts is None:
+            return "timed out: no facts extracted"
+        return "timed out waiting for the final quote"
+
+
+async def plan_outcomes(files: Sequence[MailFile], settings: IngestSettings) -> list[ThreadOutcome]:
+    """One outcome per file, as ingest will see the files in this order (one store for all of them, so
+    a file that continues or repeats an earlier file's thread is known before anything is published)."""
+    from services.ingest.mailfiles import assemble_offline_detailed
+
+    names = unique_names([safe_file_name(file.name, "mail") for file in files])
+    sources = short_paths([str(file.path) for file in files])
+    shared = MemoryStore()
+    owners: dict[str, ThreadOutcome] = {}
+    outcomes: list[ThreadOutcome] = []
+    for file, name, source in zip(files, names, sources, strict=True):
+        result = await assemble_offline_detailed(file, settings, shared)
+        rejected = len(result.rejected)
+        if result.thread is not None:
+            owner = owners.get(result.thread.thread_id)
+            if owner is None:
+                owner = ThreadOutcome(name, result.thread.thread_id, result.thread.version, source)
+                owner.expected_rejects = rejected
+                owners[owner.thread_id] = owner
+                outcomes.append(owner)
+                continue
+            owner.messages = result.thread.version
+            owner.expected_rejects += rejected
+            thread_id, note, settled = owner.thread_id, f"merged into the thread of {owner.source}", True
+        elif result.duplicates:
+            alone = await assemble_offline(file, settings)
+            owner = owners.get(alone.thread_id) if alone is not None else None
+            thread_id = alone.thread_id if alone is not None else "-"
+            note, settled = f"duplicate of {owner.source if owner else 'an earlier file'}", True
+        elif result.rejected:
+            thread_id, note, settled = "-", "dead-lettered: " + "; ".join(r.reason for r in result.rejected), False
+        else:
+            thread_id, note, settled = "-", "no messages", False
+        outcome = ThreadOutcome(name, thread_id, 0, source, note=note, settled=settled, expected_rejects=rejected)
+        outcomes.append(outcome)
+    return outcomes
+
+
+async def _already_seen(outcomes: list[ThreadOutcome], files: Sequence[MailFile], settings: IngestSettings) -> None:
+    """Files whose every message the pipeline's Redis has seen before: ingest will drop them as duplicates."""
+    from services.ingest.normalize import BadEmail, normalize_raw
+
+    store = await _reachable_store(settings)
+    try:
+        repository = ThreadRepository(store, settings)
+        for outcome, file in zip(outcomes, files, strict=True):
+            if outcome.note is not None or not file.messages:
+                continue
+            seen = 0
+            for raw in file.messages:
+                try:
+                    seen += await repository.is_duplicate(normalize_raw(raw, settings))
+                except BadEmail:
+                    seen += 1
+            if seen == len(file.messages):
+                outcome.note = "already processed (every message is a duplicate in Redis)"
+                outcome.settled = True
+    finally:
+        await store.close()
+
+
+def short_paths(paths: list[str]) -> list[str]:
+    """Input paths relative to the folder they have in common (``a/quote.mbox``, ``b/quote.mbox``);
+    as given when that folder is the filesystem root."""
+    if not paths:
+        return []
+    try:
+        root = os.path.commonpath([os.path.dirname(os.path.abspath(p)) for p in paths])
+    except ValueError:  # pragma: no cover - different drives on Windows
+        return paths
+    if os.path.dirname(root) == root:
+        return paths
+    return [os.path.relpath(os.path.abspath(p), root) for p in paths]
+
+
+async def check_redis(settings: Settings) -> None:
+    """PipelineUnavailable naming the Redis when it does not answer."""
+    store = await _reachable_store(settings)
+    await store.close()
+
+
+def _where(url: str) -> str:
+    """host:port of a URL, never its password."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    return f"{parts.hostname or '?'}:{parts.port or 6379}"
+
+
+async def _reachable_store(settings: Settings) -> Store:
+    """The pipeline's Redis, or PipelineUnavailable naming it: the services would otherwise retry in silence."""
+    store = build_store(settings)
+    assert settings.redis_url is not None
+    try:
+        await store.ping()
+    except Exception as exc:
+        await store.close()
+        raise PipelineUnavailable(f"Redis at {_where(settings.redis_url.get_secret_value())} unreachable") from exc
+    return store
 
 
 async def _collector(settings: Settings, wanted_topics: Sequence[str]) -> AIOKafkaConsumer:
@@ -143,7 +271,11 @@ async def _collector(settings: Settings, wanted_topics: Sequence[str]) -> AIOKaf
         max_partition_fetch_bytes=settings.kafka_max_message_bytes,
         **kwargs,
     )
-    await consumer.start()
+    try:
+        await consumer.start()
+    except KafkaError as exc:
+        await consumer.stop()
+        raise PipelineUnavailable(f"Kafka at {settings.kafka_bootstrap} unreachable ({exc})") from exc
     partitions = []
     for topic in wanted_topics:
         for partition in consumer.partitions_for_topic(topic) or await _partitions(consumer, topic):
@@ -172,10 +304,12 @@ async def process_files(
     timeout_s: float = 120.0,
     on_progress: Callable[[ThreadOutcome], None] | None = None,
 ) -> list[ThreadOutcome]:
-    """Publish the files to quoteflow.emails.raw and wait for each thread's final quote."""
+    """Publish the files to quoteflow.emails.raw and wait for each thread's final quote (one outcome per file)."""
     ingest_settings = IngestSettings().model_copy(update={f: getattr(settings, f) for f in CONNECTION_FIELDS})
-    expected = await expected_threads(files, ingest_settings)
-    outcomes = {tid: ThreadOutcome(name=name, thread_id=tid, messages=n) for tid, (name, n) in expected.items()}
+    outcomes = await plan_outcomes(files, ingest_settings)
+    await _already_seen(outcomes, files, ingest_settings)
+    by_thread = {o.thread_id: o for o in outcomes if o.note is None}
+    by_key = {o.key.decode(): o for o in outcomes if o.thread_id == "-"} | by_thread
     watched = [topics.FACTS_EXTRACTED, topics.QUOTES_GENERATED, *(topics.dlq(t) for t in topics.PIPELINE_TOPICS)]
     collector = await _collector(settings, watched)
     client_settings = settings.model_copy(update={"service_name": "quoteflow-cli"})
@@ -184,27 +318,27 @@ async def process_files(
     dead_letters = 0
     try:
         await broker.connect()
-        for file in files:
+        for file, outcome in zip(files, outcomes, strict=True):
             for raw in file.messages:
-                await broker.publish(raw, topics.EMAILS_RAW, key=file.name.encode())
+                await broker.publish(raw, topics.EMAILS_RAW, key=outcome.key)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_s
-        while not all(o.finished for o in outcomes.values()) and loop.time() < deadline:
+        while not all(o.finished for o in outcomes) and loop.time() < deadline:
             batch = await collector.getmany(timeout_ms=200)
             for tp, records in batch.items():
                 for record in records:
                     if tp.topic.endswith(".dlq"):
                         dead_letters += 1
-                        _record_dead_letter(outcomes, record)
+                        _record_dead_letter(by_thread, by_key, tp.topic, record)
                         continue
-                    _record_result(outcomes, tp.topic, record.value, on_progress)
+                    _record_result(by_thread, tp.topic, record.value, on_progress)
     finally:
         await collector.stop()
         await broker.stop()
         telemetry.shutdown()
     if dead_letters:
         logger.warning("%d message(s) went to dead-letter topics", dead_letters)
-    return list(outcomes.values())
+    return outcomes
 
 
 def _record_result(
@@ -224,18 +358,34 @@ def _record_result(
         on_progress(outcome)
 
 
-def _record_dead_letter(outcomes: dict[str, ThreadOutcome], record: Any) -> None:
+def _record_dead_letter(
+    by_thread: dict[str, ThreadOutcome], by_key: dict[str, ThreadOutcome], topic: str, record: Any
+) -> None:
+    """A dead letter of ours: raw mail by its published key (thread id or folder name), later records by thread id."""
     key = record.key.decode("utf-8", "replace") if record.key else ""
     headers = {k: v.decode("utf-8", "replace") for k, v in (record.headers or [])}
     reason = headers.get("x-quoteflow-dlq-error-message", "unknown error")
-    for outcome in outcomes.values():
-        if key in (outcome.thread_id, outcome.name):
+    if topic == topics.dlq(topics.EMAILS_RAW):
+        outcome = by_key.get(key)
+        if outcome is not None:
+            outcome.raw_dead_letters += 1
             outcome.dead_letters.append(reason)
+        return
+    outcome = by_thread.get(key)
+    if outcome is not None:
+        outcome.dead_letters.append(reason)
 
 
 def write_outcome(outcome: ThreadOutcome, out_dir: Path) -> list[Path]:
-    """Write the quote (Markdown, HTML) and the facts of one thread into ``out_dir/<name>/``."""
-    folder = out_dir / outcome.name
+    """Write the quote (Markdown, HTML) and the facts of one file into ``out_dir/<name>/``.
+
+    Names are plain and unique per run (:func:`plan_outcomes`); the folder is checked to
+    stay inside ``out_dir`` all the same. Nothing is written for a file without results.
+    """
+    if outcome.facts is None and outcome.quote is None:
+        return []
+    folder = out_dir / check_plain_name(outcome.name, "output folder")
+    contained(out_dir, folder)
     folder.mkdir(parents=True, exist_ok=True)
     written = []
     if outcome.facts is not None:

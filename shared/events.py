@@ -16,6 +16,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.tenants import TenantId
+
 SHIPPING_METHODS = ("air", "sea", "express", "standard", "courier", "rail", "truck")
 INCOTERMS = ("EXW", "FCA", "FAS", "FOB", "CFR", "CIF", "CPT", "CIP", "DAP", "DPU", "DDP")
 
@@ -126,7 +128,7 @@ class EmailEvent(StrictModel):
 
     schema_version: Literal[1] = Field(default=1, description="Version of this model.")
     kind: Literal["email"] = Field(default="email", description="Discriminator for JSON payloads.")
-    tenant: str = Field(default="default", description="Tenant (customer organisation) the mailbox belongs to.")
+    tenant: TenantId = Field(default="default", description="Tenant (customer organisation) the mailbox belongs to.")
     mailbox: str | None = Field(default=None, description="Mailbox the message was received in.")
     from_: str = Field(alias="from", description="Sender, 'Name <addr>' or a bare address.")
     to: list[str] = Field(default_factory=list, description="Recipients.")
@@ -179,7 +181,7 @@ class NormalizedThread(StrictModel):
 
     schema_version: Literal[1] = Field(default=1, description="Version of this model.")
     thread_id: str = Field(description="Stable id of the conversation; the Kafka key.")
-    tenant: str = Field(default="default", description="Tenant the mailbox belongs to.")
+    tenant: TenantId = Field(default="default", description="Tenant the mailbox belongs to.")
     version: int = Field(default=1, ge=1, description="Increases by one with every message added.")
     subject: str = Field(default="", description="Normalized subject (no RE:/FW:/회신: prefixes).")
     language: Language = Field(default="en", description="Dominant language of the thread.")
@@ -201,7 +203,7 @@ class FactsExtracted(StrictModel):
 
     schema_version: Literal[1] = Field(default=1, description="Version of this model.")
     thread_id: str = Field(description="Thread the facts describe; the Kafka key.")
-    tenant: str = Field(default="default", description="Tenant the thread belongs to.")
+    tenant: TenantId = Field(default="default", description="Tenant the thread belongs to.")
     thread_version: int = Field(default=1, ge=1, description="NormalizedThread.version this was extracted from.")
     language: Language = Field(default="en", description="Thread language, decides the quote template.")
     facts: KeyFacts = Field(description="The SPEC.md key facts.")
@@ -238,7 +240,7 @@ class QuoteGenerated(StrictModel):
 
     schema_version: Literal[1] = Field(default=1, description="Version of this model.")
     thread_id: str = Field(description="Thread the quote answers; the Kafka key.")
-    tenant: str = Field(default="default", description="Tenant the thread belongs to.")
+    tenant: TenantId = Field(default="default", description="Tenant the thread belongs to.")
     quote_number: str = Field(description="Quote number, e.g. Q-2026-000123; stable across revisions.")
     revision: int = Field(default=1, ge=1, description="1 for the first document, then 2, 3, …")
     language: Language = Field(default="en", description="Language of the document.")
@@ -270,7 +272,7 @@ class FactsCorrected(StrictModel):
 
     schema_version: Literal[1] = Field(default=1, description="Version of this model.")
     thread_id: str = Field(description="Thread the correction is for; the Kafka key.")
-    tenant: str = Field(default="default", description="Tenant the thread belongs to.")
+    tenant: TenantId = Field(default="default", description="Tenant the thread belongs to.")
     facts: KeyFacts = Field(description="The corrected key facts, complete.")
     summary: str | None = Field(default=None, description="Corrected summary, when the reviewer wrote one.")
     tags: list[str] | None = Field(default=None, description="Corrected tags, when given.")

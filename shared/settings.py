@@ -14,6 +14,8 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shared.tenants import TenantId
+
 
 def _secrets_dir() -> str | None:
     path = os.environ.get("QUOTEFLOW_SECRETS_DIR")
@@ -32,7 +34,11 @@ class Settings(BaseSettings):
     )
 
     service_name: str = Field(default="quoteflow", description="Service name in traces, logs and client ids.")
-    tenant: str = Field(default="default", description="Tenant used when an event names none.")
+    tenant: TenantId = Field(
+        default="default",
+        description="Tenant used when an event names none. Every tenant id (here, in events, in the "
+        "x-quoteflow-tenant header, in --tenant) is 1-63 of a-z, 0-9, '-', '_', starting with a letter or digit.",
+    )
 
     # Kafka
     kafka_bootstrap: str | None = Field(

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.text import Text
 
-from services.cli_support import PathsArg, UserError, err_console, run_async
+from services.cli_support import PathsArg, UserError, err_console, read_mail_inputs, run_async, safe_text
 
 
 def normalize(
@@ -24,7 +24,7 @@ def normalize(
     Messages that are not e-mail are reported on stderr with the reason (the service would
     dead-letter them); the command fails only when no thread could be built at all.
     """
-    from services.ingest.mailfiles import Rejected, assemble_offline_detailed, read_mail_files
+    from services.ingest.mailfiles import Rejected, assemble_offline_detailed
     from services.ingest.settings import IngestSettings
 
     if own_role not in ("supplier", "buyer"):
@@ -33,15 +33,12 @@ def normalize(
     if own_domain:
         update["own_domains"] = [d.strip().lower() for d in own_domain if d.strip()]
     settings = IngestSettings().model_copy(update=update)
-    try:
-        files = read_mail_files([Path(p) for p in paths])
-    except OSError as exc:
-        raise UserError(str(exc)) from exc
+    files = read_mail_inputs(paths)
     if not files:
         raise UserError("no .eml, .mbox or maildir found")
 
     def report(rejected: Rejected) -> None:
-        err_console.print(f"skipped {rejected.path} message {rejected.index + 1}: {rejected.reason}", highlight=False)
+        err_console.print(Text(safe_text(f"skipped {rejected.path} message {rejected.index + 1}: {rejected.reason}")))
 
     threads = 0
     for file in files:

@@ -24,6 +24,13 @@ INGEST_GROUP = "quoteflow-ingest"
 
 def decode_incoming(body: bytes, settings: IngestSettings, *, tenant: str | None, arrival: int) -> IncomingEmail:
     """A JSON e-mail event if the payload is a JSON object, otherwise raw RFC 5322 bytes."""
+    if tenant is not None:
+        from shared.tenants import InvalidTenantError, check_tenant
+
+        try:
+            check_tenant(tenant)
+        except InvalidTenantError as exc:  # never a key or folder name: dead-letter the record
+            raise BadEmail(f"{exc} (header x-quoteflow-tenant)") from exc
     if len(body) > settings.max_email_bytes:
         raise BadEmail(f"message of {len(body)} bytes exceeds the limit of {settings.max_email_bytes}")
     if body.lstrip()[:1] == b"{":

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import logging
-import mailbox
-from collections.abc import Callable, Iterable
+import os
+import stat
+import sys
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 from services.ingest.normalize import BadEmail, normalize_raw
 from services.ingest.settings import IngestSettings
@@ -52,21 +55,120 @@ def is_maildir(path: Path) -> bool:
     return path.is_dir() and (path / "cur").is_dir() and (path / "new").is_dir()
 
 
-def _read_mbox(path: Path) -> list[bytes]:
-    box = mailbox.mbox(str(path), create=False)
+MBOX_MAX_BYTES = 256 * 1024 * 1024
+"""Largest .mbox (or maildir) the CLI reads: all of a thread's messages are held in memory."""
+
+
+MESSAGE = "message (QUOTEFLOW_MAX_EMAIL_BYTES)"
+
+
+class MailFileError(OSError):
+    """A mail file that cannot be read safely (too large, not a regular file); the message says why."""
+
+
+@dataclass(frozen=True)
+class ReadLimits:
+    """How much the CLI reads: per message (ingest's max_email_bytes) and per mbox or maildir."""
+
+    message_bytes: int
+    file_bytes: int = MBOX_MAX_BYTES
+
+    @classmethod
+    def from_settings(cls, settings: IngestSettings | None = None) -> ReadLimits:
+        settings = settings or IngestSettings()
+        return cls(message_bytes=settings.max_email_bytes, file_bytes=max(MBOX_MAX_BYTES, settings.max_email_bytes))
+
+
+def open_regular(path: Path, limit: int, what: str = "file") -> BinaryIO:
+    """Open a regular file no larger than ``limit`` bytes for reading.
+
+    Checked with stat before anything is read: a FIFO would block, a device (/dev/zero)
+    never ends, and a huge file would be read whole before any size check.
+    """
     try:
-        return [bytes(box.get_bytes(key)) for key in box.iterkeys()]
-    finally:
-        box.close()
+        info = path.stat()
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        raise MailFileError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    if not stat.S_ISREG(info.st_mode):
+        kind = (
+            "a FIFO"
+            if stat.S_ISFIFO(info.st_mode)
+            else "a device"
+            if stat.S_ISCHR(info.st_mode) or stat.S_ISBLK(info.st_mode)
+            else "a socket"
+            if stat.S_ISSOCK(info.st_mode)
+            else "not a regular file"
+        )
+        raise MailFileError(f"cannot read {path}: {kind}, not a regular file")
+    if info.st_size > limit:
+        raise MailFileError(f"cannot read {path}: {info.st_size} bytes exceeds the {what} limit of {limit}")
+    try:
+        return path.open("rb")
+    except OSError as exc:
+        raise MailFileError(f"cannot read {path}: {exc.strerror or exc}") from exc
 
 
-def _read_maildir(path: Path) -> list[bytes]:
+def read_limited(path: Path, limit: int, what: str = "file") -> bytes:
+    """A regular file's bytes, refusing it when it is (or grows) larger than ``limit``: at most limit + 1 are read."""
+    with open_regular(path, limit, what) as handle:
+        data = handle.read(limit + 1)
+    if len(data) > limit:
+        raise MailFileError(f"cannot read {path}: more than the {what} limit of {limit} bytes")
+    return data
+
+
+def _iter_mbox(handle: BinaryIO, path: Path, limits: ReadLimits) -> Iterator[bytes]:
+    """Messages of an mbox, read line by line (as :class:`mailbox.mbox` splits them), never past the limits.
+
+    A message starts after a line beginning with ``From ``; a blank line right before the
+    next ``From `` line belongs to the separator. Text before the first ``From `` is ignored.
+    """
+    total = size = index = 0
+    current: list[bytes] | None = None
+    while True:
+        line = handle.readline(limits.message_bytes + 2)
+        total += len(line)
+        if total > limits.file_bytes:
+            raise MailFileError(f"cannot read {path}: more than the mbox limit of {limits.file_bytes} bytes")
+        if not line or line.startswith(b"From "):
+            if current is not None:
+                if current and current[-1] == b"\n":
+                    current.pop()
+                yield b"".join(current)
+            if not line:
+                return
+            current, size, index = [], 0, index + 1
+            continue
+        if current is None:
+            continue
+        size += len(line)
+        if size > limits.message_bytes:
+            raise MailFileError(
+                f"cannot read {path}: message {index} exceeds the {MESSAGE} limit of {limits.message_bytes} bytes"
+            )
+        current.append(line)
+
+
+def _read_mbox(path: Path, limits: ReadLimits) -> list[bytes]:
+    with open_regular(path, limits.file_bytes, "mbox") as handle:
+        return list(_iter_mbox(handle, path, limits))
+
+
+def _read_maildir(path: Path, limits: ReadLimits) -> list[bytes]:
     """Messages of a maildir in delivery order (file names start with the delivery time)."""
     files = sorted(
         (p for sub in ("new", "cur") for p in (path / sub).iterdir() if p.is_file() and not p.name.startswith(".")),
         key=lambda p: p.name,
     )
-    return [p.read_bytes() for p in files]
+    messages, total = [], 0
+    for file in files:
+        messages.append(read_limited(file, limits.message_bytes, MESSAGE))
+        total += len(messages[-1])
+        if total > limits.file_bytes:
+            raise MailFileError(f"cannot read {path}: more than the maildir limit of {limits.file_bytes} bytes")
+    return messages
 
 
 def _expand(path: Path) -> list[Path]:
@@ -82,13 +184,18 @@ def _expand(path: Path) -> list[Path]:
             if candidate.is_file() and candidate.suffix.lower() in (".eml", ".mbox"):
                 found.append(candidate)
         return found
-    if path.exists():
+    if path.exists() or path.is_symlink():
         return [path]
     raise FileNotFoundError(f"no such file or folder: {path}")
 
 
-def read_mail_files(paths: Iterable[Path]) -> list[MailFile]:
-    """Expand folders; read .eml, .mbox and maildirs (one thread each). Unknown extensions are read as .eml."""
+def read_mail_files(paths: Iterable[Path], limits: ReadLimits | None = None) -> list[MailFile]:
+    """Expand folders; read .eml, .mbox and maildirs (one thread each). Unknown extensions are read as .eml.
+
+    Nothing is read past ``limits`` (default: QUOTEFLOW_MAX_EMAIL_BYTES per message, MBOX_MAX_BYTES
+    per mbox or maildir), and only regular files are read: MailFileError says which file and why.
+    """
+    limits = limits or ReadLimits.from_settings()
     files: list[Path] = []
     for path in paths:
         files.extend(_expand(Path(path)))
@@ -96,27 +203,28 @@ def read_mail_files(paths: Iterable[Path]) -> list[MailFile]:
     for file in files:
         try:
             if file.is_dir():
-                messages = _read_maildir(file)
-            elif file.suffix.lower() == ".mbox" or _looks_like_mbox(file):
-                messages = _read_mbox(file)
+                messages = _read_maildir(file, limits)
+            elif file.suffix.lower() == ".mbox":
+                messages = _read_mbox(file, limits)
             else:
-                messages = [file.read_bytes()]
-        except (OSError, mailbox.Error) as exc:
-            raise OSError(f"cannot read {file}: {exc}") from exc
+                messages = _read_eml_or_mbox(file, limits)
+        except (MailFileError, FileNotFoundError):
+            raise
+        except OSError as exc:
+            raise MailFileError(f"cannot read {file}: {exc.strerror or exc}") from exc
         result.append(MailFile(path=file, messages=messages))
     return result
 
 
-def _looks_like_mbox(path: Path) -> bool:
-    """An mbox saved without the .mbox suffix: starts with a 'From ' line and holds several messages."""
-    try:
-        with path.open("rb") as handle:
-            head = handle.read(5)
-            if head != b"From ":
-                return False
-            return sum(1 for line in handle if line.startswith(b"From ")) >= 1
-    except OSError:
-        return False
+def _read_eml_or_mbox(path: Path, limits: ReadLimits) -> list[bytes]:
+    """One message, or an mbox saved without the .mbox suffix (starts with 'From ', holds several messages)."""
+    with open_regular(path, sys.maxsize) as handle:  # only the regular-file check: the limit depends on the kind
+        if handle.read(5) == b"From " and os.fstat(handle.fileno()).st_size <= limits.file_bytes:
+            handle.seek(0)
+            messages = list(_iter_mbox(handle, path, limits))
+            if len(messages) >= 2:
+                return messages
+    return [read_limited(path, limits.message_bytes, MESSAGE)]
 
 
 async def assemble_offline(

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from services.cli_support import UserError
+from services.cli_support import UserError, read_json_text, tenant_option
 
 if TYPE_CHECKING:
     from shared.events import FactsExtracted
@@ -38,6 +38,32 @@ def read_documents(text: str, source: str) -> list[dict[str, Any]]:
     if not documents:
         raise UserError(f"{source}: no JSON document")
     return documents
+
+
+def output_paths(out: Path | None, thread_ids: list[str], suffix: str) -> list[Path | None]:
+    """Where each document goes: ``out`` itself for one document (unless it is a folder), else
+    ``out/<thread id>.<suffix>``.
+
+    Thread ids come from the input, so they are made plain file names (``../x`` and ``/etc/x``
+    cannot leave ``out``) and unique (two inputs never write one file), and every path is
+    checked to stay inside ``out``.
+    """
+    from shared.tenants import UnsafeNameError, contained, safe_file_name, unique_names
+
+    if out is None:
+        return [None] * len(thread_ids)
+    if len(thread_ids) == 1 and not out.is_dir():
+        return [out]
+    names = unique_names([safe_file_name(thread_id, "thread") for thread_id in thread_ids])
+    targets: list[Path | None] = []
+    for name in names:
+        target = out / f"{name}.{suffix}"
+        try:
+            contained(out, target)
+        except UnsafeNameError as exc:  # a symlink in out pointing elsewhere
+            raise UserError(str(exc)) from exc
+        targets.append(target)
+    return targets
 
 
 def to_event(document: dict[str, Any], source: str, language: str | None, tenant: str | None) -> FactsExtracted:
@@ -79,7 +105,7 @@ def quote(
         Path | None, typer.Option("--out", "-o", help="Output file (a folder when the input holds several threads).")
     ] = None,
     language: Annotated[str | None, typer.Option(help="ko or en; default: the thread's language.")] = None,
-    tenant: Annotated[str | None, typer.Option(help="Tenant whose templates and quote.toml apply.")] = None,
+    tenant: Annotated[str | None, tenant_option("Tenant whose templates and quote.toml apply.")] = None,
     number: Annotated[str | None, typer.Option(help="Quote number (default Q-<year>-DRAFT).")] = None,
     revision: Annotated[int, typer.Option(min=1, help="Revision number.")] = 1,
     issue_date: Annotated[str | None, typer.Option("--date", help="Issue date YYYY-MM-DD (default today).")] = None,
@@ -115,10 +141,7 @@ def quote(
         raise UserError(f"invalid --date {issue_date!r}: use YYYY-MM-DD") from exc
 
     source = "stdin" if str(facts_file) == "-" else str(facts_file)
-    try:
-        text = sys.stdin.read() if source == "stdin" else facts_file.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UserError(f"{source}: cannot read ({exc})") from exc
+    text = read_json_text(facts_file, "facts")
     events = [to_event(doc, source, language, tenant) for doc in read_documents(text, source)]
     if len(events) > 1 and out is not None and out.exists() and not out.is_dir():
         raise UserError(f"{out}: the input holds {len(events)} threads; give a folder for --out")
@@ -127,7 +150,8 @@ def quote(
 
     renderer = QuoteRenderer(settings)
     slot = QuoteSlot(quote_number=number or f"Q-{today.year}-DRAFT", revision=revision)
-    for event in events:
+    targets = output_paths(out, [event.thread_id for event in events], FORMAT_SUFFIXES[fmt])
+    for event, target in zip(events, targets, strict=True):
         try:
             document = build_quote_event(event, slot, settings, today, renderer)
             content: str | bytes
@@ -144,12 +168,15 @@ def quote(
             if isinstance(content, str) and not content.endswith("\n"):
                 sys.stdout.write("\n")
             continue
-        target = out / f"{event.thread_id}.{FORMAT_SUFFIXES[fmt]}" if len(events) > 1 else out
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if isinstance(content, bytes):
-            target.write_bytes(content)
-        else:
-            target.write_text(content, encoding="utf-8")
+        assert target is not None
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if isinstance(content, bytes):
+                target.write_bytes(content)
+            else:
+                target.write_text(content, encoding="utf-8")
+        except OSError as exc:
+            raise UserError(f"{target}: cannot write ({exc.strerror or exc})") from exc
         review = f" (review: {', '.join(document.missing_fields)})" if document.needs_review else ""
         print(f"{target}: {document.quote_number} rev {document.revision}{review}", file=sys.stderr)
 

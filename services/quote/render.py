@@ -445,6 +445,17 @@ def render_pdf(html: str) -> bytes:
 
 
 def pdf_path(pdf_dir: Path, tenant: str, quote_number: str, revision: int) -> Path:
-    """Where the service writes a quote's PDF: <pdf_dir>/<tenant>/<number>-r<revision>.pdf."""
-    safe = re.sub(r"[^A-Za-z0-9._-]", "_", tenant) or "default"
-    return pdf_dir / safe / f"{re.sub(r'[^A-Za-z0-9._-]', '_', quote_number)}-r{revision}.pdf"
+    """Where the service writes a quote's PDF: <pdf_dir>/<tenant>/<number>-r<revision>.pdf.
+
+    Built from the ids as they are (no lossy sanitising, which let two tenants share a
+    folder): the tenant must follow the tenant-id rule and the quote number be a plain
+    file name, and the result must stay inside ``pdf_dir``; otherwise QuoteConfigError.
+    """
+    from shared.tenants import check_plain_name, check_tenant, contained
+
+    try:
+        path = pdf_dir / check_tenant(tenant) / f"{check_plain_name(quote_number, 'quote number')}-r{int(revision)}.pdf"
+        contained(pdf_dir, path)
+    except ValueError as exc:
+        raise QuoteConfigError(f"cannot write the PDF: {exc}") from exc
+    return path

@@ -121,7 +121,9 @@ def _print_report(report: object) -> None:
 def list_adapters() -> None:
     """All trained adapters with their key-fact F1; the one in service is marked."""
     from rich.table import Table
+    from rich.text import Text
 
+    from services.cli_support import safe_text
     from services.trainer.registry import AdapterRegistry, RegistryError
     from services.trainer.settings import TrainerSettings
 
@@ -150,13 +152,13 @@ def list_adapters() -> None:
         f1 = event.metrics.get("key_fact_f1")
         baseline = event.baseline_metrics.get("key_fact_f1")
         table.add_row(
-            event.adapter_id,
+            Text(safe_text(event.adapter_id)),
             event.created_at.strftime("%Y-%m-%d %H:%M"),
             status,
             f"{f1:.4f}" if f1 is not None else "-",
             f"{baseline:.4f}" if baseline is not None else "-",
             str(event.dataset_size),
-            event.base_model,
+            Text(safe_text(event.base_model)),
         )
     console.print(table)
 

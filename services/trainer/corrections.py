@@ -51,8 +51,10 @@ class CorrectionStore:
         self.store = store
 
     def _file(self, tenant: str) -> Path:
-        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in tenant)
-        return self.root / f"corrections-{safe}.jsonl"
+        """One file per tenant, named by the validated id as it is (sanitising merged tenants)."""
+        from shared.tenants import check_tenant
+
+        return self.root / f"corrections-{check_tenant(tenant)}.jsonl"
 
     @property
     def manifest_path(self) -> Path:

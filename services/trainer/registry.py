@@ -69,7 +69,7 @@ class AdapterRegistry:
         if not self.path.exists():
             return RegistryState()
         try:
-            return RegistryState.from_json(self.path.read_text(encoding="utf-8"))
+            return RegistryState.from_json(self.path.read_text(encoding="utf-8-sig"))
         except (json.JSONDecodeError, ValueError) as exc:
             raise RegistryError(f"{self.path} is damaged: {exc}") from exc
 

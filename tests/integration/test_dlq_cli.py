@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from services import dlq
 from shared import topics
@@ -67,5 +72,58 @@ async def test_show_and_replay_once(stack: Settings) -> None:
 
 
 def test_unknown_topic_is_refused() -> None:
-    with pytest.raises(ValueError, match="unknown topic"):
+    with pytest.raises(ValueError, match="no such topic"):
         dlq.dead_letter_topic("emails.cooked")
+
+
+def _cli(args: list[str], settings: Settings, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QUOTEFLOW_")}
+    env.update({"QUOTEFLOW_KAFKA_BOOTSTRAP": str(settings.kafka_bootstrap), "COLUMNS": "300"})
+    env["QUOTEFLOW_LOG_LEVEL"] = "WARNING"
+    return subprocess.run(
+        [sys.executable, "-m", "services.cli", *args],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+async def test_show_prints_untrusted_keys_and_headers_literally(stack: Settings, tmp_path: Path) -> None:
+    await ensure_topics(stack, topics.ALL_TOPICS)
+    producer = AIOKafkaProducer(bootstrap_servers=stack.kafka_bootstrap, acks="all")
+    await producer.start()
+    try:
+        await producer.send_and_wait(
+            topics.dlq(topics.THREADS_NORMALIZED),
+            b"{}",
+            key=b"[bold red]key\x1b[2J",
+            headers=[
+                ("x-quoteflow-dlq-error-class", b"shared.consumer.PermanentError"),
+                ("x-quoteflow-dlq-error-message", b"[bold red]boom\x1b[2J\x1b]0;pwned\x07\rgone"),
+                ("x-quoteflow-dlq-attempt", b"1"),
+                ("x-quoteflow-dlq-service", b"[link=http://evil]extract[/link]\x1b[31m"),
+            ],
+        )
+    finally:
+        await producer.stop()
+
+    result = await asyncio.to_thread(_cli, ["dlq", "show", "threads.normalized"], stack, tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    assert "\x1b" not in result.stdout and "\x07" not in result.stdout and "\r" not in result.stdout
+    assert "[bold red]key\\x1b[2J" in result.stdout
+    assert "PermanentError: [bold red]boom\\x1b[2J\\x1b]0;pwned\\x07\\rgone" in result.stdout
+    assert "[link=http://evil]extract[/link]\\x1b[31m" in result.stdout
+
+
+def test_show_of_an_unknown_topic_is_one_line(stack: Settings, tmp_path: Path) -> None:
+    result = _cli(["dlq", "show", "emails.cooked"], stack, tmp_path)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stdout + result.stderr
+    assert result.stderr.strip().splitlines() == [
+        "error: no such topic 'emails.cooked': choose one of emails.raw, threads.normalized, facts.extracted, "
+        "quotes.generated, facts.corrected, models.adapters"
+    ]

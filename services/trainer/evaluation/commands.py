@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from services.cli_support import UserError, console
+from services.cli_support import UserError, console, read_json_text
 
 
 def eval_command(
@@ -83,10 +83,10 @@ def _engines(choice: str, known: tuple[str, ...]) -> list[str]:
 
 def _load_old(path: Path) -> dict[str, Any]:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise UserError(f"--compare: no such file: {path}") from exc
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        data = json.loads(read_json_text(path, "metrics.json"))
+    except UserError as exc:
+        raise UserError(f"--compare: {exc}") from exc
+    except json.JSONDecodeError as exc:
         raise UserError(f"--compare: {path} is not a metrics.json ({exc})") from exc
     if not isinstance(data, dict) or "engines" not in data:
         raise UserError(f"--compare: {path} is not a metrics.json written by `quoteflow eval`")

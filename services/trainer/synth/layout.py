@@ -19,6 +19,8 @@ from shared.events import KeyFacts, NormalizedThread
 
 MBOX_NAME = "thread.mbox"
 EXPECTED_NAME = "expected.json"
+EXPECTED_MAX_BYTES = 16 * 1024 * 1024
+"""Largest expected.json read (labels of one thread are a few kB): never read past it."""
 
 
 class LayoutError(ValueError):
@@ -45,10 +47,14 @@ def load_case(case_dir: Path) -> ThreadCase:
         raise LayoutError(f"{case_dir}: missing {MBOX_NAME}")
     if not expected_path.is_file():
         raise LayoutError(f"{case_dir}: missing {EXPECTED_NAME}")
+    from services.ingest.mailfiles import read_limited
+
     try:
-        data = json.loads(expected_path.read_text(encoding="utf-8"))
+        data = json.loads(read_limited(expected_path, EXPECTED_MAX_BYTES, "expected.json").decode("utf-8-sig"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise LayoutError(f"{expected_path}: not valid JSON ({exc})") from exc
+    except OSError as exc:  # too large, or not readable
+        raise LayoutError(str(exc)) from exc
     if not isinstance(data, dict) or "expected" not in data:
         raise LayoutError(f"{expected_path}: needs an object with the key 'expected'")
     try:
