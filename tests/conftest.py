@@ -63,7 +63,11 @@ def _start(servers: list[ChildServer]) -> None:
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
     """A fresh Tansu broker and redis-server for one test module; settings pointing at them."""
-    workdir = tmp_path_factory.mktemp("stack")
+    yield from running_stack(tmp_path_factory.mktemp("stack"))
+
+
+def running_stack(workdir: Path) -> Iterator[Settings]:
+    """Start a Tansu broker and a redis-server in ``workdir``; yield settings pointing at them, then stop both."""
     kafka, redis = tansu_server(workdir), redis_server(workdir)
     _start([kafka, redis])
     try:

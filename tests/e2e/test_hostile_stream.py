@@ -32,6 +32,7 @@ from shared.broker import ensure_topics
 from shared.consumer import TENANT_HEADER
 from shared.events import QuoteGenerated
 from shared.settings import Settings
+from tests.conftest import running_stack
 from tests.integration.test_fault_tolerance import TopicReader
 
 pytestmark = pytest.mark.e2e
@@ -182,7 +183,7 @@ def hostile_stream() -> Stream:
         ("p-binary", b"\x89PNG\r\n\x1a\n\x00\x00 garbage", [], "binary"),
         ("p-json", b'{"from": "a@b.c", "message_id": 5', [], "JSON"),
         ("p-schema", b'{"schema_version": 7, "from": "a@b.c", "message_id": "x@y"}', [], "schema_version"),
-        ("p-array", b"[1, 2, 3]", [], "e-mail"),
+        ("p-array", b"[1, 2, 3]", [], "RFC 5322"),
         ("p-empty", b"", [], "empty"),
         ("p-huge", good + b"x" * (MAX_EMAIL_BYTES + 1), [], "exceeds the limit"),
         ("p-header", negotiation(41)[0], [("x-note", b"\xfe\xff")], "UTF-8"),
@@ -211,6 +212,12 @@ async def send(settings: Settings, records: list[tuple[bytes, bytes, Headers]]) 
             await producer.send_and_wait(topics.EMAILS_RAW, value, key=key, headers=headers)
     finally:
         await producer.stop()
+
+
+@pytest.fixture
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+    """A broker and Redis of this test's own: each test counts every record on its topics."""
+    yield from running_stack(tmp_path_factory.mktemp("stack"))
 
 
 @pytest.fixture
@@ -326,6 +333,11 @@ async def test_sigkill_mid_stream_never_loses_a_thread_or_goes_back_to_older_fac
     assert killed == ["extract", "quote", "ingest"]
     quotes = quotes_by_thread(reader.records)
     lost = [t for t, total in totals.items() if t not in quotes or quotes[t][-1].total != total]
+    redelivered = sum(len(q) for q in quotes.values()) - sum(len({x.revision for x in q}) for q in quotes.values())
+    print(
+        f"sigkill stream: sent {3 * count}, threads {count}, quoted {count - len(lost)}, lost {len(lost)}, "
+        f"quote records {len(reader.records)} ({redelivered} republished after a kill)"
+    )
     assert lost == [], f"{len(lost)} of {count} threads without their final quote"
     for thread_id, sequence in quotes.items():
         revisions = [q.revision for q in sequence]
