@@ -33,7 +33,7 @@ from shared.consumer import TENANT_HEADER
 from shared.events import QuoteGenerated
 from shared.settings import Settings
 from tests.conftest import running_stack
-from tests.integration.test_fault_tolerance import TopicReader
+from tests.integration.test_fault_tolerance import TopicReader, start_all
 
 pytestmark = pytest.mark.e2e
 
@@ -230,12 +230,6 @@ def services(stack: Settings) -> Iterator[dict[str, ServiceProcess]]:
     finally:
         for process in started.values():
             process.stop()
-
-
-async def start_all(processes: dict[str, ServiceProcess], logs: Path) -> None:
-    for name, process in processes.items():
-        process.start(logs / f"{name}.log")
-    await asyncio.gather(*(p.wait_ready() for p in processes.values()))
 
 
 def quotes_by_thread(records: list[object]) -> dict[str, list[QuoteGenerated]]:

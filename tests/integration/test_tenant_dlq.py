@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator
-from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaProducer
 
 from services.ingest.main import build_service
 from services.ingest.settings import IngestSettings
@@ -17,6 +15,7 @@ from shared.events import NormalizedThread
 from shared.service import ServiceRuntime
 from shared.settings import Settings
 from tests.conftest import EXAMPLES
+from tests.support.records import read_records, with_key, with_tenant
 
 pytestmark = pytest.mark.integration
 
@@ -32,24 +31,6 @@ async def ingest(stack: Settings) -> AsyncIterator[ServiceRuntime]:
         yield runtime
     finally:
         await runtime.stop()
-
-
-async def _records(settings: Settings, topic: str, key: bytes, count: int, timeout_s: float = 60.0) -> list[Any]:
-    """Records of a topic with this key, from the beginning, until `count` are seen (or the timeout)."""
-    consumer = AIOKafkaConsumer(
-        topic, bootstrap_servers=settings.kafka_bootstrap, auto_offset_reset="earliest", enable_auto_commit=False
-    )
-    await consumer.start()
-    found: list[Any] = []
-    try:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout_s
-        while len(found) < count and loop.time() < deadline:
-            for part in (await consumer.getmany(timeout_ms=200)).values():
-                found.extend(r for r in part if r.key == key)
-    finally:
-        await consumer.stop()
-    return found
 
 
 async def test_invalid_tenant_header_sends_the_raw_mail_to_the_dlq(stack: Settings, ingest: ServiceRuntime) -> None:
@@ -69,7 +50,9 @@ async def test_invalid_tenant_header_sends_the_raw_mail_to_the_dlq(stack: Settin
     finally:
         await producer.stop()
 
-    dead = await _records(stack, topics.dlq(topics.EMAILS_RAW), b"bad-tenant", len(BAD_TENANTS) + 1)
+    dead = await read_records(
+        stack, topics.dlq(topics.EMAILS_RAW), lambda found: len(found) > len(BAD_TENANTS), match=with_key(b"bad-tenant")
+    )
     reasons = [dict(r.headers)["x-quoteflow-dlq-error-message"].decode() for r in dead]
     assert len(reasons) == len(BAD_TENANTS) + 1, reasons
     assert all("invalid tenant id" in reason for reason in reasons), reasons
@@ -78,26 +61,8 @@ async def test_invalid_tenant_header_sends_the_raw_mail_to_the_dlq(stack: Settin
 
     threads = [
         NormalizedThread.model_validate_json(r.value)
-        for r in await _records_any_key(stack, topics.THREADS_NORMALIZED, "acme-col")
+        for r in await read_records(
+            stack, topics.THREADS_NORMALIZED, bool, match=with_tenant("acme-col"), linger_ms=500
+        )
     ]
     assert [t.tenant for t in threads] == ["acme-col"]
-
-
-async def _records_any_key(settings: Settings, topic: str, tenant: str, timeout_s: float = 60.0) -> list[Any]:
-    """Records of a topic whose tenant header is `tenant`, until one is seen (or the timeout)."""
-    consumer = AIOKafkaConsumer(
-        topic, bootstrap_servers=settings.kafka_bootstrap, auto_offset_reset="earliest", enable_auto_commit=False
-    )
-    await consumer.start()
-    found: list[Any] = []
-    try:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout_s
-        while not found and loop.time() < deadline:
-            for part in (await consumer.getmany(timeout_ms=200)).values():
-                found.extend(r for r in part if dict(r.headers or ()).get("x-quoteflow-tenant") == tenant.encode())
-        for part in (await consumer.getmany(timeout_ms=500)).values():  # anything right behind it
-            found.extend(r for r in part if dict(r.headers or ()).get("x-quoteflow-tenant") == tenant.encode())
-    finally:
-        await consumer.stop()
-    return found

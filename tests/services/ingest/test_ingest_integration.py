@@ -5,7 +5,6 @@ One service start for the whole broker scenario: a consumer group re-join costs 
 
 from __future__ import annotations
 
-import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator
@@ -13,7 +12,7 @@ from typing import Any
 
 import pytest
 import redis.asyncio as redis
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaProducer
 
 from services.ingest.mailfiles import read_mail_files
 from services.ingest.main import build_service
@@ -29,6 +28,7 @@ from shared.store import RedisStore
 from tests.conftest import EXAMPLES
 from tests.services.ingest.conftest import fixture_path
 from tests.services.ingest.test_trust_review import EVIL_REPLY
+from tests.support.records import read_records, with_tenant
 
 pytestmark = pytest.mark.integration
 
@@ -59,28 +59,6 @@ async def _publish(settings: Settings, values: list[bytes], *, key: bytes, tenan
         await producer.stop()
 
 
-async def _records_for(settings: Settings, topic: str, tenant: str, until: Any, timeout_s: float = 60.0) -> list[Any]:
-    """Records of a topic carrying this tenant's header, read until ``until(records)`` holds."""
-    consumer = AIOKafkaConsumer(
-        topic, bootstrap_servers=settings.kafka_bootstrap, auto_offset_reset="earliest", enable_auto_commit=False
-    )
-    await consumer.start()
-    found: list[Any] = []
-    try:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout_s
-        while not until(found) and loop.time() < deadline:
-            batch = await consumer.getmany(timeout_ms=200)
-            for part in batch.values():
-                for record in part:
-                    headers = dict(record.headers or [])
-                    if headers.get("x-quoteflow-tenant", b"").decode() == tenant:
-                        found.append(record)
-    finally:
-        await consumer.stop()
-    return found
-
-
 async def test_raw_mail_to_threads_with_dedup_and_dead_letters(stack: Settings, ingest: ServiceRuntime) -> None:
     tenant = f"t-{uuid.uuid4().hex[:8]}"
     talk = read_mail_files([EXAMPLES / "talk-x-product.mbox"])[0].messages
@@ -106,7 +84,7 @@ async def test_raw_mail_to_threads_with_dedup_and_dead_letters(stack: Settings, 
     def sentinel_seen(records: list[Any]) -> bool:
         return any(b"cp949-1@hanbit-trading.co.kr" in r.value for r in records)
 
-    threads = await _records_for(stack, topics.THREADS_NORMALIZED, tenant, sentinel_seen)
+    threads = await read_records(stack, topics.THREADS_NORMALIZED, match=with_tenant(tenant), until=sentinel_seen)
     assert sentinel_seen(threads)
     parsed = [NormalizedThread.model_validate_json(r.value) for r in threads]
     talk_threads = [t for t in parsed if t.subject == "X 제품 가격 문의"]
@@ -125,7 +103,9 @@ async def test_raw_mail_to_threads_with_dedup_and_dead_letters(stack: Settings, 
     assert from_json.messages[0].text == "Please quote 400 pcs."
     assert from_json.messages[0].sender_company == "Northwind Supply"
 
-    dead = await _records_for(stack, topics.dlq(topics.EMAILS_RAW), tenant, lambda found: len(found) >= len(bad))
+    dead = await read_records(
+        stack, topics.dlq(topics.EMAILS_RAW), match=with_tenant(tenant), until=lambda found: len(found) >= len(bad)
+    )
     reasons = [dict(r.headers)["x-quoteflow-dlq-error-message"].decode() for r in dead]
     assert len(reasons) == len(bad), reasons
     assert "binary" in reasons[0]
@@ -171,7 +151,7 @@ async def test_a_look_alike_reply_reaches_the_normalized_topic_with_its_review_r
 
     threads = [
         NormalizedThread.model_validate_json(r.value)
-        for r in await _records_for(stack, topics.THREADS_NORMALIZED, tenant, evil_seen)
+        for r in await read_records(stack, topics.THREADS_NORMALIZED, match=with_tenant(tenant), until=evil_seen)
     ]
     assert [t.version for t in threads] == list(range(1, len(valves) + 2))
     assert all(t.review_reasons == [] for t in threads[:-1])
