@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator
 
 import pytest
@@ -16,7 +17,7 @@ async def store(request: pytest.FixtureRequest) -> AsyncIterator[Store]:
         yield MemoryStore()
         return
     url: str = request.getfixturevalue("redis_only")
-    real = RedisStore(url, namespace=f"test-{id(request)}")
+    real = RedisStore(url, namespace=f"test-{uuid.uuid4().hex}")
     yield real
     await real.close()
 
