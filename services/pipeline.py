@@ -169,13 +169,26 @@ async def plan_outcomes(files: Sequence[MailFile], settings: IngestSettings) -> 
     sources = short_paths([str(file.path) for file in files])
     shared = MemoryStore()
     owners: dict[str, ThreadOutcome] = {}
+    unowned: dict[str, int] = {}
+    """Threads only a refused file (several conversations) has had so far, with their versions."""
     outcomes: list[ThreadOutcome] = []
     for file, name, source in zip(files, names, sources, strict=True):
         result = await assemble_offline_detailed(file, settings, shared)
         rejected = len(result.rejected)
+        if len(result.versions) > 1:
+            # Only the last thread would be waited for and written: the others would vanish unsaid.
+            for thread_id, version in result.versions.items():
+                if (earlier := owners.get(thread_id)) is not None:
+                    earlier.messages = version  # its file's thread goes on in this one: wait for all of it
+                else:
+                    unowned[thread_id] = version  # a later file of this thread writes it
+            note = f"holds {len(result.versions)} conversations, not one: nothing written (one per file)"
+            outcomes.append(ThreadOutcome(name, "-", 0, source, note=note, expected_rejects=rejected))
+            continue
         if result.thread is not None:
             owner = owners.get(result.thread.thread_id)
             if owner is None:
+                unowned.pop(result.thread.thread_id, None)
                 owner = ThreadOutcome(name, result.thread.thread_id, result.thread.version, source)
                 owner.expected_rejects = rejected
                 owners[owner.thread_id] = owner
@@ -186,6 +199,12 @@ async def plan_outcomes(files: Sequence[MailFile], settings: IngestSettings) -> 
             thread_id, note, settled = owner.thread_id, f"merged into the thread of {owner.source}", True
         elif result.duplicates:
             alone = await assemble_offline(file, settings)
+            if alone is not None and alone.thread_id in unowned:  # repeats a refused file's conversation
+                owner = ThreadOutcome(name, alone.thread_id, unowned.pop(alone.thread_id), source)
+                owner.expected_rejects = rejected
+                owners[owner.thread_id] = owner
+                outcomes.append(owner)
+                continue
             owner = owners.get(alone.thread_id) if alone is not None else None
             thread_id = alone.thread_id if alone is not None else "-"
             note, settled = f"duplicate of {owner.source if owner else 'an earlier file'}", True

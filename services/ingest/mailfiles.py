@@ -48,6 +48,9 @@ class OfflineResult:
     thread: NormalizedThread | None
     rejected: list[Rejected] = field(default_factory=list)
     duplicates: int = 0
+    versions: dict[str, int] = field(default_factory=dict)
+    """Every thread the file's messages went to (in order) and its version after them: more than one
+    means ``thread`` is only the last."""
 
 
 def is_maildir(path: Path) -> bool:
@@ -260,4 +263,5 @@ async def assemble_offline_detailed(
             continue
         result.thread = await repository.assemble(incoming)
         await repository.commit(incoming, result.thread)
+        result.versions[result.thread.thread_id] = result.thread.version
     return result
