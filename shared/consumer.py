@@ -193,9 +193,9 @@ class Delivery:
         return {k: bytes(v or b"").decode("utf-8", "replace") for k, v in (self.record.headers or ())}
 
     def unreadable_header(self) -> str | None:
-        """Why a header cannot be trusted (its value is not UTF-8, or the tenant header is given twice
-        with different values), or None when all are readable. Of two tenants, :attr:`headers` would
-        silently keep the last one; either may be the wrong one, so the record is dead-lettered."""
+        """Why a header cannot be trusted, or None when all are readable: a value that is not UTF-8, or a
+        tenant header given twice with different values (:attr:`headers` would silently keep the last;
+        either may be the wrong one) or spelt in other case (ignored, the mail would go to QUOTEFLOW_TENANT)."""
         tenants: set[bytes] = set()
         for name, value in self.record.headers or ():
             try:
@@ -204,6 +204,8 @@ class Delivery:
                 return f"header {name!r} is not valid UTF-8 ({exc.reason} at byte {exc.start})"
             if name == TENANT_HEADER:
                 tenants.add(bytes(value or b""))
+            elif name.lower() == TENANT_HEADER:
+                return f"header {name!r} is not {TENANT_HEADER!r} (header names are case-sensitive)"
         if len(tenants) > 1:
             names = ", ".join(repr(t.decode()) for t in sorted(tenants))
             return f"header {TENANT_HEADER!r} given more than once with different values ({names})"

@@ -34,3 +34,17 @@ async def test_record_repeating_the_same_tenant_header_is_handled() -> None:
     same = (("x-quoteflow-tenant", b"acme"), ("x-quoteflow-tenant", b"acme"))
     await run(make_guard(FakeBroker(), InMemorySpanExporter()), [Record("t", 0, 0, b"x", headers=same)], process)
     assert seen == ["acme"]
+
+
+async def test_record_with_the_tenant_header_in_other_case_is_dead_lettered() -> None:
+    broker = FakeBroker()
+    seen: list[bytes] = []
+
+    async def process(delivery: Delivery) -> None:
+        seen.append(delivery.body)
+
+    record = Record("t", 0, 0, b"cased", headers=(("X-QuoteFlow-Tenant", b"beta"),))
+    await run(make_guard(broker, InMemorySpanExporter()), [record], process)
+    assert seen == []
+    assert [(topic, body) for topic, body, _ in broker.published] == [("t.dlq", b"cased")]
+    assert "case-sensitive" in broker.published[0][2]["x-quoteflow-dlq-error-message"]
