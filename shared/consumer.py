@@ -401,6 +401,8 @@ def parse_event(model: type[Any], body: bytes) -> Any:
         data = json.loads(body)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise PermanentError(f"invalid JSON: {exc}") from exc
+    except RecursionError as exc:  # [[[[…: no retry can read it
+        raise PermanentError("invalid JSON: nested too deeply") from exc
     if not isinstance(data, dict):
         raise PermanentError(f"expected a JSON object, got {type(data).__name__}")
     version = data.get("schema_version", 1)
