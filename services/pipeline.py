@@ -406,16 +406,18 @@ def write_outcome(outcome: ThreadOutcome, out_dir: Path) -> list[Path]:
     folder = out_dir / check_plain_name(outcome.name, "output folder")
     contained(out_dir, folder)
     folder.mkdir(parents=True, exist_ok=True)
-    written = []
+    contents: dict[str, str] = {}
     if outcome.facts is not None:
-        path = folder / "facts.json"
-        path.write_text(outcome.facts.model_dump_json(indent=2), encoding="utf-8")
-        written.append(path)
+        contents["facts.json"] = outcome.facts.model_dump_json(indent=2)
     if outcome.quote is not None:
-        for suffix, content in (("md", outcome.quote.markdown), ("html", outcome.quote.html)):
-            path = folder / f"quote.{suffix}"
-            path.write_text(content, encoding="utf-8")
-            written.append(path)
+        contents |= {"quote.md": outcome.quote.markdown, "quote.html": outcome.quote.html}
+    for file_name in contents:  # all checked first: a symlink left in the folder (quote.md -> ~/.bashrc)
+        contained(folder, folder / file_name)  # is never followed, and nothing is half written
+    written = []
+    for file_name, content in contents.items():
+        path = folder / file_name
+        path.write_text(content, encoding="utf-8")
+        written.append(path)
     return written
 
 
