@@ -90,6 +90,8 @@ def process(
     timeout: Annotated[float, typer.Option(help="Seconds to wait for all quotes.")] = 120.0,
 ) -> None:
     """Feed e-mail files through the pipeline over Kafka and write each resulting quote into --out."""
+    from shared.tenants import UnsafeNameError
+
     settings = Settings()
     configure_logging(settings)
     files = read_mail_inputs(paths)
@@ -124,6 +126,8 @@ def process(
             written = pipeline.write_outcome(outcome, out)
         except OSError as exc:
             raise UserError(f"{out}: cannot write the quotes ({exc.strerror or exc})") from exc
+        except UnsafeNameError as exc:
+            raise UserError(f"{out}: cannot write the quotes ({exc})") from exc
         quote = outcome.quote
         if not outcome.ok:
             failed += 1

@@ -169,13 +169,26 @@ async def plan_outcomes(files: Sequence[MailFile], settings: IngestSettings) -> 
     sources = short_paths([str(file.path) for file in files])
     shared = MemoryStore()
     owners: dict[str, ThreadOutcome] = {}
+    unowned: dict[str, int] = {}
+    """Threads only a refused file (several conversations) has had so far, with their versions."""
     outcomes: list[ThreadOutcome] = []
     for file, name, source in zip(files, names, sources, strict=True):
         result = await assemble_offline_detailed(file, settings, shared)
         rejected = len(result.rejected)
+        if len(result.versions) > 1:
+            # Only the last thread would be waited for and written: the others would vanish unsaid.
+            for thread_id, version in result.versions.items():
+                if (earlier := owners.get(thread_id)) is not None:
+                    earlier.messages = version  # its file's thread goes on in this one: wait for all of it
+                else:
+                    unowned[thread_id] = version  # a later file of this thread writes it
+            note = f"holds {len(result.versions)} conversations, not one: nothing written (one per file)"
+            outcomes.append(ThreadOutcome(name, "-", 0, source, note=note, expected_rejects=rejected))
+            continue
         if result.thread is not None:
             owner = owners.get(result.thread.thread_id)
             if owner is None:
+                unowned.pop(result.thread.thread_id, None)
                 owner = ThreadOutcome(name, result.thread.thread_id, result.thread.version, source)
                 owner.expected_rejects = rejected
                 owners[owner.thread_id] = owner
@@ -186,6 +199,12 @@ async def plan_outcomes(files: Sequence[MailFile], settings: IngestSettings) -> 
             thread_id, note, settled = owner.thread_id, f"merged into the thread of {owner.source}", True
         elif result.duplicates:
             alone = await assemble_offline(file, settings)
+            if alone is not None and alone.thread_id in unowned:  # repeats a refused file's conversation
+                owner = ThreadOutcome(name, alone.thread_id, unowned.pop(alone.thread_id), source)
+                owner.expected_rejects = rejected
+                owners[owner.thread_id] = owner
+                outcomes.append(owner)
+                continue
             owner = owners.get(alone.thread_id) if alone is not None else None
             thread_id = alone.thread_id if alone is not None else "-"
             note, settled = f"duplicate of {owner.source if owner else 'an earlier file'}", True
@@ -387,16 +406,18 @@ def write_outcome(outcome: ThreadOutcome, out_dir: Path) -> list[Path]:
     folder = out_dir / check_plain_name(outcome.name, "output folder")
     contained(out_dir, folder)
     folder.mkdir(parents=True, exist_ok=True)
-    written = []
+    contents: dict[str, str] = {}
     if outcome.facts is not None:
-        path = folder / "facts.json"
-        path.write_text(outcome.facts.model_dump_json(indent=2), encoding="utf-8")
-        written.append(path)
+        contents["facts.json"] = outcome.facts.model_dump_json(indent=2)
     if outcome.quote is not None:
-        for suffix, content in (("md", outcome.quote.markdown), ("html", outcome.quote.html)):
-            path = folder / f"quote.{suffix}"
-            path.write_text(content, encoding="utf-8")
-            written.append(path)
+        contents |= {"quote.md": outcome.quote.markdown, "quote.html": outcome.quote.html}
+    for file_name in contents:  # all checked first: a symlink left in the folder (quote.md -> ~/.bashrc)
+        contained(folder, folder / file_name)  # is never followed, and nothing is half written
+    written = []
+    for file_name, content in contents.items():
+        path = folder / file_name
+        path.write_text(content, encoding="utf-8")
+        written.append(path)
     return written
 
 

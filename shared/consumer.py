@@ -193,12 +193,22 @@ class Delivery:
         return {k: bytes(v or b"").decode("utf-8", "replace") for k, v in (self.record.headers or ())}
 
     def unreadable_header(self) -> str | None:
-        """Why a header cannot be trusted (its value is not UTF-8), or None when all are readable."""
+        """Why a header cannot be trusted, or None when all are readable: a value that is not UTF-8, or a
+        tenant header given twice with different values (:attr:`headers` would silently keep the last;
+        either may be the wrong one) or spelt in other case (ignored, the mail would go to QUOTEFLOW_TENANT)."""
+        tenants: set[bytes] = set()
         for name, value in self.record.headers or ():
             try:
                 bytes(value or b"").decode()
             except UnicodeDecodeError as exc:
                 return f"header {name!r} is not valid UTF-8 ({exc.reason} at byte {exc.start})"
+            if name == TENANT_HEADER:
+                tenants.add(bytes(value or b""))
+            elif name.lower() == TENANT_HEADER:
+                return f"header {name!r} is not {TENANT_HEADER!r} (header names are case-sensitive)"
+        if len(tenants) > 1:
+            names = ", ".join(repr(t.decode()) for t in sorted(tenants))
+            return f"header {TENANT_HEADER!r} given more than once with different values ({names})"
         return None
 
     @property
@@ -391,6 +401,8 @@ def parse_event(model: type[Any], body: bytes) -> Any:
         data = json.loads(body)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise PermanentError(f"invalid JSON: {exc}") from exc
+    except RecursionError as exc:  # [[[[…: no retry can read it
+        raise PermanentError("invalid JSON: nested too deeply") from exc
     if not isinstance(data, dict):
         raise PermanentError(f"expected a JSON object, got {type(data).__name__}")
     version = data.get("schema_version", 1)

@@ -12,9 +12,9 @@ import hashlib
 import json
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from shared.tenants import TenantId
 
@@ -42,6 +42,20 @@ class StrictModel(BaseModel):
 # --------------------------------------------------------------------------- key facts
 
 
+def _not_a_bool(value: object) -> object:
+    """Refuse ``true``/``false`` where a number belongs: pydantic would read them as 1 and 0, and a
+    quote would print ``"quantity": true, "unit_price": true`` as one unit at 1 without review."""
+    if isinstance(value, bool):
+        raise ValueError("a boolean is not a number")
+    return value
+
+
+Number = Annotated[float, BeforeValidator(_not_a_bool)]
+"""A fact that is a number (quantity, price, percent): strings of numbers pass as before, booleans do not."""
+Count = Annotated[int, BeforeValidator(_not_a_bool)]
+"""A fact that is a whole number (days, months)."""
+
+
 class Party(StrictModel):
     """One side of the negotiation: the buyer asks, the supplier offers."""
 
@@ -54,13 +68,13 @@ class LineItem(StrictModel):
     """One product or service line of the latest offer."""
 
     product: str | None = Field(default=None, description="Product or service as named in the thread.")
-    quantity: float | None = Field(default=None, description="Ordered or quoted quantity.")
+    quantity: Number | None = Field(default=None, description="Ordered or quoted quantity.")
     unit: str | None = Field(default=None, description="Unit as written: 개, 대, 세트, pcs, kg, km, 야드, …")
-    unit_price: float | None = Field(
+    unit_price: Number | None = Field(
         default=None, description="Net price per unit after any discount, in `currency` units."
     )
     currency: str | None = Field(default=None, description="ISO 4217 code of unit_price.")
-    discount_percent: float | None = Field(default=None, description="Discount applied to the list price, in %.")
+    discount_percent: Number | None = Field(default=None, description="Discount applied to the list price, in %.")
 
 
 class KeyFacts(StrictModel):
@@ -73,16 +87,16 @@ class KeyFacts(StrictModel):
     supplier: Party | None = Field(default=None, description="The party that makes the offer.")
     currency: str | None = Field(default=None, description="The thread's ISO 4217 currency code.")
     items: list[LineItem] = Field(default_factory=list, description="One entry per product or service line.")
-    moq: float | None = Field(default=None, description="Minimum order quantity.")
-    delivery_lead_time_days: int | None = Field(
+    moq: Number | None = Field(default=None, description="Minimum order quantity.")
+    delivery_lead_time_days: Count | None = Field(
         default=None, description="Calendar days from order to delivery (weeks × 7)."
     )
     delivery_date: str | None = Field(default=None, description="Fixed delivery date, YYYY-MM-DD.")
     shipping_method: ShippingMethod | None = Field(default=None, description="Only when the thread states it.")
     incoterm: Incoterm | None = Field(default=None, description="Incoterms 2020 code.")
     payment_terms: str | None = Field(default=None, description="Payment terms in the thread's own words.")
-    warranty_months: int | None = Field(default=None, description="Warranty in months (years × 12).")
-    budget: float | None = Field(default=None, description="The buyer's stated budget, in `currency` units.")
+    warranty_months: Count | None = Field(default=None, description="Warranty in months (years × 12).")
+    budget: Number | None = Field(default=None, description="The buyer's stated budget, in `currency` units.")
     quote_requested: bool | None = Field(default=None, description="The buyer asked for a quote document.")
 
     def canonical_json(self) -> str:

@@ -53,6 +53,11 @@ class Store(Protocol):
 
     async def incr(self, key: str) -> int: ...
 
+    async def set_counted(self, key: str, counter: str, prefix: str) -> str:
+        """``key``'s value; when absent, set it to ``prefix`` + the next value of ``counter`` (six digits),
+        atomically: callers racing on one key share one value and take one counter value (no gaps)."""
+        ...
+
     async def hset(self, key: str, field: str, value: bytes | str) -> None: ...
 
     async def hget(self, key: str, field: str) -> bytes | None: ...
@@ -160,6 +165,19 @@ class MemoryStore:
         self._data[key] = str(value).encode()
         return value
 
+    async def set_counted(self, key: str, counter: str, prefix: str) -> str:
+        # No await between the read and the writes: atomic on the event loop.
+        current = self._data.get(key) if self._alive(key) else None
+        if isinstance(current, bytes):
+            return current.decode()
+        raw = self._data.get(counter) if self._alive(counter) else None
+        value = int(raw if isinstance(raw, bytes) else b"0") + 1
+        self._data[counter] = str(value).encode()
+        text = f"{prefix}{value:06d}"
+        self._data[key] = text.encode()
+        self._expiry.pop(key, None)
+        return text
+
     async def hset(self, key: str, field: str, value: bytes | str) -> None:
         bucket = self._data.get(key) if self._alive(key) else None
         if not isinstance(bucket, dict):
@@ -249,6 +267,15 @@ redis.call('SET', KEYS[1], ARGV[3])
 return 1
 """
 
+# KEYS: 1 = the key, 2 = the counter; ARGV: 1 = prefix. The counter moves only when the key is absent.
+_SET_COUNTED = """
+local current = redis.call('GET', KEYS[1])
+if current then return current end
+local value = ARGV[1] .. string.format('%06d', redis.call('INCR', KEYS[2]))
+redis.call('SET', KEYS[1], value)
+return value
+"""
+
 
 class RedisStore:
     """The real store: redis-py's asyncio client."""
@@ -260,6 +287,7 @@ class RedisStore:
         self._ns = namespace
         self._delete_if_equals = self._client.register_script(_DELETE_IF_EQUALS)
         self._compare_and_set = self._client.register_script(_COMPARE_AND_SET)
+        self._set_counted = self._client.register_script(_SET_COUNTED)
 
     def _k(self, key: str) -> str:
         return f"{self._ns}:{key}"
@@ -282,6 +310,10 @@ class RedisStore:
 
     async def incr(self, key: str) -> int:
         return int(await self._client.incr(self._k(key)))
+
+    async def set_counted(self, key: str, counter: str, prefix: str) -> str:
+        value = await self._set_counted(keys=[self._k(key), self._k(counter)], args=[prefix])
+        return _as_bytes(value).decode()
 
     async def hset(self, key: str, field: str, value: bytes | str) -> None:
         await self._client.hset(self._k(key), field, value)  # type: ignore[misc]

@@ -35,12 +35,25 @@ def decode_incoming(body: bytes, settings: IngestSettings, *, tenant: str | None
         raise BadEmail(f"message of {len(body)} bytes exceeds the limit of {settings.max_email_bytes}")
     if body.lstrip()[:1] == b"{":
         event = parse_event(EmailEvent, body)
-        if tenant and event.tenant == "default":
-            event = event.model_copy(update={"tenant": tenant})
-        return normalize_event(event, settings, arrival=arrival)
+        return normalize_event(_with_tenant(event, tenant, settings), settings, arrival=arrival)
     if b"\0" in body[:4096]:
         raise BadEmail("binary data, not an e-mail")
     return normalize_raw(body, settings, tenant=tenant, arrival=arrival)
+
+
+def _with_tenant(event: EmailEvent, header: str | None, settings: IngestSettings) -> EmailEvent:
+    """The event with its tenant settled: the one it names, else the header's, else QUOTEFLOW_TENANT.
+
+    The model's default ("default") must not count as naming one, or an event without a
+    tenant would land in the default tenant instead of the configured one. An event naming
+    a tenant its header contradicts is refused: either could be the wrong one, and
+    guessing would put one tenant's mail into another's threads.
+    """
+    named = event.tenant if "tenant" in event.model_fields_set else None
+    if named is not None and header is not None and named != header:
+        raise BadEmail(f"the event names tenant {named!r} but its x-quoteflow-tenant header says {header!r}")
+    chosen = named or header or settings.tenant
+    return event if chosen == event.tenant else event.model_copy(update={"tenant": chosen})
 
 
 def register(runtime: ServiceRuntime, settings: IngestSettings) -> None:

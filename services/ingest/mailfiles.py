@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import stat
 import sys
 from collections.abc import Callable, Iterable, Iterator
@@ -48,6 +49,9 @@ class OfflineResult:
     thread: NormalizedThread | None
     rejected: list[Rejected] = field(default_factory=list)
     duplicates: int = 0
+    versions: dict[str, int] = field(default_factory=dict)
+    """Every thread the file's messages went to (in order) and its version after them: more than one
+    means ``thread`` is only the last."""
 
 
 def is_maildir(path: Path) -> bool:
@@ -119,20 +123,43 @@ def read_limited(path: Path, limit: int, what: str = "file") -> bytes:
     return data
 
 
-def _iter_mbox(handle: BinaryIO, path: Path, limits: ReadLimits) -> Iterator[bytes]:
+_HEADER_LINE = re.compile(rb"^[!-9;-~]{1,76}:")
+"""A header field line (name, colon): what follows a real ``From_`` separator."""
+
+
+def _iter_mbox(
+    handle: BinaryIO, path: Path, limits: ReadLimits, *, header_after_separator: bool = False
+) -> Iterator[bytes]:
     """Messages of an mbox, read line by line (as :class:`mailbox.mbox` splits them), never past the limits.
 
     A message starts after a line beginning with ``From ``; a blank line right before the
     next ``From `` line belongs to the separator. Text before the first ``From `` is ignored.
+    With ``header_after_separator``, a later ``From `` line not followed by a header line is
+    body text: how a single .eml with an envelope line is read, whose unescaped body line
+    "From our side, ..." used to cut the mail short (the rest refused as 'no e-mail').
     """
     total = size = index = 0
     current: list[bytes] | None = None
-    while True:
+    ahead: bytes | None = None
+
+    def read_line() -> bytes:
+        nonlocal total
         line = handle.readline(limits.message_bytes + 2)
         total += len(line)
         if total > limits.file_bytes:
             raise MailFileError(f"cannot read {path}: more than the mbox limit of {limits.file_bytes} bytes")
-        if not line or line.startswith(b"From "):
+        return line
+
+    while True:
+        line, ahead = (ahead, None) if ahead is not None else (read_line(), None)
+        separator = not line
+        if line.startswith(b"From "):
+            if current is None or not header_after_separator:
+                separator = True
+            else:
+                ahead = read_line()
+                separator = bool(_HEADER_LINE.match(ahead))
+        if separator:
             if current is not None:
                 if current and current[-1] == b"\n":
                     current.pop()
@@ -221,7 +248,7 @@ def _read_eml_or_mbox(path: Path, limits: ReadLimits) -> list[bytes]:
     with open_regular(path, sys.maxsize) as handle:  # only the regular-file check: the limit depends on the kind
         if handle.read(5) == b"From " and os.fstat(handle.fileno()).st_size <= limits.file_bytes:
             handle.seek(0)
-            messages = list(_iter_mbox(handle, path, limits))
+            messages = list(_iter_mbox(handle, path, limits, header_after_separator=True))
             if len(messages) >= 2:
                 return messages
     return [read_limited(path, limits.message_bytes, MESSAGE)]
@@ -260,4 +287,5 @@ async def assemble_offline_detailed(
             continue
         result.thread = await repository.assemble(incoming)
         await repository.commit(incoming, result.thread)
+        result.versions[result.thread.thread_id] = result.thread.version
     return result

@@ -10,6 +10,7 @@ stops at the configured limits with a warning instead of exploding.
 from __future__ import annotations
 
 import codecs
+import hashlib
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -118,14 +119,26 @@ class _Body:
         return any(p.strip() for p in self.plain) or any(h.strip() for h in self.html)
 
 
+MAX_ID_CHARS = 500
+"""Longest Message-ID kept as it is (it is part of Redis keys); longer ones are shortened injectively."""
+
+
 def clean_id(value: str | None) -> str | None:
-    """Message-ID without angle brackets or whitespace."""
+    """Message-ID without angle brackets or whitespace.
+
+    One longer than :data:`MAX_ID_CHARS` keeps its start and ends in a hash of the whole id:
+    a plain cut made two long ids sharing their first 500 characters one message, and the
+    second mail was dropped as its duplicate.
+    """
     if not value:
         return None
     found = _MESSAGE_ID.search(value)
     text = found.group(1) if found else value.strip().strip("<>").strip()
     text = re.sub(r"\s+", "", text)
-    return text[:500] or None
+    if len(text) > MAX_ID_CHARS:
+        digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+        text = f"{text[: MAX_ID_CHARS - 33]}~{digest}"
+    return text or None
 
 
 def message_ids(value: str | None) -> list[str]:

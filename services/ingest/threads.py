@@ -306,12 +306,16 @@ def subject_join_allowed(sender_party: str | None, participants: set[str], threa
     the thread (as sender or recipient). Two buyers writing "견적 요청" to one sales@ address
     are different parties, so they never end up in one thread, and our own reply lands only
     in the thread of the buyer it is addressed to.
+
+    And only when it names at least two parties: a message of one party alone (our price list
+    sent to ourselves with the buyers in Bcc, an internal note) is a subset of every thread of
+    that party, so it would land in whichever buyer's thread ranks first.
     """
     thread_parties = {p for p in (party_of(a) for a in thread_addresses) if p}
     message_parties = {p for p in (party_of(a) for a in participants) if p}
     if sender_party:
         message_parties.add(sender_party)
-    return bool(message_parties) and message_parties <= thread_parties
+    return len(message_parties) >= 2 and message_parties <= thread_parties
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,8 @@ def read_documents(text: str, source: str) -> list[dict[str, Any]]:
             document, position = decoder.raw_decode(text, position)
         except json.JSONDecodeError as exc:
             raise UserError(f"{source}: not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})") from exc
+        except RecursionError as exc:
+            raise UserError(f"{source}: not valid JSON (nested too deeply)") from exc
         if not isinstance(document, dict):
             raise UserError(f"{source}: expected a JSON object, got {type(document).__name__}")
         documents.append(document)

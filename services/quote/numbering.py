@@ -246,14 +246,11 @@ class QuoteBook:
         return await self.store.compare_and_set(state_key, decision.claim, decision.expected)
 
     async def _new_number(self, tenant: str, thread_id: str, today: date) -> str:
-        """The next counter value, unless a concurrent delivery of the thread reserved one first."""
+        """The thread's number: the next counter value, unless a concurrent delivery of the thread took one
+        first. One atomic step, so racing deliveries take one counter value, not one each (gaps) with a
+        later value winning over an earlier one."""
         _, key = self._keys(tenant, thread_id)
-        counter = await self.store.incr(f"quote-counter:{tenant}:{today.year}")
-        candidate = f"Q-{today.year}-{counter:06d}"
-        if await self.store.set(key, candidate, only_if_absent=True):
-            return candidate
-        won = await self.store.get(key)
-        return won.decode() if won else candidate
+        return await self.store.set_counted(key, f"quote-counter:{tenant}:{today.year}", f"Q-{today.year}-")
 
     async def record(self, tenant: str, thread_id: str, slot: QuoteSlot, facts_hash: str) -> bool:
         """Mark the claimed revision published (after the publish, never before).
