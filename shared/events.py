@@ -206,6 +206,12 @@ class NormalizedThread(StrictModel):
         "or look-alike domain, sender roles guessed from the text without QUOTEFLOW_OWN_DOMAINS. Extract copies "
         "them into warnings and sets needs_review when it finds prices, discounts or payment terms.",
     )
+    started_at: datetime | None = Field(
+        default=None,
+        description="When ingest began this thread's state (kept by every later version). A thread whose state "
+        "expired (QUOTEFLOW_THREAD_TTL_DAYS) starts again at version 1 with a later started_at, so its new "
+        "versions are not taken for replays of the old ones.",
+    )
     updated_at: datetime = Field(default_factory=utc_now, description="When this version was produced.")
 
 
@@ -219,6 +225,9 @@ class FactsExtracted(StrictModel):
     thread_id: str = Field(description="Thread the facts describe; the Kafka key.")
     tenant: TenantId = Field(default="default", description="Tenant the thread belongs to.")
     thread_version: int = Field(default=1, ge=1, description="NormalizedThread.version this was extracted from.")
+    thread_started_at: datetime | None = Field(
+        default=None, description="NormalizedThread.started_at of that version: versions count from it."
+    )
     language: Language = Field(default="en", description="Thread language, decides the quote template.")
     facts: KeyFacts = Field(description="The SPEC.md key facts.")
     vat_status: VatStatus | None = Field(

@@ -36,6 +36,7 @@ def to_event(thread: NormalizedThread, extraction: Extraction) -> FactsExtracted
         thread_id=thread.thread_id,
         tenant=thread.tenant,
         thread_version=thread.version,
+        thread_started_at=thread.started_at,
         language=thread.language,
         facts=extraction.facts,
         vat_status=extraction.vat_status,

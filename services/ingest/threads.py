@@ -43,7 +43,7 @@ from typing import Literal
 from services.ingest.normalize import IncomingEmail, initial_role, normalize_subject
 from services.ingest.settings import IngestSettings
 from shared.consumer import TransientError
-from shared.events import Language, NormalizedMessage, NormalizedThread, Role
+from shared.events import Language, NormalizedMessage, NormalizedThread, Role, utc_now
 from shared.store import Snapshot, Store
 
 logger = logging.getLogger(__name__)
@@ -502,6 +502,7 @@ class ThreadRepository:
             language=thread_language(messages),
             messages=messages,
             review_reasons=review_reasons(messages, self.settings),
+            started_at=current.started_at if current else utc_now(),
         )
 
     # ----------------------------------------------------------------- lock

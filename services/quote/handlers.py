@@ -143,6 +143,7 @@ def register(runtime: ServiceRuntime, settings: QuoteSettings, today: Callable[[
             issued,
             thread_version=event.thread_version,
             extracted_at=event.extracted_at,
+            thread_started_at=event.thread_started_at,
         )
         if decision.verdict is Verdict.STALE:
             logger.warning("stale facts for %s, no revision: %s", event.thread_id, decision.detail)

@@ -4,7 +4,9 @@ A thread keeps one quote number forever (Q-<year>-<6 digits>, a counter per tena
 and year, reserved before anything is published: a crash wastes at most one counter
 value). Revisions follow the order of the facts, not the order they arrive in:
 
-- The order of facts is ``(FactsExtracted.thread_version, extracted_at)``. Facts older
+- The order of facts is ``(thread_started_at, thread_version, extracted_at)``: a thread
+  whose ingest state expired starts again at version 1 with a later ``thread_started_at``,
+  and its versions are newer than any of the old ones. Facts older
   than the newest already quoted (a redelivery after a crash, a DLQ replay) make no
   revision: they are *stale* and the caller logs and counts them. Without this a replay
   re-published superseded prices as a new revision (65.5 → 55.25 → 65.5).
@@ -54,13 +56,19 @@ class QuoteSlot:
 
 @dataclass(frozen=True)
 class FactsOrder:
-    """Where a set of facts stands in the thread's history: thread version, then extraction time."""
+    """Where a set of facts stands in the thread's history: thread start, thread version, extraction time."""
 
     thread_version: int
     extracted_at: datetime | None = None
+    thread_started_at: datetime | None = None
 
     def older_than(self, other: FactsOrder) -> bool:
-        """Strictly older; extraction times only break ties of the thread version, when both are known."""
+        """Strictly older. Thread starts decide first when both are known (versions count from them);
+        extraction times only break ties of the thread version, when both are known."""
+        if self.thread_started_at is not None and other.thread_started_at is not None:
+            mine, theirs = _aware(self.thread_started_at), _aware(other.thread_started_at)
+            if mine != theirs:
+                return mine < theirs
         if self.thread_version != other.thread_version:
             return self.thread_version < other.thread_version
         if self.extracted_at is None or other.extracted_at is None:
@@ -93,7 +101,7 @@ class Decision:
     verdict: Verdict
     slot: QuoteSlot | None = None
     reason: str = ""
-    """For STALE: older_version or older_extraction; a human-readable detail is in ``detail``."""
+    """For STALE: older_thread, older_version or older_extraction; a human-readable detail is in ``detail``."""
     detail: str = ""
     expected: bytes | None = field(default=None, repr=False)
     """The state as read (None: none yet); the claim is written only over exactly this."""
@@ -115,10 +123,11 @@ class _State:
     thread_version: int
     extracted_at: datetime | None
     published: bool
+    thread_started_at: datetime | None = None
 
     @property
     def order(self) -> FactsOrder:
-        return FactsOrder(self.thread_version, self.extracted_at)
+        return FactsOrder(self.thread_version, self.extracted_at, self.thread_started_at)
 
     @property
     def slot(self) -> QuoteSlot:
@@ -131,6 +140,7 @@ class _State:
             "facts_hash": self.facts_hash,
             "thread_version": self.thread_version,
             "extracted_at": self.extracted_at.isoformat() if self.extracted_at else None,
+            "thread_started_at": self.thread_started_at.isoformat() if self.thread_started_at else None,
             "published": self.published,
         }
         return json.dumps(data, sort_keys=True)
@@ -139,7 +149,7 @@ class _State:
     def loads(cls, raw: bytes) -> _State:
         """Parse a state; one written before versions were kept counts as version 0, published."""
         data = json.loads(raw)
-        stamp = data.get("extracted_at")
+        stamp, started = data.get("extracted_at"), data.get("thread_started_at")
         return cls(
             quote_number=data["quote_number"],
             revision=int(data["revision"]),
@@ -147,13 +157,19 @@ class _State:
             thread_version=int(data.get("thread_version", 0)),
             extracted_at=datetime.fromisoformat(stamp) if stamp else None,
             published=bool(data.get("published", True)),
+            thread_started_at=datetime.fromisoformat(started) if started else None,
         )
 
     def moved_to(self, order: FactsOrder) -> _State | None:
         """This state with a newer order, or None when ``order`` is not newer."""
         if not self.order.older_than(order):
             return None
-        return replace(self, thread_version=order.thread_version, extracted_at=order.extracted_at)
+        return replace(
+            self,
+            thread_version=order.thread_version,
+            extracted_at=order.extracted_at,
+            thread_started_at=order.thread_started_at or self.thread_started_at,
+        )
 
 
 class ClaimConflict(RuntimeError):
@@ -179,22 +195,29 @@ class QuoteBook:
         *,
         thread_version: int = 1,
         extracted_at: datetime | None = None,
+        thread_started_at: datetime | None = None,
     ) -> Decision:
         """The verdict for these facts against the stored state (reads only, except a new number)."""
         state_key, number_key = self._keys(tenant, thread_id)
         stored = await self.store.read(keys=[state_key, number_key])
         raw, existing = stored.values[state_key], stored.values[number_key]
-        order = FactsOrder(thread_version, extracted_at)
+        order = FactsOrder(thread_version, extracted_at, thread_started_at)
         if raw is None:
             number = existing.decode() if existing else await self._new_number(tenant, thread_id, today)
-            claimed = _State(number, 1, facts_hash, thread_version, extracted_at, published=False)
+            claimed = _State(number, 1, facts_hash, thread_version, extracted_at, False, thread_started_at)
             return Decision(Verdict.NEW, claimed.slot, expected=None, claim=claimed.dumps())
         state = _State.loads(raw)
         if order.older_than(state.order):
             reason = "older_version" if thread_version < state.thread_version else "older_extraction"
+            if None not in (order.thread_started_at, state.thread_started_at) and order.thread_started_at != (
+                state.thread_started_at
+            ):
+                reason = "older_thread"
             detail = (
-                f"facts of thread version {thread_version} (extracted {extracted_at}) are older than version "
-                f"{state.thread_version} (extracted {state.extracted_at}) already quoted as revision {state.revision}"
+                f"facts of thread version {thread_version} (extracted {extracted_at}, thread started "
+                f"{thread_started_at}) are older than version {state.thread_version} (extracted "
+                f"{state.extracted_at}, thread started {state.thread_started_at}) already quoted as revision "
+                f"{state.revision}"
             )
             return Decision(Verdict.STALE, reason=reason, detail=detail)
         moved = state.moved_to(order)
@@ -203,7 +226,13 @@ class QuoteBook:
             slot = None if state.published else state.slot
             return Decision(verdict, slot, expected=raw, claim=moved.dumps() if moved else None)
         claimed = _State(
-            state.quote_number, state.revision + 1, facts_hash, thread_version, extracted_at, published=False
+            state.quote_number,
+            state.revision + 1,
+            facts_hash,
+            thread_version,
+            extracted_at,
+            False,
+            thread_started_at or state.thread_started_at,
         )
         return Decision(Verdict.NEW, claimed.slot, expected=raw, claim=claimed.dumps())
 
@@ -223,11 +252,18 @@ class QuoteBook:
         *,
         thread_version: int = 1,
         extracted_at: datetime | None = None,
+        thread_started_at: datetime | None = None,
     ) -> Decision:
         """Decide and claim atomically: re-decides after losing a race to another delivery."""
         for _ in range(MAX_CLAIM_ATTEMPTS):
             decision = await self.decide(
-                tenant, thread_id, facts_hash, today, thread_version=thread_version, extracted_at=extracted_at
+                tenant,
+                thread_id,
+                facts_hash,
+                today,
+                thread_version=thread_version,
+                extracted_at=extracted_at,
+                thread_started_at=thread_started_at,
             )
             if await self.claim(tenant, thread_id, decision):
                 return decision

@@ -218,3 +218,17 @@ async def test_example_threads_offline() -> None:
         assert thread.messages[0].role == "buyer"
         assert {m.role for m in thread.messages} == {"buyer", "supplier"}
         assert all(m.text and "\ufffd" not in m.text for m in thread.messages)
+
+
+async def test_a_thread_keeps_its_start_and_one_started_again_after_expiry_gets_a_later_one() -> None:
+    store = MemoryStore()
+    repository = ThreadRepository(store, IngestSettings())
+    first, reply = email(1), email(2, sender=SUPPLIER, to=BUYER, text="단가 9,500원입니다.", refs=(1,))
+    thread = await repository.assemble(first)
+    await repository.commit(first, thread)
+    continued = await repository.assemble(reply)
+    assert thread.started_at is not None and continued.started_at == thread.started_at
+    await store.delete(f"thread:{thread.tenant}:{thread.thread_id}")  # the idle TTL ran out
+    again = await repository.assemble(reply)
+    assert again.version == 1 and again.thread_id == thread.thread_id
+    assert again.started_at is not None and again.started_at > thread.started_at

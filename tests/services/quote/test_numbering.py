@@ -182,3 +182,22 @@ def test_naive_and_aware_extraction_times_compare_as_utc() -> None:
     assert FactsOrder(4, EARLY).older_than(FactsOrder(4, naive_late))
     assert not FactsOrder(4, naive_late).older_than(FactsOrder(4, EARLY))
     assert not FactsOrder(5, None).older_than(FactsOrder(5, LATE))  # unknown time: not older
+
+
+async def test_a_thread_started_again_after_its_state_expired_is_quoted_and_old_replays_stay_stale(
+    store: Store,
+) -> None:
+    """Ingest forgets an idle thread after QUOTEFLOW_THREAD_TTL_DAYS; a late reply starts it again at
+    version 1 with a later thread start. That is newer than every version quoted before, not a replay."""
+    book = QuoteBook(store)
+    first_start, second_start = datetime(2026, 1, 5, tzinfo=UTC), datetime(2026, 8, 1, tzinfo=UTC)
+    for version in (1, 2, 3):
+        decision = await book.next_slot(
+            "acme", "t", f"h-v{version}", TODAY, thread_version=version, thread_started_at=first_start
+        )
+        assert decision.slot is not None and await book.record("acme", "t", decision.slot, f"h-v{version}")
+    restarted = await book.next_slot("acme", "t", "h-late", TODAY, thread_version=1, thread_started_at=second_start)
+    assert (restarted.verdict, restarted.slot) == (Verdict.NEW, QuoteSlot("Q-2026-000001", 4))
+    assert restarted.slot is not None and await book.record("acme", "t", restarted.slot, "h-late")
+    replay = await book.next_slot("acme", "t", "h-v3", TODAY, thread_version=3, thread_started_at=first_start)
+    assert (replay.verdict, replay.reason) == (Verdict.STALE, "older_thread")
