@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from email.utils import parsedate_to_datetime
 
 _MONTHS = {
@@ -100,3 +100,28 @@ def parse_loose_date(value: str | None, default_tz: tzinfo | None = None) -> dat
     except (ValueError, OverflowError):
         return None
     return None
+
+
+FUTURE_DATE_TOLERANCE = timedelta(days=1)
+"""How far a Date header may lie after the message was received (clock skew, time zones) before it is not believed."""
+
+
+def believable_date(date: datetime | None, received: datetime | None, warnings: list[str]) -> datetime | None:
+    """The Date header, unless it lies after the time the message was received by more than the tolerance.
+
+    Messages are ordered by Date, so a sender writing 2099 would make its offer the latest
+    forever and every genuine later offer would sort before it. The receipt time (the Kafka
+    record's time stamp, else the topmost Received header) is set by our side, not the
+    sender: past the tolerance it replaces the Date, with a warning.
+    """
+    if date is None or received is None:
+        return date
+    aware = date if date.tzinfo else date.replace(tzinfo=UTC)
+    got = received if received.tzinfo else received.replace(tzinfo=UTC)
+    if aware - got <= FUTURE_DATE_TOLERANCE:
+        return date
+    warnings.append(
+        f"Date header {aware.isoformat()} lies {(aware - got).days} day(s) after the message was received "
+        f"({got.isoformat()}): ordered by the time received"
+    )
+    return got

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import UTC, datetime
 
 from faststream.kafka.annotations import KafkaMessage
 
@@ -35,10 +36,17 @@ def decode_incoming(body: bytes, settings: IngestSettings, *, tenant: str | None
         raise BadEmail(f"message of {len(body)} bytes exceeds the limit of {settings.max_email_bytes}")
     if body.lstrip()[:1] == b"{":
         event = parse_event(EmailEvent, body)
-        return normalize_event(_with_tenant(event, tenant, settings), settings, arrival=arrival)
+        return normalize_event(
+            _with_tenant(event, tenant, settings), settings, arrival=arrival, received_at=_received(arrival)
+        )
     if b"\0" in body[:4096]:
         raise BadEmail("binary data, not an e-mail")
-    return normalize_raw(body, settings, tenant=tenant, arrival=arrival)
+    return normalize_raw(body, settings, tenant=tenant, arrival=arrival, received_at=_received(arrival))
+
+
+def _received(timestamp_ms: int) -> datetime | None:
+    """The Kafka record's time stamp (ms) as the time the pipeline received the message; None when unset."""
+    return datetime.fromtimestamp(timestamp_ms / 1000, UTC) if timestamp_ms > 0 else None
 
 
 def _with_tenant(event: EmailEvent, header: str | None, settings: IngestSettings) -> EmailEvent:

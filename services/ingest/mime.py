@@ -78,6 +78,8 @@ class ParsedMail:
     attachments: list[Attachment] = field(default_factory=list)
     forwarded: list[ParsedMail] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    received: datetime | None = None
+    """When the last mail server took the message (its topmost Received header): the sender cannot set it."""
 
 
 @dataclass
@@ -407,7 +409,16 @@ def _parse(msg: Message, walk: _Walk, depth: int) -> ParsedMail:
         body_from_html=from_html,
         attachments=body.attachments,
         forwarded=body.forwarded,
+        received=received_date(_header(msg, "received", walk)),
     )
+
+
+def received_date(raw: object) -> datetime | None:
+    """The time stamp of a Received header (after its last ';'); None when absent or unreadable."""
+    if raw is None:
+        return None
+    stamp = str(raw).rpartition(";")[2]
+    return parse_date(stamp) if stamp.strip() else None
 
 
 def parse_mime(raw: bytes, limits: Limits | None = None) -> tuple[ParsedMail, Message]:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from services.ingest.charsets import bound_header, header_cut_warning
-from services.ingest.dates import parse_loose_date
+from services.ingest.dates import believable_date, parse_loose_date
 from services.ingest.html_text import html_to_text
 from services.ingest.language import detect_language
 from services.ingest.mime import Address, Limits, MimeError, ParsedMail, clean_id, parse_addresses, parse_mime
@@ -293,9 +293,16 @@ def _incoming(
 
 
 def normalize_raw(
-    raw: bytes, settings: IngestSettings, *, tenant: str | None = None, arrival: int = 0
+    raw: bytes,
+    settings: IngestSettings,
+    *,
+    tenant: str | None = None,
+    arrival: int = 0,
+    received_at: datetime | None = None,
 ) -> IncomingEmail:
-    """Parse RFC 5322 bytes; raise :class:`BadEmail` (with the reason) when they are not an e-mail."""
+    """Parse RFC 5322 bytes; raise :class:`BadEmail` (with the reason) when they are not an e-mail.
+
+    ``received_at`` (when the pipeline got the message) bounds a Date header set in the future."""
     if len(raw) > settings.max_email_bytes:
         raise BadEmail(f"message of {len(raw)} bytes exceeds the limit of {settings.max_email_bytes}")
     if not raw.strip():
@@ -311,9 +318,11 @@ def normalize_raw(
     if not msg.keys():
         raise BadEmail("not an RFC 5322 message: no header section")
     warnings = list(parsed.warnings)
+    source = _from_parsed(parsed)
+    source.date = believable_date(source.date, received_at or parsed.received, warnings)
     try:
         return _incoming(
-            _from_parsed(parsed),
+            source,
             parsed.references,
             settings,
             tenant=tenant or settings.tenant,
@@ -325,8 +334,11 @@ def normalize_raw(
         raise BadEmail("message nesting too deep to normalize") from exc
 
 
-def normalize_event(event: EmailEvent, settings: IngestSettings, *, arrival: int = 0) -> IncomingEmail:
-    """Normalize a JSON e-mail event (already MIME-decoded by the integration)."""
+def normalize_event(
+    event: EmailEvent, settings: IngestSettings, *, arrival: int = 0, received_at: datetime | None = None
+) -> IncomingEmail:
+    """Normalize a JSON e-mail event (already MIME-decoded by the integration); ``received_at`` as in
+    :func:`normalize_raw`."""
     body = event.text if event.text and event.text.strip() else html_to_text(event.html or "")
     if len(body.encode("utf-8", "surrogatepass")) > settings.max_email_bytes:
         raise BadEmail(f"message body exceeds the limit of {settings.max_email_bytes} bytes")
@@ -351,7 +363,7 @@ def normalize_event(event: EmailEvent, settings: IngestSettings, *, arrival: int
         to=[a for value in event.to[:MAX_EVENT_RECIPIENTS] for a in parse_addresses(bounded("To", value))],
         cc=[a for value in event.cc[:MAX_EVENT_RECIPIENTS] for a in parse_addresses(bounded("Cc", value))],
         subject=bounded("Subject", event.subject),
-        date=event.date,
+        date=believable_date(event.date, received_at, warnings),
         body=body,
         attachments=event.attachments,
     )
