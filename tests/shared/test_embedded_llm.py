@@ -34,9 +34,7 @@ def test_config_has_the_base_alias_first_then_each_adapter_with_its_lora(tmp_pat
 def test_config_is_what_llama_cpp_server_reads(tmp_path: Path) -> None:
     """Validated by the server's own ConfigFileSettings, so a renamed option fails here, not at start-up."""
     settings = pytest.importorskip("llama_cpp.server.settings")
-    config = server_config(
-        tmp_path / MODEL_FILE, 8001, threads=2, adapters=[AdapterFile("v1", tmp_path / "v1.gguf")]
-    )
+    config = server_config(tmp_path / MODEL_FILE, 8001, threads=2, adapters=[AdapterFile("v1", tmp_path / "v1.gguf")])
     parsed = settings.ConfigFileSettings.model_validate(config)
     assert [m.model_alias for m in parsed.models] == [BASE_ALIAS, "v1"]
     assert parsed.models[1].lora_path == str(tmp_path / "v1.gguf") and parsed.models[0].n_threads == 2

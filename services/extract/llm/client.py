@@ -325,10 +325,29 @@ class _LoopBoundHttp:
             await entry[1].aclose()
 
 
+# llama-cpp-python 0.3.36's converter lets a string hold raw control characters (a newline inside a
+# JSON string is invalid JSON) and a number 16 digits before and after the point (the base model
+# writes 5000000000000000 for 5, each digit a token). These rules replace its own.
+GRAMMAR_RULES = {
+    "char": r'char ::= [^"\\\x7F\x00-\x1F] | "\\" (["\\/bfnrt] | "u" [0-9a-fA-F]{4})',
+    "integral-part": "integral-part ::= [0-9] | [1-9] [0-9]{0,12}",
+    "decimal-part": "decimal-part ::= [0-9]{1,4}",
+}
+
+
+def tighten_grammar(gbnf: str) -> str:
+    """``gbnf`` with the rules of :data:`GRAMMAR_RULES` in place of the converter's (rules it lacks stay absent)."""
+    lines = []
+    for line in gbnf.splitlines():
+        name = line.split(" ::= ", 1)[0]
+        lines.append(GRAMMAR_RULES.get(name, line) if " ::= " in line else line)
+    return "\n".join(lines) + "\n"
+
+
 @lru_cache(maxsize=32)
 def schema_grammar(schema_json: str) -> str:
-    """The GBNF grammar of a JSON schema, by llama-cpp-python's own converter (the one its server applies
-    to a chat request's ``response_format.schema``)."""
+    """The GBNF grammar of a JSON schema: llama-cpp-python's own converter (the one its server applies
+    to a chat request's ``response_format.schema``), tightened by :func:`tighten_grammar`."""
     try:
         from llama_cpp.llama_grammar import json_schema_to_gbnf
     except Exception as exc:  # ImportError, or OSError when the native library cannot load
@@ -336,7 +355,7 @@ def schema_grammar(schema_json: str) -> str:
             f"the llamacpp flavour needs llama-cpp-python (the llm extra) for its schema grammar: {exc}"
         ) from exc
     try:
-        return str(json_schema_to_gbnf(schema_json))
+        return tighten_grammar(str(json_schema_to_gbnf(schema_json)))
     except Exception as exc:
         raise LlmRejectedError(f"the schema cannot be turned into a grammar: {type(exc).__name__}: {exc}") from exc
 
@@ -354,7 +373,8 @@ class LlamaCppBackend:
       ``response_format``: a ``{"type": "json_object", "schema": S}`` sent there is dropped
       without an error and the output is unconstrained. Its ``grammar`` field (GBNF) is
       enforced, so the schema goes as the grammar llama-cpp-python's converter makes of
-      it, the same one its chat route builds from ``response_format.schema``;
+      it (the same one its chat route builds from ``response_format.schema``), with raw
+      control characters kept out of strings and numbers kept to 13 digits (:func:`tighten_grammar`);
     - every string of the schema gets a ``maxLength`` and every array a ``maxItems``
       (:func:`bounded_schema`): an unbounded string runs on to max_tokens and cuts the JSON;
     - the adapter is the model alias (``model``). The server answers an alias it does

