@@ -13,6 +13,8 @@ import asyncio
 import json
 import os
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -21,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 import pytest
 
 pytest.importorskip("llama_cpp")
@@ -33,10 +36,12 @@ from services.extract.llm.engine import LlmEngine
 from services.extract.llm.fewshot import FewShotSelector
 from services.extract.llm.grounding import ground
 from services.extract.llm.schema import parse_answer
+from services.extract.main import build_engine
 from services.extract.rules import RulesEngine
 from services.extract.settings import ExtractSettings
 from shared.embedded_llm import BASE_ALIAS, MODEL_FILE, EmbeddedLlm, start_embedded_llm
 from shared.events import NormalizedMessage, NormalizedThread
+from tests.conftest import REPO
 
 pytestmark = pytest.mark.integration
 
@@ -241,3 +246,40 @@ async def test_server_killed_mid_request_falls_back_to_rules_through_retries_and
         "fallback: llm engine unavailable, rules engine used: circuit open after 2 failures"
     )
     assert len(recorder.completions()) == 2
+
+
+async def test_build_engine_without_url_starts_the_embedded_server_and_close_stops_it(data_dir: Path) -> None:
+    engine = build_engine(ExtractSettings(engine="llm", data_dir=data_dir, llm_context_tokens=CONTEXT_TOKENS))
+    assert isinstance(engine, LlmEngine) and isinstance(engine.backend, LlamaCppBackend)
+    info = await engine.server_info()
+    assert (info.model_id, info.adapters, info.max_total_tokens) == (BASE_ALIAS, [], CONTEXT_TOKENS)
+    url = engine.backend.base_url
+    await engine.close()
+    async with httpx.AsyncClient() as http:
+        with pytest.raises(httpx.ConnectError):
+            await http.get(f"{url}/v1/models")
+
+
+def test_server_dies_with_its_parent_on_sigkill(data_dir: Path) -> None:
+    """PR_SET_PDEATHSIG through ChildServer: a parent killed with -9 takes the model server with it."""
+    code = (
+        "import sys, time; from pathlib import Path; from shared.embedded_llm import start_embedded_llm; "
+        "server = start_embedded_llm(Path(sys.argv[1]), context_tokens=1024); print(server.pid, flush=True); "
+        "time.sleep(600)"
+    )
+    parent = subprocess.Popen(
+        [sys.executable, "-c", code, str(data_dir)], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+    )
+    try:
+        assert parent.stdout is not None
+        line = parent.stdout.readline().decode().strip()
+        assert line.isdigit(), f"the parent did not start the server (exit code {parent.poll()})"
+        server = psutil.Process(int(line))
+        assert "llama_cpp.server" in " ".join(server.cmdline())
+        parent.send_signal(signal.SIGKILL)
+        parent.wait(10)
+        _, alive = psutil.wait_procs([server], timeout=10)
+        assert alive == [], "the model server outlived its parent"
+    finally:
+        parent.kill()
+        parent.wait(10)
