@@ -12,7 +12,7 @@ from shared.settings import Settings
 CPU_DEFAULTS: dict[str, float | int] = {
     "llm_timeout_s": 120.0,
     "llm_max_concurrency": 1,
-    "llm_max_new_tokens": 512,
+    "llm_max_new_tokens": 768,
     "llm_total_budget_s": 140.0,
 }
 
@@ -70,7 +70,7 @@ class ExtractSettings(Settings):
         default=30.0, gt=0, description="How long the breaker stays open before one trial request."
     )
     llm_max_new_tokens: int = Field(
-        default=1024, ge=16, description="Tokens the model may generate per answer (llamacpp: 512)."
+        default=1024, ge=16, description="Tokens the model may generate per answer (llamacpp: 768)."
     )
     llm_prompt_mode: Literal["auto", "zero_shot", "few_shot"] = Field(
         default="auto",

@@ -219,20 +219,21 @@ def parse_summary_tags(text: str) -> tuple[str | None, list[str] | None]:
 # A grammar-constrained string without a bound can run on to max_tokens and cut the JSON off;
 # with one, a rambling model is forced to close the string and move on.
 MAX_CHARS: dict[str, int] = {
-    "summary": 320,
-    "payment_terms": 120,
-    "product": 80,
-    "company": 80,
-    "email": 80,
-    "name": 60,
+    "summary": 160,
+    "payment_terms": 80,
+    "product": 60,
+    "company": 40,
+    "email": 60,
+    "name": 40,
     "unit": 16,
     "currency": 3,
     "delivery_date": 10,
-    "tags": 30,
+    "tags": 20,
 }
-MAX_ITEMS: dict[str, int] = {"items": 10, "tags": 8}
-DEFAULT_MAX_CHARS = 80
-DEFAULT_MAX_ITEMS = 10
+# The base model repeats list entries until told to stop; each item costs ~40 tokens on a CPU.
+MAX_ITEMS: dict[str, int] = {"items": 6, "tags": 6}
+DEFAULT_MAX_CHARS = 60
+DEFAULT_MAX_ITEMS = 6
 
 
 def bounded_schema(schema: dict[str, Any], *, scale: float = 1.0) -> dict[str, Any]:

@@ -62,7 +62,7 @@ def test_bounds_by_field_and_existing_bounds_kept() -> None:
     assert facts["currency"]["anyOf"][0]["maxLength"] == 3
     assert facts["delivery_date"]["anyOf"][0]["maxLength"] == 10
     items = facts["items"]["anyOf"][0]
-    assert items["maxItems"] == 10 and items["items"]["properties"]["unit"]["anyOf"][0]["maxLength"] == 16
+    assert items["maxItems"] == 6 and items["items"]["properties"]["unit"]["anyOf"][0]["maxLength"] == 16
     kept = bounded_schema({"type": "string", "maxLength": 2})
     assert kept == {"type": "string", "maxLength": 2}
 
