@@ -3,13 +3,16 @@ SHELL := /bin/bash
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV ?= .venv
 BIN := $(VENV)/bin
-EXTRAS ?= dev,eval,pdf,train
+EXTRAS ?= dev,eval,pdf,train,llm
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml requirements/constraints.txt | sha1sum | cut -c1-12)
 
 .PHONY: install run test lint typecheck unit docs bench lock clean
 
 install: $(STAMP)
 
+# llama-cpp-python builds llama.cpp from source (cmake + gcc, minutes); without the LLaVA part it takes half as long.
+# pip keeps the built wheel in its cache, so later installs take seconds.
+$(STAMP): export CMAKE_ARGS ?= -DLLAVA_BUILD=OFF
 $(STAMP): pyproject.toml requirements/constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
@@ -46,6 +49,7 @@ bench: install
 	$(BIN)/python -m bench
 
 ## Re-resolve the pinned versions after changing dependencies in pyproject.toml.
+lock: export CMAKE_ARGS ?= -DLLAVA_BUILD=OFF
 lock:
 	rm -rf .lockenv && $(PYTHON) -m venv .lockenv
 	.lockenv/bin/pip install --quiet --upgrade pip

@@ -153,6 +153,7 @@ class ChildServer:
     argv: Sequence[str]
     port: int
     workdir: Path
+    env: dict[str, str] | None = None  # None: inherit ours
     process: subprocess.Popen[bytes] | None = field(default=None, init=False)
 
     def start(self) -> None:
@@ -163,6 +164,7 @@ class ChildServer:
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             cwd=self.workdir,
+            env=self.env,
             # Own session: Ctrl-C in the terminal reaches us, and we stop the servers in order.
             start_new_session=True,
             preexec_fn=_die_with_parent(),

@@ -3,32 +3,53 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.text import Text
 
 from services.cli_support import PathsArg, UserError, err_console, read_mail_inputs, run_async, safe_text
 
+if TYPE_CHECKING:
+    from services.extract.engine import ExtractionEngine
+    from services.ingest.mailfiles import MailFile
+    from services.ingest.settings import IngestSettings
+
 
 def extract(
     paths: PathsArg,
-    engine: Annotated[str, typer.Option("--engine", help="rules or llm")] = "rules",
+    engine: Annotated[
+        str | None, typer.Option("--engine", help="rules or llm (default: QUOTEFLOW_ENGINE, else rules)")
+    ] = None,
 ) -> None:
-    """Print facts, summary and tags of each thread as JSON (SPEC.md §2), without a broker."""
-    from services.extract.handlers import to_event
+    """Print facts, summary and tags of each thread as JSON (SPEC.md §2), without a broker.
+
+    The llm engine without QUOTEFLOW_LLM_URL starts the embedded CPU model for this command and stops it after.
+    """
     from services.extract.main import build_engine
     from services.extract.settings import ExtractSettings
-    from services.ingest.mailfiles import Rejected, assemble_offline_detailed
     from services.ingest.settings import IngestSettings
 
-    if engine not in ("rules", "llm"):
+    if engine not in (None, "rules", "llm"):
         raise UserError(f"unknown engine {engine!r}: choose rules or llm")
-    chosen = build_engine(ExtractSettings().model_copy(update={"engine": engine}))
+    settings = ExtractSettings()
     ingest_settings = IngestSettings()
     files = read_mail_inputs(paths)
     if not files:
         raise UserError("no .eml, .mbox or maildir found")
+    chosen = build_engine(settings.model_copy(update={"engine": engine or settings.engine}))
+    try:
+        _extract_files(chosen, files, ingest_settings)
+    finally:
+        close = getattr(chosen, "close", None)
+        if close is not None:
+            run_async(close())
+
+
+def _extract_files(chosen: ExtractionEngine, files: list[MailFile], ingest_settings: IngestSettings) -> None:
+    from services.extract.handlers import to_event
+    from services.ingest.mailfiles import Rejected, assemble_offline_detailed
+
     rejected: list[Rejected] = []
     threads = 0
     for file in files:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 from services.cli_support import UserError
 from services.extract.adapters import AdapterState, register_adapter_updates
@@ -11,6 +12,8 @@ from services.extract.engine import ExtractionEngine
 from services.extract.handlers import register
 from services.extract.rules import RulesEngine
 from services.extract.settings import ExtractSettings
+from shared.embedded import EmbeddedServerError
+from shared.embedded_llm import AdapterFile, EmbeddedLlm, start_embedded_llm
 from shared.service import ServiceRuntime, build_runtime
 from shared.store import Store
 from shared.telemetry import Telemetry
@@ -23,38 +26,89 @@ HUB_OFFLINE_BLOCKS_LLM = (
 )
 
 MISSING_LLM_URL = (
-    "the llm engine needs an inference server: set QUOTEFLOW_LLM_URL to a TGI endpoint "
-    "(e.g. http://localhost:8080; QUOTEFLOW_LLM_FLAVOUR=vllm for vLLM, e.g. http://localhost:8000), "
-    "or use --engine rules"
+    "the llm engine with QUOTEFLOW_LLM_FLAVOUR={flavour} needs an inference server: set QUOTEFLOW_LLM_URL "
+    "(e.g. http://localhost:8080 for TGI, http://localhost:8000 for vLLM), leave QUOTEFLOW_LLM_FLAVOUR unset "
+    "(or llamacpp) for the embedded CPU model, or use --engine rules"
 )
+ADAPTER_GGUF = "adapter.gguf"
+
+
+def embedded_adapters(adapters_dir: Path) -> list[AdapterFile]:
+    """The promoted adapter, for the embedded server, when the trainer left it in GGUF form (``<path>/adapter.gguf``).
+
+    llama.cpp loads LoRA adapters as GGUF only; a PEFT (safetensors) adapter is not offered,
+    and extract then refuses it like any adapter the server lacks, with the base model answering.
+    """
+    from services.trainer.registry import AdapterRegistry, RegistryError
+
+    try:
+        promoted = AdapterRegistry(adapters_dir).promoted()
+    except RegistryError as exc:
+        logger.error("embedded LLM: no adapter offered: %s", exc)
+        return []
+    if promoted is None:
+        return []
+    gguf = Path(promoted.path) / ADAPTER_GGUF
+    if not gguf.is_file():
+        logger.info("embedded LLM: promoted adapter %s has no %s; serving the base model", promoted.adapter_id, gguf)
+        return []
+    return [AdapterFile(promoted.adapter_id, gguf)]
+
+
+def start_embedded_server(settings: ExtractSettings) -> EmbeddedLlm:
+    """The embedded llama-cpp-python server, with the promoted GGUF adapter if there is one."""
+    from services.trainer.settings import TrainerSettings
+
+    adapters = embedded_adapters(TrainerSettings().adapters_dir)
+    try:
+        llm = start_embedded_llm(settings.data_dir, adapters=adapters, context_tokens=settings.llm_context_tokens)
+    except EmbeddedServerError as exc:
+        raise UserError(str(exc)) from exc
+    logger.info(
+        "embedded LLM server on %s (model %s, aliases %s) ready in %.1f s",
+        llm.url,
+        llm.model_path.name,
+        [llm.base_alias, *(a.alias for a in llm.adapters)],
+        llm.started_in_s,
+    )
+    return llm
 
 
 def build_engine(
     settings: ExtractSettings, *, store: Store | None = None, adapters: AdapterState | None = None
 ) -> ExtractionEngine:
-    """The configured engine. The LLM engine needs QUOTEFLOW_LLM_URL; without a store it has no few-shot
-    examples and uses QUOTEFLOW_LLM_ADAPTER_ID as the adapter."""
+    """The configured engine. The LLM engine uses QUOTEFLOW_LLM_URL, or without one starts the embedded
+    llama-cpp-python server (stopped by the engine's ``close``, and with this process in any case);
+    without a store it has no few-shot examples and uses QUOTEFLOW_LLM_ADAPTER_ID as the adapter."""
     if settings.engine != "llm":
         return RulesEngine()
-    if not settings.llm_url:
-        raise UserError(MISSING_LLM_URL)
-    from huggingface_hub import constants as hub_constants
+    embedded = not settings.llm_url
+    if embedded and settings.llm_flavour != "llamacpp":
+        raise UserError(MISSING_LLM_URL.format(flavour=settings.llm_flavour))
+    if settings.llm_flavour != "llamacpp":  # huggingface_hub carries these requests; llamacpp's go over httpx
+        from huggingface_hub import constants as hub_constants
 
-    if hub_constants.HF_HUB_OFFLINE:
-        raise UserError(HUB_OFFLINE_BLOCKS_LLM)
+        if hub_constants.HF_HUB_OFFLINE:
+            raise UserError(HUB_OFFLINE_BLOCKS_LLM)
     from services.extract.llm.client import build_backend
     from services.extract.llm.engine import LlmEngine
     from services.extract.llm.fewshot import FewShotSelector
 
+    server = start_embedded_server(settings) if embedded else None
     try:
         backend = build_backend(
-            settings.llm_url,
+            server.url if server else settings.llm_url or "",
             settings.llm_flavour,
             api=settings.llm_api,
             timeout_s=settings.llm_timeout_s,
             api_key=settings.llm_api_key.get_secret_value() if settings.llm_api_key else None,
+            context_tokens=settings.llm_context_tokens,
+            base_alias=server.base_alias if server else None,
+            on_close=server.stop if server else None,
         )
     except ValueError as exc:
+        if server:
+            server.stop()
         raise UserError(str(exc)) from exc
     return LlmEngine(
         backend,

