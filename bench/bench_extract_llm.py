@@ -15,8 +15,8 @@ from collections.abc import Callable
 from typing import Any
 
 from services.extract.llm.grounding import ground
-from services.extract.llm.prompts import build_extraction_prompt
 from shared.events import KeyFacts, NormalizedThread
+from shared.llm_format.prompts import build_extraction_prompt
 from tests.services.extract.llm.conftest import TALK_FACTS, TALK_TEXTS, answer_json, make_engine, make_thread
 from tests.support.tgi_server import Reply, TgiTestServer
 

@@ -18,7 +18,7 @@ beside the embedded broker and Redis (``shared/embedded.py``) and like them:
   the temp folder), removed on stop, or by the next start when this process was killed.
 
 The base model (google/gemma-3-270m) is not instruction-tuned and its GGUF has no chat
-template: the client renders Gemma's turn format itself (services/extract/llm/prompts.py).
+template: the client renders Gemma's turn format itself (shared/llm_format/prompts.py).
 """
 
 from __future__ import annotations

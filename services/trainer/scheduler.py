@@ -255,10 +255,9 @@ def _synthetic_sets(settings: TrainerSettings, seed: int) -> dict[str, Path] | N
     if not threads_dir.is_dir():
         raise FileNotFoundError(f"synthetic threads folder {threads_dir} does not exist")
     from services.trainer.synth.datasets import build_training_sets
-    from services.trainer.training.prompts import render_thread
 
     out_dir = settings.trainer_cache_dir / "sets"
-    sets: dict[str, Path] = build_training_sets(threads_dir, out_dir, seed, render=render_thread)
+    sets: dict[str, Path] = build_training_sets(threads_dir, out_dir, seed)
     return sets
 
 

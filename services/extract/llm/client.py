@@ -30,9 +30,9 @@ import httpx
 from huggingface_hub import AsyncInferenceClient
 from huggingface_hub.errors import HfHubHTTPError, TextGenerationError
 
-from services.extract.llm.prompts import Turn, chat_messages, render_gemma
 from services.extract.llm.resilience import LlmError, LlmRejectedError, LlmTransientError
-from services.extract.llm.schema import bounded_schema
+from shared.llm_format.answers import bounded_schema
+from shared.llm_format.prompts import Turn, chat_messages, render_gemma
 
 TRANSIENT_STATUSES = frozenset({408, 424, 425, 429, 500, 502, 503, 504})
 GEMMA_STOP = "<end_of_turn>"

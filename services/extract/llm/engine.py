@@ -30,15 +30,6 @@ from services.extract.llm.client import GenerationRequest, InferenceBackend, Ser
 from services.extract.llm.fewshot import FewShotSelector
 from services.extract.llm.grounding import ThreadText, ground, squash, unsupported_summary_numbers
 from services.extract.llm.numbers import same_number
-from services.extract.llm.prompts import (
-    Prompt,
-    Turn,
-    build_extraction_prompt,
-    estimate_tokens,
-    fit_thread,
-    render_gemma,
-    repair_turns,
-)
 from services.extract.llm.resilience import (
     CallReport,
     CircuitBreaker,
@@ -47,18 +38,17 @@ from services.extract.llm.resilience import (
     RetryPolicy,
     call_with_retries,
 )
-from services.extract.llm.schema import (
+from services.extract.settings import ExtractSettings
+from shared.events import KeyFacts, NormalizedThread
+from shared.llm_format.answers import (
     InvalidAnswer,
     LlmAnswer,
-    answer_schema,
     facts_schema,
-    parse_answer,
     parse_facts,
     parse_summary_tags,
     summary_tags_schema,
 )
-from services.extract.settings import ExtractSettings
-from shared.events import KeyFacts, NormalizedThread
+from shared.llm_format.prompts import FewShotExample, Prompt, Turn, build_prompt, repair_turns
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -240,53 +230,32 @@ class LlmEngine:
         max_new_tokens = max(16, min(self.settings.llm_max_new_tokens, info.max_total_tokens // 2))
         budget = min(info.max_input_tokens, info.max_total_tokens - max_new_tokens) - PROMPT_SAFETY_TOKENS
         ask = _Asker(self, adapter_id, info, max_new_tokens, budget, deadline, warnings)
-        if adapter_id and self.settings.llm_prompt_mode == "auto":
-            answer = await self._answer_as_trained(thread, ask)
-        else:
-            answer = await self._answer_from_templates(thread, ask, few_shot=self._few_shot(adapter_id))
+        examples = await self.fewshot.select(thread, self.settings.llm_fewshot_k) if self._few_shot(adapter_id) else []
+        answer = await self._answer(thread, ask, examples)
         return self._finish(thread, answer, rules_result, info, adapter_id, warnings)
 
     def _few_shot(self, adapter_id: str | None) -> bool:
         mode = self.settings.llm_prompt_mode
         return mode == "few_shot" or (mode == "auto" and adapter_id is None)
 
-    async def _answer_from_templates(self, thread: NormalizedThread, ask: _Asker, *, few_shot: bool) -> LlmAnswer:
-        """One request for facts, summary and tags, zero- or few-shot, from the template files."""
-        examples = await self.fewshot.select(thread, self.settings.llm_fewshot_k) if few_shot else []
-        prompt = build_extraction_prompt(thread, examples, budget_tokens=ask.budget)
-        _check_fits(prompt, ask)
-        if prompt.omitted_messages or prompt.truncated_messages:
-            ask.warnings.append(
-                f"trimmed to {ask.budget} tokens: {prompt.omitted_messages} message(s) omitted, "
-                f"{prompt.truncated_messages} shortened (first inquiry and newest messages kept)"
-            )
-        return await ask(prompt, answer_schema(), parse_answer)
+    async def _answer(self, thread: NormalizedThread, ask: _Asker, examples: list[FewShotExample]) -> LlmAnswer:
+        """The two tasks the adapter was trained on (shared.llm_format): key facts, then summary and tags.
 
-    async def _answer_as_trained(self, thread: NormalizedThread, ask: _Asker) -> LlmAnswer:
-        """The adapter's own tasks, with the trainer's prompts: key facts, then summary and tags.
-
-        The adapter was tuned on exactly these prompts (services/trainer/training/prompts.py);
-        asking it anything else wastes the tuning. A failed summary keeps the facts.
+        Zero-shot, each request is byte for byte a training record's prompt; few-shot puts the
+        examples before it. A failed summary keeps the facts.
         """
-        from services.trainer.training.prompts import EXTRACTION_INSTRUCTION, SUMMARY_TAGS_INSTRUCTION, render_thread
-
-        def prompt_for(instruction: str, shown: NormalizedThread) -> Prompt:
-            turns = [Turn("user", f"{instruction}\n\n{render_thread(shown)}")]
-            return Prompt(turns=turns, estimated_tokens=estimate_tokens(render_gemma(turns)))
-
-        longest = max(EXTRACTION_INSTRUCTION, SUMMARY_TAGS_INSTRUCTION, key=len)
-        shown, omitted = fit_thread(thread, lambda t: prompt_for(longest, t).estimated_tokens <= ask.budget)
-        if omitted:
-            ask.warnings.append(
-                f"trimmed to {ask.budget} tokens: {omitted} message(s) omitted (first inquiry and newest messages kept)"
-            )
-        facts_prompt = prompt_for(EXTRACTION_INSTRUCTION, shown)
+        facts_prompt = build_prompt("facts", thread, examples, budget_tokens=ask.budget)
         _check_fits(facts_prompt, ask)
+        if facts_prompt.omitted_messages or facts_prompt.truncated_messages:
+            ask.warnings.append(
+                f"trimmed to {ask.budget} tokens: {facts_prompt.omitted_messages} message(s) omitted, "
+                f"{facts_prompt.truncated_messages} shortened (first inquiry and newest messages kept)"
+            )
         facts = await ask(facts_prompt, facts_schema(), parse_facts)
         try:
-            summary, tags = await ask(
-                prompt_for(SUMMARY_TAGS_INSTRUCTION, shown), summary_tags_schema(), parse_summary_tags
-            )
+            summary_prompt = build_prompt("summary", thread, examples, budget_tokens=ask.budget)
+            _check_fits(summary_prompt, ask)
+            summary, tags = await ask(summary_prompt, summary_tags_schema(), parse_summary_tags)
         except (_Fallback, LlmError) as exc:
             ask.warnings.append(f"summary: none, the summary-and-tags request failed: {exc}")
             summary, tags = None, None

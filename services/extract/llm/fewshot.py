@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 
 from pydantic import ValidationError
 
-from services.extract.llm.prompts import FewShotExample
-from services.extract.llm.schema import LlmAnswer
 from shared.events import KeyFacts, NormalizedThread
+from shared.llm_format.answers import LlmAnswer
+from shared.llm_format.prompts import FewShotExample
 from shared.store import Store
 
 logger = logging.getLogger(__name__)

@@ -190,8 +190,8 @@ def judge_summaries(
         return "skipped: QUOTEFLOW_LLM_URL is not set (the LLM judge and FineSurE need an LLM endpoint)"
     if not any(s.strip() for inputs in judge_inputs.values() for _, s, _ in inputs):
         return "skipped: no engine produced summaries"
-    from services.trainer.synth.datasets import render_conversation
     from services.trainer.synth.layout import assemble_case
+    from shared.llm_format.prompts import render_thread
 
     async def main() -> None:
         documents: dict[str, tuple[str, KeyFacts]] = {}
@@ -199,7 +199,7 @@ def judge_summaries(
         for outcome in outcomes:
             if outcome.case.case_id in wanted:
                 thread = await assemble_case(outcome.case)
-                text = render_conversation(thread) if thread else ""
+                text = render_thread(thread) if thread else ""
                 documents[outcome.case.case_id] = (text, outcome.case.expected)
         try:
             for engine, inputs in judge_inputs.items():

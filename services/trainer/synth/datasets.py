@@ -30,7 +30,7 @@ Record shapes (one JSON object per line, UTF-8):
 ``extraction.<split>.jsonl`` (thread → key facts)::
 
     {"id": "<thread id>", "thread_id": "<thread id>", "language": "...",
-     "messages": [{"role": "user", "content": "<instruction>\\n\\n<conversation>"},
+     "messages": [{"role": "user", "content": "<the facts task's prompt: instruction, then <thread>...</thread>>"},
                   {"role": "assistant", "content": "<KeyFacts JSON, SPEC.md §1, every field present>"}]}
 
 ``summary.<split>.jsonl`` (thread → summary + tags)::
@@ -41,8 +41,8 @@ Record shapes (one JSON object per line, UTF-8):
 
 ``manifest.json`` lists every file with its record count and the thread ids of each split.
 
-The conversation text is rendered from the normalized thread (what ingest gives the extract service) by
-:func:`render_conversation`; pass ``render=`` to use the LLM engine's own prompt format instead.
+Thread text, prompts and answers come from :mod:`shared.llm_format`, the format the extract service asks the
+served model with: a record's user turn is byte for byte the prompt the tuned adapter will be sent.
 """
 
 from __future__ import annotations
@@ -51,73 +51,19 @@ import asyncio
 import hashlib
 import json
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from services.trainer.synth.glossary import GLOSSARY, Term, definition, term_label
 from services.trainer.synth.layout import ThreadCase, assemble_case, load_cases
 from shared.events import NormalizedThread
+from shared.llm_format.answers import facts_answer, summary_answer
+from shared.llm_format.prompts import render_thread, training_messages
 
 SPLITS = ("train", "validation", "test")
 SPLIT_FRACTIONS = (0.8, 0.1, 0.1)
 DATASETS = ("domain", "pit", "extraction", "summary")
-
-ThreadRenderer = Callable[[NormalizedThread], str]
-
-EXTRACTION_INSTRUCTION = {
-    "en": (
-        "Extract the key facts of this buyer–supplier e-mail thread as one JSON object with exactly these fields: "
-        "buyer, supplier (each {name, company, email}), currency, items (list of {product, quantity, unit, "
-        "unit_price, currency, discount_percent}), moq, delivery_lead_time_days, delivery_date, shipping_method, "
-        "incoterm, payment_terms, warranty_months, budget, quote_requested. Use the latest terms on the table; a "
-        "rejected counter-offer is not a term; unit_price is net after discount; weeks × 7 days, years × 12 months; "
-        "null when not stated."
-    ),
-    "ko": (
-        "다음 구매자–공급자 이메일 스레드의 핵심 정보를 JSON 객체 하나로 추출하세요. "
-        "필드: buyer, supplier(각각 {name, company, email}), currency, "
-        "items({product, quantity, unit, unit_price, currency, discount_percent} 목록), moq, "
-        "delivery_lead_time_days, delivery_date, shipping_method, incoterm, payment_terms, warranty_months, budget, "
-        "quote_requested. 스레드 마지막의 최신 조건을 쓰고, 거절된 역제안은 조건이 아닙니다. unit_price는 할인 후 "
-        "단가, 주는 ×7일, 년은 ×12개월, 언급되지 않은 값은 null입니다."
-    ),
-}
-SUMMARY_INSTRUCTION = {
-    "en": (
-        "Summarize this e-mail thread message by message (sender and what they said), then the final terms, and "
-        'give tags. Answer as JSON: {"summary": "...", "tags": ["..."]}.'
-    ),
-    "ko": (
-        "다음 이메일 스레드를 메시지별로(발신자와 내용) 요약하고 최종 조건을 정리한 뒤 태그를 붙이세요. "
-        'JSON으로 답하세요: {"summary": "...", "tags": ["..."]}.'
-    ),
-}
-
-
-# --------------------------------------------------------------------------- rendering
-
-
-def render_conversation(thread: NormalizedThread) -> str:
-    """The thread as the model reads it: one block per message with sender, role, date and new text."""
-    blocks = [f"Subject: {thread.subject}"]
-    for number, message in enumerate(thread.messages, start=1):
-        sender = message.sender_name or ""
-        if message.sender_email:
-            sender = f"{sender} <{message.sender_email}>".strip()
-        date = message.date.isoformat() if message.date else "unknown date"
-        text = message.text
-        for forwarded in message.forwarded:
-            text += f"\n\n[forwarded from {forwarded.sender_name or forwarded.sender_email}]\n{forwarded.text}"
-        if message.signature:
-            text += f"\n-- \n{message.signature}"
-        blocks.append(f"[{number}] From: {sender} ({message.role}) · {date}\n{text}")
-    return "\n\n".join(blocks)
-
-
-def _instruction_language(language: str | None) -> str:
-    return "ko" if language in ("ko", "mixed") else "en"
-
 
 # --------------------------------------------------------------------------- splitting
 
@@ -228,30 +174,24 @@ def pit_records(term: Term, seed: int) -> list[dict[str, Any]]:
     return records
 
 
-def extraction_record(case: ThreadCase, thread: NormalizedThread, render: ThreadRenderer) -> dict[str, Any]:
-    language = case.language or thread.language
-    instruction = EXTRACTION_INSTRUCTION[_instruction_language(language)]
-    target = json.dumps(case.expected.model_dump(mode="json"), ensure_ascii=False)
+def extraction_record(case: ThreadCase, thread: NormalizedThread) -> dict[str, Any]:
     return {
         "id": case.case_id,
         "thread_id": case.case_id,
-        "language": language,
-        "messages": _chat(f"{instruction}\n\n{render(thread)}", target),
+        "language": case.language or thread.language,
+        "messages": training_messages("facts", thread, facts_answer(case.expected)),
     }
 
 
-def summary_record(case: ThreadCase, thread: NormalizedThread, render: ThreadRenderer) -> dict[str, Any] | None:
+def summary_record(case: ThreadCase, thread: NormalizedThread) -> dict[str, Any] | None:
     """None when the case has no reference summary (hand-labelled facts only)."""
     if not case.summary:
         return None
-    language = case.language or thread.language
-    instruction = SUMMARY_INSTRUCTION[_instruction_language(language)]
-    target = json.dumps({"summary": case.summary, "tags": case.tags}, ensure_ascii=False)
     return {
         "id": case.case_id,
         "thread_id": case.case_id,
-        "language": language,
-        "messages": _chat(f"{instruction}\n\n{render(thread)}", target),
+        "language": case.language or thread.language,
+        "messages": training_messages("summary", thread, summary_answer(case.summary, case.tags or [])),
     }
 
 
@@ -262,9 +202,7 @@ async def _assemble_all(cases: list[ThreadCase]) -> list[NormalizedThread | None
     return [await assemble_case(case) for case in cases]
 
 
-def build_training_sets(
-    threads_dir: Path, out_dir: Path, seed: int, *, render: ThreadRenderer = render_conversation
-) -> dict[str, Path]:
+def build_training_sets(threads_dir: Path, out_dir: Path, seed: int) -> dict[str, Path]:
     """Write domain, PIT, extraction and summary JSONL per split; returns ``{"<dataset>.<split>": path}``
     plus ``"manifest"``. Threads that ingest cannot assemble are skipped and listed in the manifest."""
     cases = load_cases(threads_dir)
@@ -288,11 +226,11 @@ def build_training_sets(
                 "source": "thread",
                 "thread_id": case.case_id,
                 "language": case.language or thread.language,
-                "text": render(thread),
+                "text": render_thread(thread),
             }
         )
-        records["extraction"][split].append(extraction_record(case, thread, render))
-        summary = summary_record(case, thread, render)
+        records["extraction"][split].append(extraction_record(case, thread))
+        summary = summary_record(case, thread)
         if summary is not None:
             records["summary"][split].append(summary)
 

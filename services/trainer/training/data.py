@@ -6,7 +6,7 @@ Sources, merged per dataset:
   JSONL with train/validation/test splits), when a folder of them is given;
 - the trade glossary (through the synthetic set builders) for domain text and Q/A when no set provides them;
 - people's corrections (the corrections store), added to the extraction and summary/tag sets with the
-  prompts the LLM engine asks a served adapter with (:mod:`services.trainer.training.prompts`).
+  prompts the LLM engine asks a served adapter with (:mod:`shared.llm_format`).
 
 The held-out extraction split is what the evaluation gate scores. Corrections are assigned to it by a hash
 of their thread id, so a thread stays on the same side of the split from one run to the next.
@@ -22,8 +22,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 from services.trainer.training.chat import ChatMessage, fold_system_prompt
-from services.trainer.training.prompts import extraction_messages, parse_facts, summary_tags_messages
 from shared.events import FactsCorrected, KeyFacts, NormalizedThread
+from shared.llm_format.answers import facts_answer, read_facts, summary_answer
+from shared.llm_format.prompts import Task, training_messages
 
 DATASET_NAMES = ("domain", "pit", "extraction", "summary_tags")
 Split = Literal["train", "validation", "test"]
@@ -112,6 +113,11 @@ def _qa(dataset: str, question: str, answer: str, source: str = "glossary") -> E
     )
 
 
+def task_conversation(task: Task, thread: NormalizedThread, answer: str | None = None) -> tuple[ChatMessage, ...]:
+    """A task's conversation in the served format (shared.llm_format); without ``answer``, the prompt alone."""
+    return tuple(fold_system_prompt(training_messages(task, thread, answer)))
+
+
 def correction_examples(
     records: Sequence[CorrectionRecord], heldout_percent: float, seed: int
 ) -> tuple[list[Example], list[Example], list[EvalCase]]:
@@ -123,15 +129,14 @@ def correction_examples(
         correction, thread = record.correction, record.thread
         key = f"{correction.tenant}:{correction.thread_id}"
         if in_heldout(key, heldout_percent, seed):
-            prompt = tuple(extraction_messages(thread))
+            prompt = task_conversation("facts", thread)
             heldout.append(EvalCase(case_id=f"correction:{key}", prompt=prompt, expected=correction.facts))
             continue
-        extraction.append(
-            Example("extraction", "correction", messages=tuple(extraction_messages(thread, correction.facts)))
-        )
+        messages = task_conversation("facts", thread, facts_answer(correction.facts))
+        extraction.append(Example("extraction", "correction", messages=messages))
         if correction.summary and correction.tags:
-            messages = summary_tags_messages(thread, correction.summary, correction.tags)
-            summary_tags.append(Example("summary_tags", "correction", messages=tuple(messages)))
+            messages = task_conversation("summary", thread, summary_answer(correction.summary, correction.tags))
+            summary_tags.append(Example("summary_tags", "correction", messages=messages))
     return extraction, summary_tags, heldout
 
 
@@ -168,7 +173,7 @@ def eval_case_from_example(case_id: str, example: Example) -> EvalCase | None:
     """A held-out extraction case from a chat example whose last turn is the expected facts JSON."""
     if not example.messages or example.messages[-1]["role"] != "assistant":
         return None
-    expected = parse_facts(example.messages[-1]["content"])
+    expected = read_facts(example.messages[-1]["content"])
     if expected is None:
         return None
     return EvalCase(case_id=case_id, prompt=example.messages[:-1], expected=expected)

@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 from services.trainer.training.chat import render_chat
 from services.trainer.training.data import EvalCase
-from services.trainer.training.prompts import parse_facts
 from shared.events import KeyFacts
+from shared.llm_format.answers import read_facts
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
@@ -77,7 +77,7 @@ def score_answers(cases: Sequence[EvalCase], answers: Sequence[str]) -> dict[str
     """Key-fact F1 of the answers against the expected facts, and how many answers were valid JSON facts."""
     from services.trainer.evaluation.metrics import key_fact_f1
 
-    parsed = [parse_facts(answer) for answer in answers]
+    parsed = [read_facts(answer) for answer in answers]
     report = key_fact_f1((facts or KeyFacts(), case.expected) for facts, case in zip(parsed, cases, strict=True))
     valid = sum(1 for facts in parsed if facts is not None)
     return {

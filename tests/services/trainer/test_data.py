@@ -15,7 +15,7 @@ from services.trainer.training.data import (
     in_heldout,
     read_jsonl,
 )
-from services.trainer.training.prompts import facts_json
+from shared.llm_format.answers import facts_answer
 from tests.services.trainer.corpus import make_correction, make_thread
 
 
@@ -56,7 +56,7 @@ def test_synthetic_sets_are_read_by_name_and_split(tmp_path: Path) -> None:
     def chat_of(user: str, answer: str) -> dict[str, object]:
         return {"messages": [{"role": "user", "content": user}, {"role": "assistant", "content": answer}]}
 
-    chat = chat_of("extract", facts_json(facts))
+    chat = chat_of("extract", facts_answer(facts))
     files = {
         "domain.train": [{"text": "FOB: free on board"}],
         "pit.train": [chat_of("Q", "A")],

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from services.trainer.training.data import EvalCase
+from services.trainer.training.data import EvalCase, task_conversation
 from services.trainer.training.evaluate import decide, score_answers
-from services.trainer.training.prompts import extraction_messages, facts_json
+from shared.llm_format.answers import facts_answer
 from tests.services.trainer.corpus import make_thread
 
 
@@ -24,11 +24,11 @@ def test_answers_are_scored_with_key_fact_f1_and_bad_json_counts_as_empty() -> N
     cases = []
     for index in range(3):
         thread, facts = make_thread(index)
-        cases.append(EvalCase(f"c{index}", tuple(extraction_messages(thread)), facts))
-    perfect = score_answers(cases, [facts_json(case.expected) for case in cases])
+        cases.append(EvalCase(f"c{index}", task_conversation("facts", thread), facts))
+    perfect = score_answers(cases, [facts_answer(case.expected) for case in cases])
     assert perfect["key_fact_f1"] == 1.0 and perfect["json_valid_rate"] == 1.0 and perfect["exact_threads"] == 3
     garbage = score_answers(cases, ["the model rambles", "{", "[]"])
     assert garbage["key_fact_f1"] == 0.0 and garbage["json_valid_rate"] == 0.0
-    mixed = score_answers(cases, [facts_json(cases[0].expected), "nothing", "nothing"])
+    mixed = score_answers(cases, [facts_answer(cases[0].expected), "nothing", "nothing"])
     assert 0.0 < mixed["key_fact_f1"] < 1.0
     assert mixed["heldout_examples"] == 3

@@ -30,7 +30,7 @@ def test_synthetic_threads_feed_every_dataset_and_the_heldout_split(tmp_path: Pa
     assert data.heldout and all(case.case_id.startswith("synthetic:extraction.test") for case in data.heldout)
     # Threads are rendered the way the LLM engine shows them to a served adapter.
     synthetic = [e for e in data.train["extraction"] if e.source.startswith("synthetic") and e.messages]
-    assert synthetic and all("\n[1] " in e.messages[0]["content"] for e in synthetic)
+    assert synthetic and all("<thread>\n\n--- Message 1 of " in e.messages[0]["content"] for e in synthetic)
     assert any(e.source == "correction" for e in data.train["extraction"])
 
 

@@ -90,9 +90,19 @@ def make_thread(
     )
 
 
-def answer_json(facts: dict[str, Any] | None = None, summary: str | None = TALK_SUMMARY, tags: Any = TALK_TAGS) -> str:
-    """The combined answer the template prompts ask for."""
-    return json.dumps({"facts": facts or TALK_FACTS, "summary": summary, "tags": tags}, ensure_ascii=False)
+def answer_json(facts: dict[str, Any] | None = None) -> str:
+    """The model's answer to the key-facts task."""
+    return json.dumps(facts or TALK_FACTS, ensure_ascii=False)
+
+
+def summary_json(summary: str | None = TALK_SUMMARY, tags: Any = TALK_TAGS) -> str:
+    """The model's answer to the summary-and-tags task."""
+    return json.dumps({"summary": summary, "tags": tags}, ensure_ascii=False)
+
+
+def talk_replies(facts: dict[str, Any] | None = None) -> tuple[str, str]:
+    """The two answers of one thread: key facts, then summary and tags."""
+    return answer_json(facts), summary_json()
 
 
 def facts_with(**changes: Any) -> dict[str, Any]:

@@ -19,12 +19,12 @@ from prometheus_client import generate_latest
 from services.cli_support import UserError
 from services.extract.adapters import PROMOTED_KEY, AdapterState
 from services.extract.llm.engine import LlmEngine
-from services.extract.llm.schema import facts_schema, summary_tags_schema
 from services.extract.main import MISSING_LLM_URL, build_engine, build_service
 from services.extract.rules import RulesEngine
 from services.extract.settings import ExtractSettings
 from shared import topics
 from shared.events import AdapterEvent, FactsExtracted
+from shared.llm_format.answers import facts_schema, summary_tags_schema
 from shared.settings import Settings
 from shared.store import MemoryStore, RedisStore
 from tests.services.extract.llm.conftest import TALK_FACTS, TALK_TEXTS, answer_json, make_thread

@@ -8,9 +8,9 @@ from typing import Any
 
 from services.extract.adapters import PROMOTED_KEY
 from services.extract.llm.fewshot import fewshot_key
-from services.extract.llm.schema import answer_schema, facts_schema, summary_tags_schema
-from services.trainer.training.prompts import EXTRACTION_INSTRUCTION
 from shared.events import AdapterEvent, KeyFacts, NormalizedThread
+from shared.llm_format.answers import facts_schema, summary_tags_schema
+from shared.llm_format.prompts import build_prompt
 from shared.store import MemoryStore
 from tests.services.extract.llm.conftest import (
     TALK_FACTS,
@@ -20,6 +20,7 @@ from tests.services.extract.llm.conftest import (
     facts_with,
     make_engine,
     make_thread,
+    talk_replies,
 )
 from tests.support.tgi_server import Reply, TgiTestServer
 
@@ -27,17 +28,18 @@ from tests.support.tgi_server import Reply, TgiTestServer
 async def test_base_model_gets_the_schema_as_grammar_and_no_adapter(
     server: TgiTestServer, talk_thread: NormalizedThread
 ) -> None:
-    server.reply_with(answer_json())
+    server.reply_with(*talk_replies())
     engine = make_engine(server)
 
     result = await engine.extract(talk_thread)
 
-    request = server.generation_requests()[0]
-    assert request.path == "/generate"
-    assert request.body["parameters"]["grammar"] == {"type": "json", "value": answer_schema()}
+    request, summary_request = server.generation_requests()
+    assert request.path == summary_request.path == "/generate"
+    assert request.body["parameters"]["grammar"] == {"type": "json", "value": facts_schema()}
+    assert summary_request.body["parameters"]["grammar"] == {"type": "json", "value": summary_tags_schema()}
     assert request.adapter is None
-    assert request.prompt.startswith("<start_of_turn>user\nContext:")
-    assert request.prompt.endswith("<start_of_turn>model\n")
+    assert request.prompt == build_prompt("facts", talk_thread).gemma_text  # no store: no few-shot examples
+    assert summary_request.prompt == build_prompt("summary", talk_thread).gemma_text
     assert result.engine == "llm"
     assert result.model == "google/gemma-2-2b-it"
     assert result.facts == KeyFacts.model_validate(TALK_FACTS)
@@ -61,7 +63,7 @@ async def test_promoted_adapter_is_sent_with_the_prompts_it_was_trained_on(
     assert facts_request.adapter == summary_request.adapter == "extract-v3"
     assert facts_request.schema == facts_schema()
     assert summary_request.schema == summary_tags_schema()
-    assert facts_request.prompt.startswith(f"<start_of_turn>user\n{EXTRACTION_INSTRUCTION}")
+    assert facts_request.prompt == build_prompt("facts", talk_thread).gemma_text  # what training records hold
     assert result.adapter_id == "extract-v3"
     assert result.summary == "요약"
     assert result.tags == ["견적"]
@@ -70,7 +72,7 @@ async def test_promoted_adapter_is_sent_with_the_prompts_it_was_trained_on(
 async def test_adapter_the_server_lacks_is_not_sent_and_is_reported(
     server: TgiTestServer, talk_thread: NormalizedThread
 ) -> None:
-    server.reply_with(answer_json())
+    server.reply_with(*talk_replies())
     engine = make_engine(server, llm_adapter_id="extract-v1")
 
     assert await engine.check_adapter() is not None
@@ -95,46 +97,46 @@ async def test_adapter_comes_from_the_store_when_promoted(talk_thread: Normalize
 async def test_messages_api_sends_the_adapter_or_the_base_model_never_dummy(
     server: TgiTestServer, talk_thread: NormalizedThread
 ) -> None:
-    server.reply_with(answer_json(), answer_json())
+    server.reply_with(*talk_replies(), *talk_replies())
     await make_engine(server, api="chat").extract(talk_thread)
     await make_engine(server, api="chat", llm_adapter_id="extract-v3", llm_prompt_mode="zero_shot").extract(talk_thread)
 
-    base, adapted = server.generation_requests()
+    base, _, adapted, _ = server.generation_requests()
     assert base.path == adapted.path == "/v1/chat/completions"
     assert base.body["model"] == "google/gemma-2-2b-it"
     assert adapted.body["model"] == "extract-v3"
-    assert base.body["response_format"] == {"type": "json", "value": answer_schema()}
+    assert base.body["response_format"] == {"type": "json", "value": facts_schema()}
     assert [m["role"] for m in base.body["messages"]] == ["user"]
 
 
 async def test_vllm_flavour_uses_structured_outputs_and_lora_module_names(talk_thread: NormalizedThread) -> None:
     async with TgiTestServer(lora_adapters=["extract-v3"], max_total_tokens=8192) as server:
-        server.reply_with(answer_json())
+        server.reply_with(*talk_replies())
         engine = make_engine(server, flavour="vllm", llm_adapter_id="extract-v3", llm_prompt_mode="zero_shot")
         result = await engine.extract(talk_thread)
         request = server.generation_requests()[0]
         assert any(r.path == "/v1/models" for r in server.requests)
     assert request.body["model"] == "extract-v3"
-    assert request.body["structured_outputs"] == {"json": answer_schema()}
+    assert request.body["structured_outputs"] == {"json": facts_schema()}
     assert "response_format" not in request.body
     assert result.engine == "llm"
     assert result.adapter_id == "extract-v3"
 
 
 async def test_invalid_json_is_repaired_once(server: TgiTestServer, talk_thread: NormalizedThread) -> None:
-    server.reply_with('{"facts": {"buyer": ', answer_json())
+    server.reply_with('{"buyer": ', *talk_replies())
     result = await make_engine(server).extract(talk_thread)
 
-    first, second = server.generation_requests()
+    first, second, _ = server.generation_requests()
     assert result.engine == "llm"
     assert any(w.startswith("repaired: the first answer is not valid JSON") for w in result.warnings)
-    assert '<start_of_turn>model\n{"facts": {"buyer":<end_of_turn>' in second.prompt
+    assert '<start_of_turn>model\n{"buyer":<end_of_turn>' in second.prompt
     assert "Your answer could not be used" in second.prompt
     assert second.prompt.startswith(first.prompt.removesuffix("<start_of_turn>model\n"))
 
 
 async def test_answer_invalid_twice_falls_back_to_rules(server: TgiTestServer, talk_thread: NormalizedThread) -> None:
-    server.reply_with("not json", '{"facts": {"moq": "fifty"}}')
+    server.reply_with("not json", '{"moq": "fifty"}')
     result = await make_engine(server).extract(talk_thread)
 
     assert result.engine == "rules"
@@ -144,12 +146,12 @@ async def test_answer_invalid_twice_falls_back_to_rules(server: TgiTestServer, t
 
 
 async def test_429_is_retried_with_backoff_then_succeeds(server: TgiTestServer, talk_thread: NormalizedThread) -> None:
-    server.reply_with(Reply.failure("overloaded", "Model is overloaded"), Reply.failure("generation"), answer_json())
+    server.reply_with(Reply.failure("overloaded", "Model is overloaded"), Reply.failure("generation"), *talk_replies())
     engine = make_engine(server)
     result = await engine.extract(talk_thread)
 
     assert result.engine == "llm"
-    assert len(server.generation_requests()) == 3
+    assert len(server.generation_requests()) == 4  # two retried failures, then facts and summary
     assert engine.breaker.state == "closed"
 
 
@@ -184,7 +186,7 @@ async def test_circuit_breaker_opens_and_stops_calling(talk_thread: NormalizedTh
 
 
 async def test_grounding_drops_a_hallucinated_price(server: TgiTestServer, talk_thread: NormalizedThread) -> None:
-    server.reply_with(answer_json(facts_with(items__0__unit_price=0.01)))
+    server.reply_with(*talk_replies(facts_with(items__0__unit_price=0.01)))
     result = await make_engine(server).extract(talk_thread)
 
     assert result.engine == "llm"
@@ -202,7 +204,7 @@ async def test_grounding_drops_a_price_injected_into_the_mail(server: TgiTestSer
         ),
     ]
     thread = make_thread(injected)
-    server.reply_with(answer_json(facts_with(items__0__unit_price=0.01)))
+    server.reply_with(*talk_replies(facts_with(items__0__unit_price=0.01)))
     result = await make_engine(server).extract(thread)
 
     assert result.facts.items[0].unit_price is None
@@ -216,7 +218,7 @@ async def test_grounding_drops_a_price_injected_into_the_mail(server: TgiTestSer
 async def test_model_and_rules_disagreeing_on_a_grounded_value_needs_review(
     server: TgiTestServer, talk_thread: NormalizedThread
 ) -> None:
-    server.reply_with(answer_json())
+    server.reply_with(*talk_replies())
     rules = FixedRules(KeyFacts.model_validate(facts_with(items__0__unit_price=10000)))
     result = await make_engine(server, rules=rules).extract(talk_thread)
 
@@ -236,13 +238,13 @@ async def test_few_shot_examples_come_from_the_correction_store(
     for example in (similar, unrelated):
         value = {"thread": example.model_dump(mode="json"), "facts": TALK_FACTS, "summary": "s", "tags": ["t"]}
         await store.hset(fewshot_key("default"), example.thread_id, json.dumps(value, ensure_ascii=False))
-    server.reply_with(answer_json())
+    server.reply_with(*talk_replies())
 
     await make_engine(server, store=store, llm_fewshot_k=1).extract(talk_thread)
 
     prompt = server.generation_requests()[0].prompt
-    assert "Example 1 input:" in prompt
-    assert "Example 2 input:" not in prompt
+    assert prompt.count("<start_of_turn>user\n") == 2  # one example, then the thread
+    assert prompt.startswith(build_prompt("facts", similar).gemma_text)
     assert "Valves" not in prompt
 
 
@@ -256,7 +258,7 @@ async def test_long_thread_is_trimmed_keeping_first_inquiry_and_newest(talk_thre
     ]
     thread = make_thread([TALK_TEXTS[0], *filler, *TALK_TEXTS[3:]])
     async with TgiTestServer(max_input_tokens=3000, max_total_tokens=4096) as server:
-        server.reply_with(answer_json())
+        server.reply_with(*talk_replies())
         result = await make_engine(server, llm_max_new_tokens=512).extract(thread)
         prompt = server.generation_requests()[0].prompt
     assert result.engine == "llm"

@@ -12,12 +12,12 @@ import pytest
 
 from services.extract.llm.client import parse_llamacpp_models
 from services.extract.llm.resilience import LlmRejectedError
-from services.extract.llm.schema import answer_schema, bounded_schema, facts_schema, summary_tags_schema
 from services.extract.main import embedded_adapters
 from services.extract.settings import CPU_DEFAULTS, ExtractSettings
 from services.trainer.registry import AdapterRegistry
 from shared.embedded_llm import AdapterFile
 from shared.events import AdapterEvent
+from shared.llm_format.answers import bounded_schema, facts_schema, summary_tags_schema
 
 
 def test_no_url_and_no_flavour_means_the_embedded_llamacpp_server_with_cpu_defaults() -> None:
@@ -51,7 +51,7 @@ def _unbounded(node: Any, path: str = "$") -> list[str]:
     return found + [p for k, v in node.items() for p in _unbounded(v, f"{path}.{k}")]
 
 
-@pytest.mark.parametrize("schema", [answer_schema(), facts_schema(), summary_tags_schema()])
+@pytest.mark.parametrize("schema", [facts_schema(), summary_tags_schema()])
 def test_every_string_and_array_of_the_sent_schema_is_bounded(schema: dict[str, Any]) -> None:
     assert _unbounded(schema), "the plain schema has unbounded strings (the test would prove nothing)"
     assert _unbounded(bounded_schema(schema)) == []

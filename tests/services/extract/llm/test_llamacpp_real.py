@@ -35,12 +35,13 @@ from services.extract.llm.client import LlamaCppBackend
 from services.extract.llm.engine import LlmEngine
 from services.extract.llm.fewshot import FewShotSelector
 from services.extract.llm.grounding import ground
-from services.extract.llm.schema import parse_answer
 from services.extract.main import build_engine
 from services.extract.rules import RulesEngine
 from services.extract.settings import ExtractSettings
 from shared.embedded_llm import BASE_ALIAS, MODEL_FILE, EmbeddedLlm, start_embedded_llm
 from shared.events import NormalizedMessage, NormalizedThread
+from shared.llm_format.answers import parse_facts, parse_summary_tags
+from shared.llm_format.prompts import build_prompt
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.integration
@@ -180,18 +181,27 @@ async def test_thread_extracted_end_to_end_on_the_real_model(llm: EmbeddedLlm, d
     print(f"\none thread in {took:.1f} s, server RSS {_rss_mib(llm.pid):.0f} MiB, warnings {event.warnings}")
 
     assert (event.engine, event.model, event.adapter_id) == ("llm", BASE_ALIAS, None), event.warnings
-    assert [(e.method, e.path) for e in recorder.exchanges] == [("GET", "/v1/models"), ("POST", "/v1/completions")]
-    body = recorder.exchanges[1].body
-    assert body["model"] == BASE_ALIAS
-    assert body["prompt"].startswith("<start_of_turn>user\n") and body["prompt"].endswith("<start_of_turn>model\n")
-    assert "root ::=" in body["grammar"] and "response_format" not in body
-    assert (body["max_tokens"], body["temperature"]) == (MAX_NEW_TOKENS, 0.0)
+    assert [(e.method, e.path) for e in recorder.exchanges] == [
+        ("GET", "/v1/models"),
+        ("POST", "/v1/completions"),  # key facts
+        ("POST", "/v1/completions"),  # summary and tags
+    ]
+    facts_body, summary_body = (e.body for e in recorder.completions())
+    assert facts_body["model"] == summary_body["model"] == BASE_ALIAS
+    # The shared format: the raw Gemma prompt of each task, zero-shot here (no correction store).
+    assert facts_body["prompt"] == build_prompt("facts", thread).gemma_text
+    assert summary_body["prompt"] == build_prompt("summary", thread).gemma_text
+    assert "root ::=" in facts_body["grammar"] and "response_format" not in facts_body
+    assert facts_body["grammar"] != summary_body["grammar"]
+    assert (facts_body["max_tokens"], facts_body["temperature"]) == (MAX_NEW_TOKENS, 0.0)
 
-    # The schema was enforced: the model's own text is a valid answer, its facts valid KeyFacts.
-    text = recorder.exchanges[1].answer["choices"][0]["text"]
-    answer = parse_answer(text)
+    # The schema was enforced: the model's own texts are valid answers, its facts valid KeyFacts.
+    facts_answer, summary_answer = (e.answer["choices"][0]["text"] for e in recorder.completions())
+    facts = parse_facts(facts_answer)
+    summary, tags = parse_summary_tags(summary_answer)
+    assert (event.summary, event.tags) == (summary or "", [t.strip() for t in tags or [] if t.strip()])
     # Grounding ran on exactly that answer: the event carries its grounded facts, and says what was dropped.
-    grounded = ground(answer.facts, thread)
+    grounded = ground(facts, thread)
     assert event.facts == grounded.facts
     for dropped in grounded.dropped:
         assert f"grounding: {dropped}" in event.warnings
@@ -204,7 +214,7 @@ async def test_unknown_adapter_is_refused_and_the_base_model_answers_saying_so(l
     problem = await engine.check_adapter()
     assert problem == ("adapter 'extract-v9' is not loaded by the inference server (it has: none); used the base model")
     result = await engine.extract(english_thread())
-    assert [e.body["model"] for e in recorder.completions()] == [BASE_ALIAS]  # never the unknown alias
+    assert [e.body["model"] for e in recorder.completions()] == [BASE_ALIAS] * 2  # never the unknown alias
     assert (result.engine, result.model, result.adapter_id) == ("llm", BASE_ALIAS, None), result.warnings
     assert f"adapter: {problem}" in result.warnings
 

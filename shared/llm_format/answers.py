@@ -1,4 +1,6 @@
-"""The JSON schema the model must answer in, generated from the pydantic models.
+"""What the model answers: the answer texts, the JSON schemas servers enforce, and the parsers.
+
+The schemas are generated from the pydantic models.
 
 Constrained decoding (TGI grammar, vLLM structured outputs) follows the schema
 token by token, so it must be explicit: every key is required (the model cannot
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from functools import cache
 from typing import Any
 
@@ -21,7 +24,7 @@ _DROPPED_KEYWORDS = ("title", "default", "examples")
 
 
 class LlmAnswer(StrictModel):
-    """What the model writes for one thread: the SPEC key facts, a summary and tags."""
+    """What the model answers for one thread over its two tasks: the SPEC key facts, a summary and tags."""
 
     facts: KeyFacts = Field(description="The key facts of SPEC.md §1; null for anything the thread does not state.")
     summary: str | None = Field(
@@ -83,65 +86,12 @@ def _nullable(spec: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
-@cache
-def _answer_schema_json() -> str:
-    """The envelope keeps its own shape (facts is an object, always); inside the facts everything is nullable.
-
-    Property order is the model's field order: grammar-constrained decoding writes keys in that order.
-    """
-    facts = strict_nullable_schema(KeyFacts)
-    facts["description"] = LlmAnswer.model_fields["facts"].description
-    schema = {
-        "type": "object",
-        "properties": {
-            "facts": facts,
-            "summary": {
-                "anyOf": [{"type": "string"}, {"type": "null"}],
-                "description": LlmAnswer.model_fields["summary"].description,
-            },
-            "tags": {
-                "anyOf": [{"type": "array", "items": {"type": "string"}}, {"type": "null"}],
-                "description": LlmAnswer.model_fields["tags"].description,
-            },
-        },
-        "required": ["facts", "summary", "tags"],
-        "additionalProperties": False,
-    }
-    return json.dumps(schema, ensure_ascii=False)
-
-
-def answer_schema() -> dict[str, Any]:
-    """The schema of :class:`LlmAnswer` as sent to the inference server (a fresh copy each call)."""
-    return dict(json.loads(_answer_schema_json()))
-
-
 class InvalidAnswer(ValueError):
-    """The model's text is not a valid :class:`LlmAnswer`; ``reason`` is fed back in the repair turn."""
+    """The model's text is not a valid answer to its task; ``reason`` is fed back in the repair turn."""
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
-
-
-def parse_answer(text: str) -> LlmAnswer:
-    """Validate the model's output; lists given as null become empty, as SPEC.md wants."""
-    candidate = _strip_fences(text)
-    try:
-        data = json.loads(candidate)
-    except json.JSONDecodeError as exc:
-        raise InvalidAnswer(f"is not valid JSON ({exc.msg} at character {exc.pos})") from exc
-    if not isinstance(data, dict):
-        raise InvalidAnswer(f"is a JSON {type(data).__name__}, not an object")
-    facts = data.get("facts")
-    if isinstance(facts, dict) and facts.get("items", []) is None:
-        facts["items"] = []
-    try:
-        return LlmAnswer.model_validate(data)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in error['loc']) or '<root>'}: {error['msg']}" for error in exc.errors()[:5]
-        )
-        raise InvalidAnswer(f"does not match the schema: {problems}") from exc
 
 
 def _strip_fences(text: str) -> str:
@@ -154,9 +104,15 @@ def _strip_fences(text: str) -> str:
     return stripped.strip()
 
 
-def render_answer(answer: LlmAnswer) -> str:
-    """The exact target text for an answer: few-shot examples and training targets use it."""
-    return json.dumps(answer.model_dump(mode="json"), ensure_ascii=False)
+def facts_answer(facts: KeyFacts) -> str:
+    """The exact answer text of the key-facts task: compact JSON in SPEC field order (training target,
+    few-shot answer)."""
+    return json.dumps(facts.model_dump(mode="json"), ensure_ascii=False)
+
+
+def summary_answer(summary: str, tags: list[str]) -> str:
+    """The exact answer text of the summary-and-tags task."""
+    return json.dumps({"summary": summary, "tags": tags}, ensure_ascii=False)
 
 
 @cache
@@ -165,12 +121,12 @@ def _facts_schema_json() -> str:
 
 
 def facts_schema() -> dict[str, Any]:
-    """The key facts alone (the adapter's extraction task answers with just these)."""
+    """The schema of the key-facts task's answer (a fresh copy each call)."""
     return dict(json.loads(_facts_schema_json()))
 
 
 def summary_tags_schema() -> dict[str, Any]:
-    """The adapter's summary-and-tags task: ``{"summary": str, "tags": [str]}``."""
+    """The schema of the summary-and-tags task's answer: ``{"summary": str, "tags": [str]}``."""
     return {
         "type": "object",
         "properties": {
@@ -193,7 +149,7 @@ def _load_object(text: str) -> dict[str, Any]:
 
 
 def parse_facts(text: str) -> KeyFacts:
-    """The adapter's extraction answer: a bare key-facts object."""
+    """The key-facts answer: a bare key-facts object (repairable: the reason says what is wrong)."""
     data = _load_object(text)
     if data.get("items", []) is None:
         data["items"] = []
@@ -205,7 +161,7 @@ def parse_facts(text: str) -> KeyFacts:
 
 
 def parse_summary_tags(text: str) -> tuple[str | None, list[str] | None]:
-    """The adapter's summary-and-tags answer."""
+    """The summary-and-tags answer."""
     data = _load_object(text)
     summary, tags = data.get("summary"), data.get("tags")
     if summary is not None and not isinstance(summary, str):
@@ -267,3 +223,31 @@ def bounded_schema(schema: dict[str, Any], *, scale: float = 1.0) -> dict[str, A
 
     bounded: dict[str, Any] = walk(copy.deepcopy(schema), None)
     return bounded
+
+
+_JSON_OBJECT = re.compile(r"\{.*\}", re.DOTALL)
+
+
+def read_facts(text: str) -> KeyFacts | None:
+    """Key facts from an answer written without a grammar (evaluation of a checkpoint): the first JSON
+    object in the text, bare or under ``facts``; None when there is nothing usable."""
+    match = _JSON_OBJECT.search(text)
+    if not match:
+        return None
+    try:
+        data: Any = json.loads(match.group(0))
+    except json.JSONDecodeError:
+        return None
+    if isinstance(data, dict) and isinstance(data.get("facts"), dict):
+        data = data["facts"]
+    if not isinstance(data, dict):
+        return None
+    known = {key: value for key, value in data.items() if key in KeyFacts.model_fields}
+    if not known:
+        return None
+    if known.get("items", []) is None:
+        known["items"] = []
+    try:
+        return KeyFacts.model_validate(known)
+    except ValidationError:
+        return None

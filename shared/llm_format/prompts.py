@@ -1,16 +1,24 @@
-"""Prompts in Gemma 2's chat format, rendered from the template files in ``prompts/``.
+"""Prompts in Gemma's chat format, rendered from the template files in ``templates/``.
 
-Gemma 2 knows only ``user`` and ``model`` turns (no system role), so the
-instructions open the first user turn. Zero-shot sends context and rules; few-shot
-adds examples (thread → answer) chosen from the correction store. A thread that does
-not fit the server's ``max_input_tokens`` is trimmed: examples go first, then the
-middle of the thread, always keeping the first inquiry and the newest messages.
+Gemma knows only ``user`` and ``model`` turns (no system role), so each task's
+instruction opens its user turn. There are two tasks, as in training: key facts
+(``facts``) and summary + tags (``summary``). The zero-shot prompt of a task is one
+user turn: instruction, then the thread. A training record is that same turn followed
+by the answer, so a tuned adapter is asked byte for byte what it learned
+(:func:`training_messages`). Few-shot prompts put examples before it as earlier turns
+(the example's user turn, then its answer as a model turn), which is the pattern the
+base model then continues.
+
+A thread that does not fit the server's ``max_input_tokens`` is trimmed: examples go
+first, then the middle of the thread, always keeping the first inquiry and the newest
+messages, then the text of the longest kept messages.
 """
 
 from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -18,12 +26,17 @@ from typing import Any, Literal
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from services.extract.llm.schema import LlmAnswer, render_answer
 from shared.events import NormalizedMessage, NormalizedThread
+from shared.llm_format.answers import LlmAnswer, facts_answer, summary_answer
 
-PROMPTS_DIR = Path(__file__).resolve().parent / "prompts"
+TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 TRUNCATION_FLOOR_CHARS = 400
 _CONTROL_TOKENS = re.compile(r"<(/?)(start_of_turn|end_of_turn|bos|eos|pad|unk|mask)>", re.IGNORECASE)
+_REPLY_PREFIX = re.compile(r"^\s*((re|fw|fwd|aw|wg|sv|회신|답장|전달)\s*(\[\d+\])?\s*[:：]\s*)+", re.IGNORECASE)
+
+Task = Literal["facts", "summary"]
+TASKS: tuple[Task, ...] = ("facts", "summary")
+_TASK_TEMPLATES: dict[Task, str] = {"facts": "facts.j2", "summary": "summary.j2"}
 
 
 @dataclass(frozen=True)
@@ -42,11 +55,20 @@ class FewShotExample:
     answer: LlmAnswer
     similarity: float = 0.0
 
+    def answer_text(self, task: Task) -> str | None:
+        """The example's answer for ``task``; None when it has none (no reference summary)."""
+        if task == "facts":
+            return facts_answer(self.answer.facts)
+        if self.answer.summary is None:
+            return None
+        return summary_answer(self.answer.summary, self.answer.tags or [])
+
 
 @dataclass
 class Prompt:
-    """A rendered extraction prompt and what trimming did to fit it."""
+    """A rendered prompt for one task and what trimming did to fit it."""
 
+    task: Task
     turns: list[Turn]
     estimated_tokens: int
     examples_used: int = 0
@@ -65,7 +87,7 @@ class Prompt:
 @cache
 def _environment() -> Environment:
     return Environment(
-        loader=FileSystemLoader(str(PROMPTS_DIR)),
+        loader=FileSystemLoader(str(TEMPLATES_DIR)),
         autoescape=False,  # noqa: S701 - plain text for a language model, not HTML
         undefined=StrictUndefined,
         keep_trailing_newline=True,
@@ -78,8 +100,9 @@ def render_template(name: str, **context: Any) -> str:
 
 
 def render_gemma(turns: list[Turn]) -> str:
-    """The raw prompt for TGI's /generate: turns in Gemma 2 format, ending with an open model turn."""
-    return render_template("gemma2_chat.j2", turns=turns)
+    """The raw prompt (TGI's /generate, llama.cpp's /v1/completions): turns in Gemma format, ending with an
+    open model turn."""
+    return render_template("gemma_chat.j2", turns=turns)
 
 
 def chat_messages(turns: list[Turn]) -> list[dict[str, str]]:
@@ -88,7 +111,7 @@ def chat_messages(turns: list[Turn]) -> list[dict[str, str]]:
 
 
 def estimate_tokens(text: str) -> int:
-    """A deliberately high token estimate for Gemma's tokenizer (no weights here to count exactly).
+    """A deliberately high token estimate for Gemma's tokenizer (the servers do not expose theirs).
 
     Latin text runs about 4 characters per token, Hangul about 1–2; counting 3 and 1
     keeps a trimmed prompt inside the server's limit instead of getting a 422.
@@ -100,6 +123,10 @@ def estimate_tokens(text: str) -> int:
 def neutralise(text: str) -> str:
     """Chat control tokens inside an e-mail would let its author open a turn of their own; defuse them."""
     return _CONTROL_TOKENS.sub(lambda m: f"‹{m.group(1)}{m.group(2)}›", text)
+
+
+def _subject_key(subject: str) -> str:
+    return " ".join(_REPLY_PREFIX.sub("", subject).casefold().split())
 
 
 @dataclass
@@ -121,7 +148,7 @@ class _ThreadView:
     messages: list[_MessageView] = field(default_factory=list)
 
 
-def _message_view(number: int, message: NormalizedMessage) -> _MessageView:
+def _message_view(number: int, message: NormalizedMessage, *, show_subject: bool) -> _MessageView:
     sender = message.sender_name or ""
     if message.sender_email:
         sender = f"{sender} <{message.sender_email}>".strip()
@@ -138,46 +165,66 @@ def _message_view(number: int, message: NormalizedMessage) -> _MessageView:
         sender=neutralise(sender or "unknown"),
         to=neutralise(", ".join(message.to)),
         date=message.date.strftime("%Y-%m-%d %H:%M %z").strip() if message.date else "",
-        subject=neutralise(message.subject),
+        subject=neutralise(message.subject) if show_subject else "",
         text=neutralise(text.strip()),
     )
 
 
 def thread_view(thread: NormalizedThread, keep: list[int] | None = None) -> _ThreadView:
-    """The thread as the template sees it; ``keep`` lists the message indexes left after trimming."""
+    """The thread as the templates see it; ``keep`` lists the message indexes left after trimming.
+
+    A message shows its subject only when it differs from the previous shown one's (``RE:`` aside).
+    """
     indexes = keep if keep is not None else list(range(len(thread.messages)))
     view = _ThreadView(total=len(thread.messages))
-    previous = -1
+    previous, previous_subject = -1, None
     for index in indexes:
-        message = _message_view(index + 1, thread.messages[index])
-        message.omitted_before = index - previous - 1
-        view.messages.append(message)
-        previous = index
+        message = thread.messages[index]
+        subject = _subject_key(message.subject)
+        item = _message_view(index + 1, message, show_subject=subject != previous_subject)
+        item.omitted_before = index - previous - 1
+        view.messages.append(item)
+        previous, previous_subject = index, subject
     return view
 
 
-def _example_view(example: FewShotExample) -> dict[str, Any]:
-    return {"thread": thread_view(example.thread), "answer": render_answer(example.answer)}
+def render_thread(thread: NormalizedThread) -> str:
+    """The whole thread as the model reads it (also the domain-adaptation text of a thread)."""
+    return render_template("thread.j2", thread=thread_view(thread)).strip()
 
 
-def _render_user_turn(target: _ThreadView, examples: list[FewShotExample]) -> str:
-    return render_template("extract.j2", target=target, examples=[_example_view(e) for e in examples])
+def task_turn(task: Task, view: _ThreadView) -> str:
+    """The user turn of ``task`` for a thread view: the task's instruction, then the thread."""
+    return render_template(_TASK_TEMPLATES[task], thread=view).strip()
 
 
-def build_extraction_prompt(
-    thread: NormalizedThread, examples: list[FewShotExample] | None = None, *, budget_tokens: int | None = None
+def _example_turns(task: Task, examples: list[FewShotExample]) -> list[Turn]:
+    turns: list[Turn] = []
+    for example in examples:
+        answer = example.answer_text(task)
+        if answer is not None:
+            turns += [Turn("user", task_turn(task, thread_view(example.thread))), Turn("model", answer)]
+    return turns
+
+
+def build_prompt(
+    task: Task,
+    thread: NormalizedThread,
+    examples: list[FewShotExample] | None = None,
+    *,
+    budget_tokens: int | None = None,
 ) -> Prompt:
-    """The extraction prompt, trimmed to ``budget_tokens`` (estimated) when given.
+    """The prompt of ``task`` for ``thread``, trimmed to ``budget_tokens`` (estimated) when given.
 
-    Trimming order: few-shot examples (least similar first), then messages between the
-    first inquiry and the newest ones, then the text of the kept messages themselves.
+    Examples without an answer for the task are left out. Trimming order: examples (least similar
+    first), then messages between the first inquiry and the newest ones, then the kept texts.
     """
-    chosen = sorted(examples or [], key=lambda e: e.similarity, reverse=True)
+    chosen = [e for e in sorted(examples or [], key=lambda e: e.similarity, reverse=True) if e.answer_text(task)]
     count = len(thread.messages)
 
     def build(view: _ThreadView, shots: list[FewShotExample]) -> Prompt:
-        turns = [Turn("user", _render_user_turn(view, shots).strip())]
-        return Prompt(turns=turns, estimated_tokens=estimate_tokens(render_gemma(turns)), examples_used=len(shots))
+        turns = [*_example_turns(task, shots), Turn("user", task_turn(task, view))]
+        return Prompt(task, turns, estimate_tokens(render_gemma(turns)), examples_used=len(shots))
 
     prompt = build(thread_view(thread), chosen)
     if budget_tokens is None or prompt.estimated_tokens <= budget_tokens:
@@ -207,9 +254,11 @@ def build_extraction_prompt(
     return _truncate_texts(view, budget_tokens, build, prompt.omitted_messages)
 
 
-def _truncate_texts(view: _ThreadView, budget_tokens: int, build: Any, omitted: int) -> Prompt:
+def _truncate_texts(
+    view: _ThreadView, budget_tokens: int, build: Callable[[_ThreadView, list[FewShotExample]], Prompt], omitted: int
+) -> Prompt:
     """Cut the longest kept texts (keeping their beginning) until the prompt fits, or cannot shrink further."""
-    prompt: Prompt = build(view, [])
+    prompt = build(view, [])
     while prompt.estimated_tokens > budget_tokens:
         longest = max(view.messages, key=lambda m: len(m.text))
         if len(longest.text) <= TRUNCATION_FLOOR_CHARS:
@@ -224,8 +273,23 @@ def _truncate_texts(view: _ThreadView, budget_tokens: int, build: Any, omitted: 
     return prompt
 
 
+def training_messages(
+    task: Task, thread: NormalizedThread, answer: str | None = None, *, budget_tokens: int | None = None
+) -> list[dict[str, str]]:
+    """The conversation a training record holds: the zero-shot prompt's user turn, then ``answer``.
+
+    Without ``answer`` it is the prompt alone (held-out cases). Same trimming as serving,
+    so a thread too long for the sequence limit is cut the way the served model would see it.
+    """
+    prompt = build_prompt(task, thread, budget_tokens=budget_tokens)
+    messages = chat_messages(prompt.turns)
+    if answer is not None:
+        messages.append({"role": "assistant", "content": answer})
+    return messages
+
+
 def repair_turns(prompt: Prompt, bad_output: str, reason: str, *, budget_tokens: int | None = None) -> list[Turn]:
-    """The conversation that asks once more: original turn, the rejected answer, what was wrong with it."""
+    """The conversation that asks once more: original turns, the rejected answer, what was wrong with it."""
     repair = Turn("user", render_template("repair.j2", reason=reason).strip())
     answer = bad_output.strip()
     if budget_tokens is not None:
@@ -233,19 +297,3 @@ def repair_turns(prompt: Prompt, bad_output: str, reason: str, *, budget_tokens:
         while answer and estimate_tokens(answer) > max(room, 0):
             answer = answer[: max(0, len(answer) * 3 // 4)]
     return [*prompt.turns, Turn("model", neutralise(answer) or "{}"), repair]
-
-
-def fit_thread(thread: NormalizedThread, fits: Any) -> tuple[NormalizedThread, int]:
-    """The thread with middle messages removed until ``fits(thread)``; keeps the first inquiry and the newest.
-
-    For prompts rendered by someone else's function (the trainer's), where only the
-    thread can be shortened. Returns the thread and how many messages were left out.
-    """
-    messages = list(thread.messages)
-    omitted = 0
-    candidate = thread
-    while not fits(candidate) and len(messages) > 2:
-        del messages[1]
-        omitted += 1
-        candidate = thread.model_copy(update={"messages": messages})
-    return candidate, omitted
