@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from pydantic import ValidationError
 
+from services.extract.llm.seed_examples import seed_examples
 from shared.events import KeyFacts, NormalizedThread
 from shared.llm_format.answers import LlmAnswer
 from shared.llm_format.prompts import FewShotExample
@@ -98,14 +99,30 @@ def most_similar(index: _Index, thread: NormalizedThread, k: int) -> list[FewSho
 
 @dataclass
 class FewShotSelector:
-    """Reads ``fewshot:{tenant}`` (cached for ``ttl_s``) and picks the nearest examples."""
+    """Reads ``fewshot:{tenant}`` (cached for ``ttl_s``) and picks the nearest examples.
+
+    While a tenant has fewer corrected examples than asked for, the shipped seed examples
+    (:mod:`services.extract.llm.seed_examples`) fill the rest: the base model needs some.
+    """
 
     store: Store | None
     ttl_s: float = 60.0
+    seeds: tuple[FewShotExample, ...] = field(default_factory=seed_examples)
     _indexes: dict[str, _Index] = field(default_factory=dict)
+    _seed_index: _Index | None = None
 
     async def select(self, thread: NormalizedThread, k: int) -> list[FewShotExample]:
-        if self.store is None or k <= 0:
+        if k <= 0:
+            return []
+        chosen = await self._corrected(thread, k)
+        if len(chosen) < k and self.seeds:
+            if self._seed_index is None:
+                self._seed_index = build_index(list(self.seeds))
+            chosen += most_similar(self._seed_index, thread, k - len(chosen))
+        return chosen
+
+    async def _corrected(self, thread: NormalizedThread, k: int) -> list[FewShotExample]:
+        if self.store is None:
             return []
         index = self._indexes.get(thread.tenant)
         now = time.monotonic()

@@ -38,8 +38,10 @@ async def test_base_model_gets_the_schema_as_grammar_and_no_adapter(
     assert request.body["parameters"]["grammar"] == {"type": "json", "value": facts_schema()}
     assert summary_request.body["parameters"]["grammar"] == {"type": "json", "value": summary_tags_schema()}
     assert request.adapter is None
-    assert request.prompt == build_prompt("facts", talk_thread).gemma_text  # no store: no few-shot examples
-    assert summary_request.prompt == build_prompt("summary", talk_thread).gemma_text
+    # The base model is shown the two nearest seed examples (no corrections yet), then the zero-shot prompt.
+    for task, sent in (("facts", request), ("summary", summary_request)):
+        assert sent.prompt.endswith(build_prompt(task, talk_thread).gemma_text)  # type: ignore[arg-type]
+        assert sent.prompt.count("<start_of_turn>user\n") == 3
     assert result.engine == "llm"
     assert result.model == "google/gemma-2-2b-it"
     assert result.facts == KeyFacts.model_validate(TALK_FACTS)
@@ -106,7 +108,8 @@ async def test_messages_api_sends_the_adapter_or_the_base_model_never_dummy(
     assert base.body["model"] == "google/gemma-2-2b-it"
     assert adapted.body["model"] == "extract-v3"
     assert base.body["response_format"] == {"type": "json", "value": facts_schema()}
-    assert [m["role"] for m in base.body["messages"]] == ["user"]
+    assert [m["role"] for m in base.body["messages"]] == ["user", "assistant", "user", "assistant", "user"]
+    assert [m["role"] for m in adapted.body["messages"]] == ["user"]  # zero-shot: what the adapter was trained on
 
 
 async def test_vllm_flavour_uses_structured_outputs_and_lora_module_names(talk_thread: NormalizedThread) -> None:

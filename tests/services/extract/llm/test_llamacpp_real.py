@@ -188,9 +188,10 @@ async def test_thread_extracted_end_to_end_on_the_real_model(llm: EmbeddedLlm, d
     ]
     facts_body, summary_body = (e.body for e in recorder.completions())
     assert facts_body["model"] == summary_body["model"] == BASE_ALIAS
-    # The shared format: the raw Gemma prompt of each task, zero-shot here (no correction store).
-    assert facts_body["prompt"] == build_prompt("facts", thread).gemma_text
-    assert summary_body["prompt"] == build_prompt("summary", thread).gemma_text
+    # The shared format: the raw Gemma prompt of each task, after two seed examples (no corrections yet).
+    for task, body in (("facts", facts_body), ("summary", summary_body)):
+        assert body["prompt"].endswith(build_prompt(task, thread).gemma_text)  # type: ignore[arg-type]
+        assert body["prompt"].count("<start_of_turn>user\n") == 3
     assert "root ::=" in facts_body["grammar"] and "response_format" not in facts_body
     assert facts_body["grammar"] != summary_body["grammar"]
     assert (facts_body["max_tokens"], facts_body["temperature"]) == (MAX_NEW_TOKENS, 0.0)
