@@ -236,10 +236,17 @@ class FactsExtracted(StrictModel):
     incoterm_place: str | None = Field(default=None, description="Named place of the Incoterm, e.g. Busan.")
     summary: str = Field(default="", description="Per-message summary followed by the final terms.")
     tags: list[str] = Field(default_factory=list, description="Tags from the taxonomy plus keywords.")
-    engine: Literal["rules", "llm"] = Field(default="rules", description="Engine that produced the facts.")
+    engine: Literal["rules", "llm", "hybrid"] = Field(
+        default="rules",
+        description="Engine that produced the facts: rules, llm, or hybrid (rules completed by the llm).",
+    )
     model: str | None = Field(default=None, description="Model name, for the llm engine.")
     adapter_id: str | None = Field(default=None, description="LoRA adapter used, for the llm engine.")
     evidence: list[Evidence] = Field(default_factory=list, description="Where each non-null fact was found.")
+    value_sources: dict[str, Literal["rules", "llm"]] = Field(
+        default_factory=dict,
+        description="Engine that gave each non-null fact, by dotted path (e.g. items.0.unit_price: llm).",
+    )
     warnings: list[str] = Field(default_factory=list, description="Dropped or doubtful values, fallbacks.")
     needs_review: bool = Field(default=False, description="A person should check these facts.")
     extracted_at: datetime = Field(default_factory=utc_now, description="When the extraction ran.")

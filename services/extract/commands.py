@@ -19,19 +19,20 @@ if TYPE_CHECKING:
 def extract(
     paths: PathsArg,
     engine: Annotated[
-        str | None, typer.Option("--engine", help="rules or llm (default: QUOTEFLOW_ENGINE, else rules)")
+        str | None, typer.Option("--engine", help="rules, llm or hybrid (default: QUOTEFLOW_ENGINE, else rules)")
     ] = None,
 ) -> None:
     """Print facts, summary and tags of each thread as JSON (SPEC.md §2), without a broker.
 
-    The llm engine without QUOTEFLOW_LLM_URL starts the embedded CPU model for this command and stops it after.
+    The llm and hybrid engines without QUOTEFLOW_LLM_URL start the embedded CPU model for this command and stop
+    it after.
     """
     from services.extract.main import build_engine
     from services.extract.settings import ExtractSettings
     from services.ingest.settings import IngestSettings
 
-    if engine not in (None, "rules", "llm"):
-        raise UserError(f"unknown engine {engine!r}: choose rules or llm")
+    if engine not in (None, "rules", "llm", "hybrid"):
+        raise UserError(f"unknown engine {engine!r}: choose rules, llm or hybrid")
     settings = ExtractSettings()
     ingest_settings = IngestSettings()
     files = read_mail_inputs(paths)

@@ -47,6 +47,7 @@ def to_event(thread: NormalizedThread, extraction: Extraction) -> FactsExtracted
         model=extraction.model,
         adapter_id=extraction.adapter_id,
         evidence=extraction.evidence,
+        value_sources=extraction.sources(),
         warnings=warnings,
         needs_review=needs_review,
     )

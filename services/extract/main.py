@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 from services.cli_support import UserError
 from services.extract.adapters import AdapterState, register_adapter_updates
@@ -77,10 +78,12 @@ def start_embedded_server(settings: ExtractSettings) -> EmbeddedLlm:
 def build_engine(
     settings: ExtractSettings, *, store: Store | None = None, adapters: AdapterState | None = None
 ) -> ExtractionEngine:
-    """The configured engine. The LLM engine uses QUOTEFLOW_LLM_URL, or without one starts the embedded
-    llama-cpp-python server (stopped by the engine's ``close``, and with this process in any case);
-    without a store it has no few-shot examples and uses QUOTEFLOW_LLM_ADAPTER_ID as the adapter."""
-    if settings.engine != "llm":
+    """The configured engine (rules, llm, or hybrid: rules completed by the llm).
+
+    The LLM engine uses QUOTEFLOW_LLM_URL, or without one starts the embedded llama-cpp-python server
+    (stopped by the engine's ``close``, and with this process in any case); without a store it has only
+    the seed few-shot examples and uses QUOTEFLOW_LLM_ADAPTER_ID as the adapter."""
+    if settings.engine == "rules":
         return RulesEngine()
     embedded = not settings.llm_url
     if embedded and settings.llm_flavour != "llamacpp":
@@ -110,7 +113,7 @@ def build_engine(
         if server:
             server.stop()
         raise UserError(str(exc)) from exc
-    return LlmEngine(
+    llm = LlmEngine(
         backend,
         settings,
         rules=RulesEngine(),
@@ -118,6 +121,11 @@ def build_engine(
         or AdapterState(store=store, configured_id=settings.llm_adapter_id, refresh_s=settings.llm_adapter_refresh_s),
         fewshot=FewShotSelector(store=store),
     )
+    if settings.engine == "hybrid":
+        from services.extract.hybrid import HybridEngine
+
+        return HybridEngine(RulesEngine(), llm)
+    return llm
 
 
 def _adapter_check(check: Callable[[], Awaitable[str | None]]) -> Callable[[], Awaitable[None]]:
@@ -154,15 +162,14 @@ def build_service(
             store=runtime.store, configured_id=settings.llm_adapter_id, refresh_s=settings.llm_adapter_refresh_s
         )
         engine = build_engine(settings, store=runtime.store, adapters=adapters)
-        if settings.engine == "llm":
+        if settings.engine != "rules":
             register_adapter_updates(runtime, settings, adapters)
-            backend = getattr(engine, "backend", None)
+            llm: Any = getattr(engine, "llm", engine)  # the hybrid engine holds the llm engine
+            backend = getattr(llm, "backend", None)
             if backend is not None:
                 from services.extract.llm.metered import MeteredBackend
 
-                engine.backend = MeteredBackend(  # type: ignore[attr-defined]
-                    backend, runtime.metrics, runtime.name, runtime.telemetry.tracer
-                )
+                llm.backend = MeteredBackend(backend, runtime.metrics, runtime.name, runtime.telemetry.tracer)
             close = getattr(engine, "close", None)
             if close is not None:
                 runtime.on_stop.append(close)

@@ -21,7 +21,11 @@ class ExtractSettings(Settings):
     """Which engine answers, and how the LLM is reached."""
 
     service_name: str = "extract"
-    engine: Literal["rules", "llm"] = Field(default="rules", description="Extraction engine: rules or llm.")
+    engine: Literal["rules", "llm", "hybrid"] = Field(
+        default="rules",
+        description="Extraction engine: rules (milliseconds, the default), llm, or hybrid (rules completed by "
+        "grounded llm values, disagreements flagged for review).",
+    )
     llm_url: str | None = Field(
         default=None,
         description="TGI, vLLM or llama-cpp-python endpoint, e.g. http://tgi:80. Unset with engine llm: "
@@ -105,7 +109,7 @@ class ExtractSettings(Settings):
     def records_per_batch(self) -> int:
         """Batch size for the engine: rules take milliseconds; LLM records (in order within a partition,
         a whole batch possibly in one) must all finish inside max.poll.interval.ms even at full budget."""
-        if self.engine != "llm":
+        if self.engine == "rules":
             return self.consumer_batch_max
         poll_s = self.kafka_max_poll_interval_ms / 1000
         return max(1, min(self.consumer_batch_max, int(poll_s // self.llm_total_budget_s) - 1))
