@@ -14,7 +14,9 @@ from services.cli_support import UserError, console, read_json_text
 
 def eval_command(
     threads_dir: Annotated[Path, typer.Argument(help="Folder of <id>/thread.mbox + <id>/expected.json (SPEC.md §2).")],
-    engine: Annotated[str, typer.Option("--engine", help="rules, llm, baseline or all.")] = "all",
+    engine: Annotated[
+        str, typer.Option("--engine", help="rules, llm, hybrid, baseline (comma list) or all.")
+    ] = "all",
     compare: Annotated[Path | None, typer.Option("--compare", help="An earlier metrics.json to diff against.")] = None,
     out: Annotated[Path, typer.Option("--out", help="Folder for metrics.json, report.md and PNG plots.")] = Path(
         "eval-report"
@@ -31,7 +33,10 @@ def eval_command(
         int, typer.Option(help="Threads whose summaries SemScore embeds (0: all; embedding is the slow part).")
     ] = 100,
 ) -> None:
-    """Score engines on labelled threads; `all` = rules + baseline, plus llm when QUOTEFLOW_LLM_URL is set."""
+    """Score engines on labelled threads; `all` = rules + baseline, plus llm when QUOTEFLOW_LLM_URL is set.
+
+    llm and hybrid without QUOTEFLOW_LLM_URL run on the embedded CPU model (tens of seconds per thread).
+    """
     from services.trainer.evaluation.report import write_report
     from services.trainer.evaluation.runner import ENGINES, EvalError, evaluate
     from services.trainer.synth.layout import LayoutError
@@ -77,7 +82,7 @@ def _engines(choice: str, known: tuple[str, ...]) -> list[str]:
     names = [c.strip() for c in choice.split(",") if c.strip()]
     for name in names:
         if name not in known:
-            raise UserError(f"unknown engine {name!r}: choose rules, llm, baseline or all")
+            raise UserError(f"unknown engine {name!r}: choose rules, llm, hybrid, baseline or all")
     return names
 
 

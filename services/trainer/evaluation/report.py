@@ -8,7 +8,7 @@ from typing import Any
 
 from services.trainer.evaluation.metrics import FIELD_NAMES
 
-ENGINE_COLOURS = {"rules": "#1f77b4", "llm": "#2ca02c", "baseline": "#7f7f7f"}
+ENGINE_COLOURS = {"rules": "#1f77b4", "llm": "#2ca02c", "hybrid": "#9467bd", "baseline": "#7f7f7f"}
 
 
 def write_report(metrics: dict[str, Any], out_dir: Path) -> dict[str, Path]:

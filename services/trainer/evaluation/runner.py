@@ -25,8 +25,9 @@ from services.trainer.evaluation.metrics import key_fact_f1
 from services.trainer.synth.layout import ThreadCase, assemble_case, case_dirs, load_case
 from shared.events import KeyFacts, NormalizedThread
 
-ENGINES = ("rules", "llm", "baseline")
+ENGINES = ("rules", "llm", "hybrid", "baseline")
 OFFLINE_ENGINES = ("rules", "baseline")
+LLM_ENGINES = ("llm", "hybrid")
 
 
 class EvalError(Exception):
@@ -156,18 +157,27 @@ def run_offline(
 # --------------------------------------------------------------------------- llm engine (this process)
 
 
-async def run_llm(outcomes: list[CaseOutcome], concurrency: int, on_done: Callable[[], None] | None = None) -> str:
-    """Run the configured LLM engine on every case; returns the model description."""
+async def run_llm(
+    outcomes: list[CaseOutcome],
+    concurrency: int,
+    on_done: Callable[[], None] | None = None,
+    *,
+    name: str = "llm",
+) -> str:
+    """Run the LLM engine ``name`` (llm or hybrid) on every case; returns the model description.
+
+    Without QUOTEFLOW_LLM_URL the engine starts the embedded CPU model (llamacpp), one request at a time.
+    """
     from services.extract.main import build_engine
     from services.extract.settings import ExtractSettings
 
     settings = ExtractSettings()
-    if not settings.llm_url:
-        raise EvalError("the llm engine needs QUOTEFLOW_LLM_URL (the TGI endpoint)")
     try:
-        engine = build_engine(settings.model_copy(update={"engine": "llm"}))
+        engine = build_engine(settings.model_copy(update={"engine": name}))
     except Exception as exc:
-        raise EvalError(f"cannot start the llm engine: {exc}") from exc
+        raise EvalError(f"cannot start the {name} engine: {exc}") from exc
+    if not settings.llm_url:
+        concurrency = 1  # one CPU model: requests would only queue
     semaphore = asyncio.Semaphore(max(1, concurrency))
     model: list[str] = []
 
@@ -181,16 +191,16 @@ async def run_llm(outcomes: list[CaseOutcome], concurrency: int, on_done: Callab
                 result = await engine.extract(thread)
                 if result.model and not model:
                     model.append(result.model + (f" + {result.adapter_id}" if result.adapter_id else ""))
-                outcome.predictions["llm"] = Prediction(
-                    engine="llm",
+                outcome.predictions[name] = Prediction(
+                    engine=name,
                     facts=result.facts,
                     summary=result.summary or "",
                     tags=list(result.tags or []),
                     seconds=time.perf_counter() - started,
                 )
             except Exception as exc:
-                outcome.predictions["llm"] = Prediction(
-                    engine="llm",
+                outcome.predictions[name] = Prediction(
+                    engine=name,
                     facts=None,
                     seconds=time.perf_counter() - started,
                     error=f"{type(exc).__name__}: {exc}",
@@ -204,7 +214,7 @@ async def run_llm(outcomes: list[CaseOutcome], concurrency: int, on_done: Callab
         maybe = close()
         if asyncio.iscoroutine(maybe):
             await maybe
-    return model[0] if model else "llm"
+    return model[0] if model else name
 
 
 # --------------------------------------------------------------------------- scoring
@@ -290,7 +300,8 @@ def evaluate(
     workers = workers if workers is not None else max(1, os.cpu_count() or 1)
     started = time.perf_counter()
     offline = [e for e in engines if e in OFFLINE_ENGINES]
-    tick = progress(len(dirs) * (1 + ("llm" in engines))) if progress else None
+    llm_engines = [e for e in engines if e in LLM_ENGINES]
+    tick = progress(len(dirs) * (1 + len(llm_engines))) if progress else None
     engine_seconds: dict[str, float] = {}
     loaded: list[Any] = []
     loader: threading.Thread | None = None
@@ -313,11 +324,11 @@ def evaluate(
     outcomes = run_offline(dirs, offline, workers, tick, after_fork=start_loading_similarity)
     if offline:
         engine_seconds["offline"] = time.perf_counter() - t0
-    llm_model = None
-    if "llm" in engines:
+    llm_models: dict[str, str] = {}
+    for name in llm_engines:
         t1 = time.perf_counter()
-        llm_model = asyncio.run(run_llm(outcomes, llm_concurrency, tick))
-        engine_seconds["llm"] = time.perf_counter() - t1
+        llm_models[name] = asyncio.run(run_llm(outcomes, llm_concurrency, tick, name=name))
+        engine_seconds[name] = time.perf_counter() - t1
     similarity = None
     similarity_description = "not computed (--no-semantic)"
     if semantic:
@@ -331,8 +342,8 @@ def evaluate(
     judge_inputs: dict[str, list[tuple[str, str, str]]] = {}
     for engine in engines:
         results[engine], judge_inputs[engine] = score_engine(outcomes, engine, similarity, semscore_sample)
-    if llm_model:
-        results["llm"]["model"] = llm_model
+    for name, model in llm_models.items():
+        results[name]["model"] = model
     judge_status = "skipped: --no-judge"
     if judge:
         from services.trainer.evaluation.judge import judge_summaries

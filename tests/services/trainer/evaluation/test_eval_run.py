@@ -13,6 +13,8 @@ from services.trainer.evaluation.report import write_report
 from services.trainer.evaluation.runner import EvalError, compare, evaluate
 from services.trainer.synth.layout import assemble_case_sync, load_cases
 from services.trainer.synth.writer import write_dataset
+from shared.events import KeyFacts
+from tests.support.tgi_server import TgiTestServer, serving_in_thread
 
 
 @pytest.fixture(scope="module")
@@ -61,9 +63,18 @@ def test_unknown_engine_and_empty_dir_are_clear_errors(tmp_path: Path) -> None:
         evaluate(tmp_path, ["rules"])
 
 
-def test_llm_engine_without_endpoint_says_so(threads: Path) -> None:
-    with pytest.raises(EvalError, match="QUOTEFLOW_LLM_URL"):
-        evaluate(threads, ["llm"], workers=1, limit=2, semantic=False)
+def test_llm_and_hybrid_engines_are_scored_beside_rules(threads: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Over a TGI server (the test server); without QUOTEFLOW_LLM_URL they would start the embedded CPU model."""
+    answer = json.dumps(KeyFacts().model_dump(mode="json"))  # a model that finds nothing: hybrid keeps the rules
+    with serving_in_thread(TgiTestServer(default_text=answer)) as url:
+        monkeypatch.setenv("QUOTEFLOW_LLM_URL", url)
+        monkeypatch.setenv("QUOTEFLOW_LLM_FLAVOUR", "tgi")
+        run = evaluate(threads, ["rules", "llm", "hybrid"], workers=1, limit=3, semantic=False, judge=False)
+    engines = run.metrics["engines"]
+    assert engines["llm"]["model"] == engines["hybrid"]["model"] == "google/gemma-2-2b-it"
+    assert engines["llm"]["key_fact_f1"]["f1"] < engines["rules"]["key_fact_f1"]["f1"]
+    assert engines["hybrid"]["key_fact_f1"] == engines["rules"]["key_fact_f1"]
+    assert engines["llm"]["errors"] == engines["hybrid"]["errors"] == 0
 
 
 def test_cli_eval_and_compare(threads: Path, tmp_path: Path) -> None:

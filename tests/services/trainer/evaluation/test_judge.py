@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,7 +14,7 @@ from services.trainer.evaluation.llm import JsonChat
 from services.trainer.evaluation.runner import evaluate
 from services.trainer.synth.writer import write_dataset
 from shared.events import KeyFacts, LineItem
-from tests.support.tgi_server import RecordedRequest, Reply, TgiTestServer
+from tests.support.tgi_server import RecordedRequest, Reply, TgiTestServer, serving_in_thread
 
 
 def judge_responder(request: RecordedRequest) -> Reply:
@@ -59,26 +57,8 @@ def test_split_sentences() -> None:
 
 @pytest.fixture
 def judge_server() -> Iterator[str]:
-    """The test server on its own event loop in a thread, for code that calls asyncio.run itself."""
-    loop = asyncio.new_event_loop()
-    server = TgiTestServer(responder=judge_responder)
-    ready = threading.Event()
-
-    def serve() -> None:
-        asyncio.set_event_loop(loop)
-        loop.run_until_complete(server.start())
-        ready.set()
-        loop.run_forever()
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    ready.wait(10)
-    try:
-        yield server.url
-    finally:
-        asyncio.run_coroutine_threadsafe(server.stop(), loop).result(10)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(10)
+    with serving_in_thread(TgiTestServer(responder=judge_responder)) as url:
+        yield url
 
 
 def test_eval_runs_the_judge_when_an_llm_is_configured(
