@@ -67,6 +67,9 @@ COMPARED_FIELDS = (
 )
 COMPARED_ITEM_FIELDS = ("quantity", "unit_price", "currency", "discount_percent")
 PROMPT_SAFETY_TOKENS = 16
+# The summary answer is bounded by its schema (160 characters and six short tags): more tokens than this
+# can only be a model that does not stop, and on a CPU each costs ~0.1 s.
+SUMMARY_MAX_NEW_TOKENS = 320
 
 
 @dataclass
@@ -361,21 +364,20 @@ class _Asker:
 
     async def __call__(self, prompt: Prompt, schema: dict[str, Any], parse: Callable[[str], T]) -> T:
         engine = self.engine
+        limit = self.max_new_tokens if prompt.task == "facts" else min(self.max_new_tokens, SUMMARY_MAX_NEW_TOKENS)
         text, finish_reason = await engine._generate(
-            prompt.turns, schema, self.adapter_id, self.info, self.max_new_tokens, self.deadline
+            prompt.turns, schema, self.adapter_id, self.info, limit, self.deadline
         )
         try:
             return parse(text)
         except InvalidAnswer as first:
             reason = first.reason
             if finish_reason == "length":
-                reason = f"{reason}; it was cut off at {self.max_new_tokens} tokens, so write shorter values"
+                reason = f"{reason}; it was cut off at {limit} tokens, so write shorter values"
         engine.stats.repairs += 1
         turns = repair_turns(prompt, text, reason, budget_tokens=self.budget)
         try:
-            repaired_text, _ = await engine._generate(
-                turns, schema, self.adapter_id, self.info, self.max_new_tokens, self.deadline
-            )
+            repaired_text, _ = await engine._generate(turns, schema, self.adapter_id, self.info, limit, self.deadline)
         except LlmRejectedError as exc:
             raise _Fallback(f"invalid LLM output ({reason}); the repair request was rejected: {exc}") from exc
         try:

