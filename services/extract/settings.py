@@ -47,6 +47,11 @@ class ExtractSettings(Settings):
         default=None, description="Bearer token of the inference server (vLLM --api-key), if it needs one."
     )
     llm_adapter_id: str | None = Field(default=None, description="LoRA adapter to use until the registry names one.")
+    llm_adapter: str | None = Field(
+        default=None,
+        description="Pin the adapter instead of following promotions: none for the base model, or an adapter "
+        "id the registry lists (refused otherwise). Unset: the promoted adapter.",
+    )
     llm_lora_adapters: list[str] | None = Field(
         default=None,
         description="Adapter ids the server was started with (TGI's LORA_ADAPTERS), for servers whose "
