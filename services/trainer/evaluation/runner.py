@@ -156,16 +156,27 @@ def run_offline(
 # --------------------------------------------------------------------------- llm engine (this process)
 
 
-async def run_llm(outcomes: list[CaseOutcome], concurrency: int, on_done: Callable[[], None] | None = None) -> str:
-    """Run the configured LLM engine on every case; returns the model description."""
+async def run_llm(
+    outcomes: list[CaseOutcome],
+    concurrency: int,
+    on_done: Callable[[], None] | None = None,
+    adapter: str | None = None,
+) -> str:
+    """Run the configured LLM engine on every case; returns the model description.
+
+    ``adapter``: ``none`` for the base model, an adapter id, or None for the promoted one.
+    """
     from services.extract.main import build_engine
     from services.extract.settings import ExtractSettings
 
     settings = ExtractSettings()
     if not settings.llm_url:
         raise EvalError("the llm engine needs QUOTEFLOW_LLM_URL (the TGI endpoint)")
+    update: dict[str, Any] = {"engine": "llm"}
+    if adapter is not None:
+        update["llm_adapter"] = adapter
     try:
-        engine = build_engine(settings.model_copy(update={"engine": "llm"}))
+        engine = build_engine(settings.model_copy(update=update))
     except Exception as exc:
         raise EvalError(f"cannot start the llm engine: {exc}") from exc
     semaphore = asyncio.Semaphore(max(1, concurrency))
@@ -279,6 +290,7 @@ def evaluate(
     semscore_sample: int | None = 100,
     llm_concurrency: int = 4,
     progress: Callable[[int], Callable[[], None]] | None = None,
+    llm_adapter: str | None = None,
 ) -> EvalRun:
     """Score the engines on threads_dir; ``progress(total)`` may return a per-thread callback."""
     unknown = [e for e in engines if e not in ENGINES]
@@ -316,7 +328,7 @@ def evaluate(
     llm_model = None
     if "llm" in engines:
         t1 = time.perf_counter()
-        llm_model = asyncio.run(run_llm(outcomes, llm_concurrency, tick))
+        llm_model = asyncio.run(run_llm(outcomes, llm_concurrency, tick, llm_adapter))
         engine_seconds["llm"] = time.perf_counter() - t1
     similarity = None
     similarity_description = "not computed (--no-semantic)"
