@@ -3,7 +3,8 @@
 Two sources, on purpose:
 
 - the store key ``adapters:promoted`` (the AdapterEvent JSON the trainer writes when it
-  promotes) is the truth: read on first use and re-read every ``llm_adapter_refresh_s``;
+  promotes) is the truth: read on first use and re-read every ``llm_adapter_refresh_s``
+  (by the service in the background too, so that it lands even when no thread arrives);
 - ``quoteflow.models.adapters`` events make a promotion take effect at once. Every
   worker must see every event, so each worker subscribes with a consumer group of its
   own (``quoteflow-extract-adapters-<host>-<pid>-<random>``) starting at ``latest``: the
@@ -83,6 +84,7 @@ class AdapterState:
     _loaded_at: float | None = field(default=None, repr=False)
     _wanted_from: tuple[str, AdapterEvent | None] = field(default=("settings", None), repr=False)
     _task: asyncio.Task[None] | None = field(default=None, repr=False)
+    _watcher: asyncio.Task[None] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         self.adapter_id = self.configured_id
@@ -144,13 +146,29 @@ class AdapterState:
                 await asyncio.shield(self._task)
         return self.adapter_id
 
+    def watch(self) -> None:
+        """Re-read the store every ``refresh_s`` in the background too, so that a promotion whose event
+        was missed lands within that time even when no thread arrives (the service starts this)."""
+        if self.store is None or self.pinned or self._watcher is not None:
+            return
+        self._watcher = asyncio.get_running_loop().create_task(self._watch(), name="adapter-watch")
+
+    async def _watch(self) -> None:
+        while True:
+            await asyncio.sleep(self.refresh_s)
+            try:
+                await self.refresh()
+            except Exception as exc:  # the store is down: the next read tries again
+                logger.warning("reading %s failed: %s: %s", PROMOTED_KEY, type(exc).__name__, exc)
+
     async def aclose(self) -> None:
-        """Stop a switch under way (its server is stopped by the switch)."""
-        task, self._task = self._task, None
-        if task is not None and not task.done():
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        """Stop watching and a switch under way (its server is stopped by the switch)."""
+        for task in (self._watcher, self._task):
+            if task is not None and not task.done():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._watcher = self._task = None
 
     def _use(self, adapter_id: str | None, source: str, event: AdapterEvent | None) -> None:
         self.wanted_id = adapter_id

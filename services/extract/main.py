@@ -278,6 +278,7 @@ def build_service(
             if adapters is not None:
                 if not adapters.pinned:
                     register_adapter_updates(runtime, settings, adapters)
+                    runtime.on_start.append(_watching(adapters))
                 runtime.on_stop.append(adapters.aclose)
                 if isinstance(adapters.switch, EmbeddedAdapterSwitch):
                     adapters.switch.on_outcome = _reload_metrics(runtime)
@@ -296,6 +297,13 @@ def build_service(
                 runtime.on_start.append(_adapter_check(check))
     register(runtime, settings, engine)
     return runtime
+
+
+def _watching(adapters: AdapterState) -> Callable[[], Awaitable[None]]:
+    async def start() -> None:
+        adapters.watch()
+
+    return start
 
 
 def _reload_metrics(runtime: ServiceRuntime) -> Callable[[str, float], None]:
