@@ -330,6 +330,10 @@ class EmbeddedAdapterSwitch:
                 logger.warning("could not re-read the server facts after starting the new server: %s", exc)
         return _Prepared(self.backend, llm, adapter_id, started, self)
 
+    def remember_failure(self, adapter: AdapterFile) -> None:
+        """An adapter that already failed to load (at start-up): not tried again until its file changes."""
+        self._failed[adapter.alias] = _fingerprint(adapter)
+
     def committed(self, prepared: _Prepared) -> None:
         seconds = self.clock() - prepared.started
         self.last_swap_s = seconds

@@ -202,6 +202,8 @@ def build_engine(
             switch = EmbeddedAdapterSwitch(
                 backend, data_dir=settings.data_dir, adapters_dir=adapters_dir, context_tokens=server.context_tokens
             )
+            for dropped in (f for f in files if f not in server.adapters):  # it did not load at start-up
+                switch.remember_failure(dropped)
     else:
         try:
             backend = build_backend(

@@ -195,7 +195,7 @@ async def test_promotion_and_rollback_reach_the_running_engine(
     adapters_dir = tmp_path / "adapters"
     monkeypatch.setenv("QUOTEFLOW_ADAPTERS_DIR", str(adapters_dir))
     trainer = Trainer(adapters_dir, data_dir / "models" / MODEL_FILE, store)
-    trainer.record("extract-v0", seed=0, broken=True)  # in service before, and llama.cpp refuses it
+    v0 = trainer.record("extract-v0", seed=0, broken=True)  # in service before, and llama.cpp refuses it
     settings = ExtractSettings(
         engine="llm",
         data_dir=data_dir,
@@ -225,6 +225,10 @@ async def test_promotion_and_rollback_reach_the_running_engine(
         assert "adapter 'extract-v0' does not load: tensor 'blk.0." in caplog.text
         assert "has incorrect shape (hint: maybe wrong base model?)" in caplog.text
         state.watch()  # as the service does: the store is re-read every second even when idle
+        await store.set(PROMOTED_KEY, v0.model_dump_json())  # the store names it too: not tried again
+        await until(lambda: state.wanted_id == "extract-v0", 10, "reading adapters:promoted")
+        assert await state.settled() is None and backend.servers == [first]
+        assert "embedded LLM server with adapter extract-v0 failed" not in caplog.text
 
         # 2. Promotion through the store: the running engine serves the new adapter within the refresh window.
         await trainer.promote("extract-v1", seed=1)
@@ -232,7 +236,8 @@ async def test_promotion_and_rollback_reach_the_running_engine(
         v1: EmbeddedLlm = backend.server
         assert v1 is not first and await listed(backend.base_url) == [BASE_ALIAS, "extract-v1"]
         assert first.alive()  # draining: requests already on their way to it still finish
-        assert await greedy(v1.url, "extract-v1") != await greedy(v1.url, BASE_ALIAS)  # the LoRA is applied
+        # The LoRA is applied: greedy text differs from the base model's (each server has its model loaded).
+        assert await greedy(v1.url, "extract-v1") != await greedy(first.url, BASE_ALIAS)
 
         recorder.sent.clear()
         result = await engine.extract(english_thread())
