@@ -264,9 +264,10 @@ class _Prepared:
     fresh: bool = True
 
     def commit(self) -> None:
-        if self.llm is not self.backend.server:
+        swapped = self.llm is not self.backend.server
+        if swapped:
             self.backend.promote(self.llm)
-        self.switch.committed(self)
+        self.switch.committed(self, swapped=swapped)
 
     async def discard(self) -> None:
         if self.fresh:
@@ -334,7 +335,9 @@ class EmbeddedAdapterSwitch:
         """An adapter that already failed to load (at start-up): not tried again until its file changes."""
         self._failed[adapter.alias] = _fingerprint(adapter)
 
-    def committed(self, prepared: _Prepared) -> None:
+    def committed(self, prepared: _Prepared, *, swapped: bool = True) -> None:
+        if not swapped:  # the server in service already had it
+            return
         seconds = self.clock() - prepared.started
         self.last_swap_s = seconds
         if prepared.adapter_id is not None:

@@ -87,7 +87,10 @@ class ExtractSettings(Settings):
         default=300.0, gt=0, description="How long server facts (/info: limits, adapters) are trusted."
     )
     llm_adapter_refresh_s: float = Field(
-        default=60.0, gt=0, description="Re-read the promoted adapter from the store at most this often."
+        default=30.0,
+        gt=0,
+        description="Re-read the promoted adapter from the store this often (in the background too): "
+        "a promotion whose event a worker missed still lands within it.",
     )
 
     @model_validator(mode="after")
