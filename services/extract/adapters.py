@@ -3,7 +3,8 @@
 Two sources, on purpose:
 
 - the store key ``adapters:promoted`` (the AdapterEvent JSON the trainer writes when it
-  promotes) is the truth: read on first use and re-read every ``llm_adapter_refresh_s``;
+  promotes) is the truth: read on first use and re-read every ``llm_adapter_refresh_s``
+  (by the service in the background too, so that it lands even when no thread arrives);
 - ``quoteflow.models.adapters`` events make a promotion take effect at once. Every
   worker must see every event, so each worker subscribes with a consumer group of its
   own (``quoteflow-extract-adapters-<host>-<pid>-<random>``) starting at ``latest``: the
@@ -12,10 +13,19 @@ Two sources, on purpose:
 
 A promoted event switches to its adapter; a not-promoted event for the adapter in
 service rolls back to ``previous_adapter_id``; any other not-promoted event changes nothing.
+
+With a :class:`AdapterSwitch` (the embedded llama-cpp-python server, which must be restarted
+to load another adapter) a change is *wanted* first: the switch starts a server with the new
+adapter in the background while the current one keeps answering, and only once it answers
+does :attr:`AdapterState.adapter_id` (what the engine sends) change, in the same step as the
+server requests go to. A switch that fails keeps the adapter in service. A pinned state
+(``--adapter``, ``QUOTEFLOW_LLM_ADAPTER``) follows neither the store nor the events.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import os
 import socket
@@ -23,6 +33,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from faststream.kafka.annotations import KafkaMessage
 from pydantic import ValidationError
@@ -40,6 +51,22 @@ logger = logging.getLogger(__name__)
 PROMOTED_KEY = "adapters:promoted"
 
 
+class PreparedSwitch(Protocol):
+    """A server ready with the wanted adapter: :meth:`commit` puts it in service (synchronously), or discard it."""
+
+    def commit(self) -> None: ...
+
+    async def discard(self) -> None: ...
+
+
+class AdapterSwitch(Protocol):
+    """Gets an adapter (None: the base model) onto the inference server before extract asks for it."""
+
+    async def prepare(self, adapter_id: str | None) -> PreparedSwitch | None:
+        """A prepared switch, or None when the adapter cannot be served (the switch says why)."""
+        ...
+
+
 @dataclass
 class AdapterState:
     """The adapter extract should use now; ``None`` means the base model."""
@@ -51,20 +78,32 @@ class AdapterState:
     adapter_id: str | None = None
     source: str = "settings"
     event: AdapterEvent | None = None
+    pinned: bool = False
+    switch: AdapterSwitch | None = None
+    wanted_id: str | None = None
     _loaded_at: float | None = field(default=None, repr=False)
+    _wanted_from: tuple[str, AdapterEvent | None] = field(default=("settings", None), repr=False)
+    _task: asyncio.Task[None] | None = field(default=None, repr=False)
+    _watcher: asyncio.Task[None] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         self.adapter_id = self.configured_id
+        self.wanted_id = self.configured_id
+        self._wanted_from = (self.source, self.event)
 
     async def current(self) -> str | None:
         """The adapter id, re-reading the store when the last read is older than ``refresh_s``."""
-        if self.store is not None and (self._loaded_at is None or self.clock() - self._loaded_at >= self.refresh_s):
+        if (
+            not self.pinned
+            and self.store is not None
+            and (self._loaded_at is None or self.clock() - self._loaded_at >= self.refresh_s)
+        ):
             await self.refresh()
         return self.adapter_id
 
     async def refresh(self) -> None:
         """Read ``adapters:promoted``; a missing or malformed key keeps what we have (and says so)."""
-        if self.store is None:
+        if self.store is None or self.pinned:
             return
         raw = await self.store.get(PROMOTED_KEY)
         self._loaded_at = self.clock()
@@ -75,27 +114,92 @@ class AdapterState:
         except ValidationError as exc:
             logger.error("ignoring malformed %s in the store: %s", PROMOTED_KEY, str(exc)[:300])
             return
-        if event.promoted and event.adapter_id != self.adapter_id:
-            logger.info("promoted adapter from the store: %s (was %s)", event.adapter_id, self.adapter_id)
+        if event.promoted and event.adapter_id != self.wanted_id:
+            logger.info("promoted adapter from the store: %s (was %s)", event.adapter_id, self.wanted_id)
         if event.promoted:
             self._use(event.adapter_id, "store", event)
 
     def apply(self, event: AdapterEvent) -> bool:
-        """Take an event from the adapters topic; True when the adapter in use changed."""
-        before = self.adapter_id
+        """Take an event from the adapters topic; True when the adapter wanted changed."""
+        if self.pinned:
+            logger.info("adapter event for %s ignored: the adapter is pinned to %s", event.adapter_id, self.adapter_id)
+            return False
+        before = self.wanted_id
         if event.promoted:
             self._use(event.adapter_id, "event", event)
-        elif event.adapter_id == self.adapter_id:
+        elif event.adapter_id == self.wanted_id:
             logger.warning(
                 "adapter %s withdrawn (%s); back to %s", event.adapter_id, event.reason, event.previous_adapter_id
             )
             self._use(event.previous_adapter_id, "event", event)
-        return self.adapter_id != before
+        return self.wanted_id != before
+
+    @property
+    def switching(self) -> bool:
+        """A switch to :attr:`wanted_id` is under way."""
+        return self._task is not None and not self._task.done()
+
+    async def settled(self) -> str | None:
+        """Wait for a switch under way; the adapter in service then."""
+        if self._task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.shield(self._task)
+        return self.adapter_id
+
+    def watch(self) -> None:
+        """Re-read the store every ``refresh_s`` in the background too, so that a promotion whose event
+        was missed lands within that time even when no thread arrives (the service starts this)."""
+        if self.store is None or self.pinned or self._watcher is not None:
+            return
+        self._watcher = asyncio.get_running_loop().create_task(self._watch(), name="adapter-watch")
+
+    async def _watch(self) -> None:
+        while True:
+            await asyncio.sleep(self.refresh_s)
+            try:
+                await self.refresh()
+            except Exception as exc:  # the store is down: the next read tries again
+                logger.warning("reading %s failed: %s: %s", PROMOTED_KEY, type(exc).__name__, exc)
+
+    async def aclose(self) -> None:
+        """Stop watching and a switch under way (its server is stopped by the switch)."""
+        for task in (self._watcher, self._task):
+            if task is not None and not task.done():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._watcher = self._task = None
 
     def _use(self, adapter_id: str | None, source: str, event: AdapterEvent | None) -> None:
-        self.adapter_id = adapter_id
-        self.source = source
-        self.event = event
+        self.wanted_id = adapter_id
+        self._wanted_from = (source, event)
+        if self.switch is None or adapter_id == self.adapter_id:
+            self.adapter_id = adapter_id
+            self.source = source
+            self.event = event
+            return
+        if not self.switching:
+            self._task = asyncio.get_running_loop().create_task(self._reconcile(), name="adapter-switch")
+
+    async def _reconcile(self) -> None:
+        """Switch until the adapter in service is the one wanted, or the switch refuses it."""
+        assert self.switch is not None
+        while self.wanted_id != self.adapter_id:
+            target = self.wanted_id
+            try:
+                prepared = await self.switch.prepare(target)
+            except Exception:
+                logger.exception("switching to adapter %s failed; %s stays in service", target, self.adapter_id)
+                return
+            if prepared is None:
+                return  # refused or failed: the switch said why; the adapter in service stays
+            if self.wanted_id != target:  # wanted changed meanwhile (a rollback during a promotion)
+                await prepared.discard()
+                continue
+            prepared.commit()
+            self.adapter_id = target
+            self.source, self.event = self._wanted_from
+            logger.info("extract now uses adapter %s", target or "none (the base model)")
 
 
 def worker_group_id() -> str:
@@ -123,7 +227,7 @@ def register_adapter_updates(runtime: ServiceRuntime, settings: ExtractSettings,
 
     async def process(delivery: Delivery) -> None:
         event = parse_event(AdapterEvent, delivery.body)
-        if state.apply(event):
+        if state.apply(event) and not state.switching:
             logger.info("extract now uses adapter %s", state.adapter_id)
 
     return group_id

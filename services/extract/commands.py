@@ -21,6 +21,15 @@ def extract(
     engine: Annotated[
         str | None, typer.Option("--engine", help="rules, llm or hybrid (default: QUOTEFLOW_ENGINE, else rules)")
     ] = None,
+    adapter: Annotated[
+        str | None,
+        typer.Option(
+            "--adapter",
+            metavar="ID|none",
+            help="llm engine: `none` asks the base model even if an adapter is promoted, an id asks that "
+            "adapter from the registry (default: QUOTEFLOW_LLM_ADAPTER, else the promoted one)",
+        ),
+    ] = None,
 ) -> None:
     """Print facts, summary and tags of each thread as JSON (SPEC.md §2), without a broker.
 
@@ -34,11 +43,17 @@ def extract(
     if engine not in (None, "rules", "llm", "hybrid"):
         raise UserError(f"unknown engine {engine!r}: choose rules, llm or hybrid")
     settings = ExtractSettings()
+    chosen_engine = engine or settings.engine
+    if adapter is not None and chosen_engine == "rules":
+        raise UserError("--adapter chooses the llm engine's adapter: add --engine llm (or hybrid)")
     ingest_settings = IngestSettings()
     files = read_mail_inputs(paths)
     if not files:
         raise UserError("no .eml, .mbox or maildir found")
-    chosen = build_engine(settings.model_copy(update={"engine": engine or settings.engine}))
+    update: dict[str, object] = {"engine": chosen_engine}
+    if adapter is not None:
+        update["llm_adapter"] = adapter
+    chosen = build_engine(settings.model_copy(update=update))
     try:
         _extract_files(chosen, files, ingest_settings)
     finally:

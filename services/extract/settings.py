@@ -51,6 +51,11 @@ class ExtractSettings(Settings):
         default=None, description="Bearer token of the inference server (vLLM --api-key), if it needs one."
     )
     llm_adapter_id: str | None = Field(default=None, description="LoRA adapter to use until the registry names one.")
+    llm_adapter: str | None = Field(
+        default=None,
+        description="Pin the adapter instead of following promotions: none for the base model, or an adapter "
+        "id the registry lists (refused otherwise). Unset: the promoted adapter.",
+    )
     llm_lora_adapters: list[str] | None = Field(
         default=None,
         description="Adapter ids the server was started with (TGI's LORA_ADAPTERS), for servers whose "
@@ -86,7 +91,10 @@ class ExtractSettings(Settings):
         default=300.0, gt=0, description="How long server facts (/info: limits, adapters) are trusted."
     )
     llm_adapter_refresh_s: float = Field(
-        default=60.0, gt=0, description="Re-read the promoted adapter from the store at most this often."
+        default=30.0,
+        gt=0,
+        description="Re-read the promoted adapter from the store this often (in the background too): "
+        "a promotion whose event a worker missed still lands within it.",
     )
 
     @model_validator(mode="after")

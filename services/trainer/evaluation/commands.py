@@ -30,6 +30,15 @@ def eval_command(
     semscore_sample: Annotated[
         int, typer.Option(help="Threads whose summaries SemScore embeds (0: all; embedding is the slow part).")
     ] = 100,
+    adapter: Annotated[
+        str | None,
+        typer.Option(
+            "--adapter",
+            metavar="ID|none",
+            help="llm engine: `none` scores the base model even if an adapter is promoted, an id that adapter "
+            "from the registry (default: QUOTEFLOW_LLM_ADAPTER, else the promoted one).",
+        ),
+    ] = None,
 ) -> None:
     """Score engines on labelled threads; `all` = rules + baseline, plus llm when QUOTEFLOW_LLM_URL is set.
 
@@ -40,6 +49,8 @@ def eval_command(
     from services.trainer.synth.layout import LayoutError
 
     engines = _engines(engine, ENGINES)
+    if adapter is not None:
+        _check_adapter(adapter, engines)
     old = _load_old(compare) if compare else None
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -61,6 +72,7 @@ def eval_command(
                 judge_sample=judge_sample,
                 semscore_sample=semscore_sample or None,
                 progress=progress,
+                llm_adapter=adapter,
             )
         except (EvalError, LayoutError) as exc:
             raise UserError(str(exc)) from exc
@@ -82,6 +94,17 @@ def _engines(choice: str, known: tuple[str, ...]) -> list[str]:
         if name not in known:
             raise UserError(f"unknown engine {name!r}: choose rules, llm, hybrid, baseline or all")
     return names
+
+
+def _check_adapter(adapter: str, engines: list[str]) -> None:
+    """Refuse an ``--adapter`` without the llm engine, or one the registry does not have, before any scoring."""
+    from services.extract.main import adapter_choice
+    from services.extract.settings import ExtractSettings
+    from services.trainer.settings import TrainerSettings
+
+    if not {"llm", "hybrid"} & set(engines):
+        raise UserError("--adapter chooses the llm engine's adapter: add llm to --engine (e.g. --engine llm)")
+    adapter_choice(ExtractSettings(llm_adapter=adapter), TrainerSettings().adapters_dir)
 
 
 def _load_old(path: Path) -> dict[str, Any]:

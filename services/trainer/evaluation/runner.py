@@ -163,17 +163,22 @@ async def run_llm(
     on_done: Callable[[], None] | None = None,
     *,
     name: str = "llm",
+    adapter: str | None = None,
 ) -> str:
     """Run the LLM engine ``name`` (llm or hybrid) on every case; returns the model description.
 
     Without QUOTEFLOW_LLM_URL the engine starts the embedded CPU model (llamacpp), one request at a time.
+    ``adapter``: ``none`` for the base model, an adapter id, or None for the promoted one.
     """
     from services.extract.main import build_engine
     from services.extract.settings import ExtractSettings
 
     settings = ExtractSettings()
+    update: dict[str, Any] = {"engine": name}
+    if adapter is not None:
+        update["llm_adapter"] = adapter
     try:
-        engine = build_engine(settings.model_copy(update={"engine": name}))
+        engine = build_engine(settings.model_copy(update=update))
     except Exception as exc:
         raise EvalError(f"cannot start the {name} engine: {exc}") from exc
     if not settings.llm_url:
@@ -289,6 +294,7 @@ def evaluate(
     semscore_sample: int | None = 100,
     llm_concurrency: int = 4,
     progress: Callable[[int], Callable[[], None]] | None = None,
+    llm_adapter: str | None = None,
 ) -> EvalRun:
     """Score the engines on threads_dir; ``progress(total)`` may return a per-thread callback."""
     unknown = [e for e in engines if e not in ENGINES]
@@ -327,7 +333,7 @@ def evaluate(
     llm_models: dict[str, str] = {}
     for name in llm_engines:
         t1 = time.perf_counter()
-        llm_models[name] = asyncio.run(run_llm(outcomes, llm_concurrency, tick, name=name))
+        llm_models[name] = asyncio.run(run_llm(outcomes, llm_concurrency, tick, name=name, adapter=llm_adapter))
         engine_seconds[name] = time.perf_counter() - t1
     similarity = None
     similarity_description = "not computed (--no-semantic)"

