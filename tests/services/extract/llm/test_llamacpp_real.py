@@ -128,6 +128,11 @@ def make_engine(server: EmbeddedLlm, recorder: Recorder, **overrides: Any) -> Ll
         "llm_context_tokens": CONTEXT_TOKENS,
         "llm_backoff_s": 0.01,
         "llm_backoff_max_s": 0.05,
+        # Generous: these tests check the protocol, not speed (bench_extract_llm_real does), and CI's two
+        # cores may be shared; two answers of a few hundred grammar-constrained tokens each.
+        "llm_timeout_s": 300.0,
+        "llm_total_budget_s": 420.0,
+        "kafka_max_poll_interval_ms": 900_000,
     }
     values.update(overrides)
     settings = ExtractSettings(**values)
