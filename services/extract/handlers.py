@@ -10,7 +10,7 @@ from opentelemetry import trace
 
 from services.extract.burst import BatchPlan, plan_batch, position
 from services.extract.engine import Extraction, ExtractionEngine
-from services.extract.metrics import extract_metrics
+from services.extract.metrics import extract_metrics, track_llm_usage
 from services.extract.settings import ExtractSettings
 from shared import topics
 from shared.broker import subscriber_options
@@ -105,8 +105,15 @@ def register(runtime: ServiceRuntime, settings: ExtractSettings, engine: Extract
         with tracer.start_as_current_span("extract.engine") as span:
             span.set_attribute("quoteflow.engine", engine.name)
             span.set_attribute("quoteflow.thread.messages", len(thread.messages))
-            extraction = await engine.extract(thread)
+            with track_llm_usage() as usage:
+                extraction = await engine.extract(thread)
             if extraction.adapter_id:
                 span.set_attribute("quoteflow.llm.adapter_id", extraction.adapter_id)
+            if engine.name == "llm":
+                span.set_attribute("quoteflow.llm.calls", usage.calls)
+                span.set_attribute("quoteflow.llm.prompt_tokens", usage.prompt_tokens)
+                span.set_attribute("quoteflow.llm.generated_tokens", usage.generated_tokens)
+                if own_metrics is not None:
+                    own_metrics.observe_thread(service_name, usage)
         event = to_event(thread, extraction)
         await publish_event(publisher, event, key=thread.thread_id, tenant=thread.tenant)
