@@ -26,7 +26,7 @@ import json
 import logging
 import time
 import weakref
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -223,6 +223,12 @@ class Delivery:
 Process = Callable[[Delivery], Awaitable[None]]
 
 
+def batch_records(message: KafkaMessage) -> list[Any]:
+    """The aiokafka records of a fetched batch (one record for a subscriber without ``batch=True``)."""
+    raw = message.raw_message
+    return list(raw) if isinstance(raw, tuple | list) else [raw]
+
+
 @dataclass
 class MessageGuard:
     """Runs one subscriber's batches record by record, with retries, back-off and dead-lettering.
@@ -247,9 +253,11 @@ class MessageGuard:
         self.committer = OffsetCommitter(self.settings.commit_interval_ms / 1000)
         _COMMITTERS.setdefault(self.broker, []).append(self.committer)
 
-    async def run_batch(self, message: KafkaMessage, process: Process) -> None:
-        """Handle every record of a fetched batch (faststream ``batch=True`` subscriber)."""
-        records = message.raw_message if isinstance(message.raw_message, tuple) else (message.raw_message,)
+    async def run_batch(self, message: KafkaMessage, process: Process, records: Sequence[Any] | None = None) -> None:
+        """Handle every record of a fetched batch (faststream ``batch=True`` subscriber), or only ``records``
+        of it (the rest :meth:`hand_back`-ed, or lost to the partition's next fetch)."""
+        if records is None:
+            records = batch_records(message)
         by_partition: dict[TopicPartition, list[Any]] = {}
         for record in records:
             by_partition.setdefault(TopicPartition(record.topic, record.partition), []).append(record)
@@ -271,6 +279,17 @@ class MessageGuard:
         finally:
             if done is not None:
                 await self.committer.processed(consumer, done)
+
+    def hand_back(self, message: KafkaMessage, records: Sequence[Any]) -> None:
+        """Fetch ``records`` (the tail of their partitions in this batch) again in a later batch, unprocessed:
+        each partition is rewound to its first record among them. Nothing of theirs is committed."""
+        first: dict[TopicPartition, int] = {}
+        for record in records:
+            tp = TopicPartition(record.topic, record.partition)
+            first[tp] = min(first.get(tp, int(record.offset)), int(record.offset))
+        consumer = getattr(message, "consumer", None)
+        for tp, offset in first.items():
+            self._rewind(consumer, tp, offset)
 
     def _rewind(self, consumer: Any, tp: TopicPartition, offset: int) -> None:
         """Fetch the partition again from ``offset`` (the record to retry)."""

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 
 from faststream.kafka.annotations import KafkaMessage
+from opentelemetry import trace
 
+from services.extract.burst import BatchPlan, plan_batch, position
 from services.extract.engine import Extraction, ExtractionEngine
+from services.extract.metrics import extract_metrics, track_llm_usage
 from services.extract.settings import ExtractSettings
 from shared import topics
 from shared.broker import subscriber_options
-from shared.consumer import Delivery, MessageGuard, parse_event, publish_event
+from shared.consumer import Delivery, MessageGuard, batch_records, parse_event, publish_event
 from shared.events import FactsExtracted, KeyFacts, NormalizedThread
+from shared.ops import metrics_for
 from shared.service import ServiceRuntime
 
 logger = logging.getLogger(__name__)
@@ -54,9 +59,17 @@ def to_event(thread: NormalizedThread, extraction: Extraction) -> FactsExtracted
 
 
 def register(runtime: ServiceRuntime, settings: ExtractSettings, engine: ExtractionEngine) -> None:
-    """Subscribe extract to normalized threads on the runtime's broker."""
+    """Subscribe extract to normalized threads on the runtime's broker.
+
+    Each fetched batch is planned first (:mod:`services.extract.burst`): versions of a thread
+    superseded by a newer one in the batch are committed without an event, and past the LLM
+    time budget the rest of a partition is fetched again later.
+    """
     broker = runtime.broker
     tracer = runtime.telemetry.tracer
+    found = metrics_for(broker)
+    service_name, own_metrics = (found[0], extract_metrics(found[1].registry)) if found else ("extract", None)
+    turns = itertools.count()
     guard = MessageGuard(broker, settings, topics.THREADS_NORMALIZED, tracer, group_id=EXTRACT_GROUP)
     publisher = broker.publisher(
         topics.FACTS_EXTRACTED,
@@ -69,18 +82,39 @@ def register(runtime: ServiceRuntime, settings: ExtractSettings, engine: Extract
         topics.THREADS_NORMALIZED,
         title="threads.normalized",
         description="Normalized threads from ingest.",
-        **subscriber_options(settings, group_id=EXTRACT_GROUP, max_records=settings.records_per_batch()),
+        **subscriber_options(settings, group_id=EXTRACT_GROUP),
     )
     async def on_threads(bodies: list[bytes], msg: KafkaMessage) -> None:
-        await guard.run_batch(msg, process)
+        plan = plan_batch(batch_records(msg), max_extractions=settings.records_per_batch(), first_partition=next(turns))
+        if plan.handed_back:
+            guard.hand_back(msg, plan.handed_back)
 
-    async def process(delivery: Delivery) -> None:
-        thread = parse_event(NormalizedThread, delivery.body)
+        async def run(delivery: Delivery) -> None:
+            await process(plan, delivery)
+
+        await guard.run_batch(msg, run, records=plan.now)
+
+    async def process(plan: BatchPlan, delivery: Delivery) -> None:
+        where = position(delivery.record)
+        if (newer := plan.superseded.get(where)) is not None:
+            trace.get_current_span().set_attribute("quoteflow.extract.superseded_by_offset", newer[2])
+            logger.debug("%s[%d]@%d superseded by the version at offset %d", *where, newer[2])
+            if own_metrics is not None:
+                own_metrics.superseded.labels(service_name).inc()
+            return
+        thread = plan.threads.pop(where, None) or parse_event(NormalizedThread, delivery.body)
         with tracer.start_as_current_span("extract.engine") as span:
             span.set_attribute("quoteflow.engine", engine.name)
             span.set_attribute("quoteflow.thread.messages", len(thread.messages))
-            extraction = await engine.extract(thread)
+            with track_llm_usage() as usage:
+                extraction = await engine.extract(thread)
             if extraction.adapter_id:
                 span.set_attribute("quoteflow.llm.adapter_id", extraction.adapter_id)
+            if engine.name != "rules":
+                span.set_attribute("quoteflow.llm.calls", usage.calls)
+                span.set_attribute("quoteflow.llm.prompt_tokens", usage.prompt_tokens)
+                span.set_attribute("quoteflow.llm.generated_tokens", usage.generated_tokens)
+                if own_metrics is not None:
+                    own_metrics.observe_thread(service_name, usage)
         event = to_event(thread, extraction)
         await publish_event(publisher, event, key=thread.thread_id, tenant=thread.tenant)

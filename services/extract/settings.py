@@ -115,8 +115,12 @@ class ExtractSettings(Settings):
         return self
 
     def records_per_batch(self) -> int:
-        """Batch size for the engine: rules take milliseconds; LLM records (in order within a partition,
-        a whole batch possibly in one) must all finish inside max.poll.interval.ms even at full budget."""
+        """Extractions per fetched batch: rules take milliseconds; LLM extractions (in order within a partition,
+        a whole batch possibly in one) must all finish inside max.poll.interval.ms even at full budget.
+
+        The subscriber still fetches up to consumer_batch_max records, so that a burst of versions of one
+        thread lands in one batch and only the newest is extracted; past this many extractions the rest
+        of a partition is fetched again later (services/extract/burst.py)."""
         if self.engine == "rules":
             return self.consumer_batch_max
         poll_s = self.kafka_max_poll_interval_ms / 1000

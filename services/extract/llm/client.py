@@ -63,11 +63,13 @@ class GenerationRequest:
 
 @dataclass
 class Generation:
-    """The model's text and how it ended (``length`` means cut off by max_new_tokens)."""
+    """The model's text and how it ended (``length`` means cut off by max_new_tokens); token counts
+    as the server reports them (None: it did not)."""
 
     text: str
     finish_reason: str | None = None
     generated_tokens: int | None = None
+    prompt_tokens: int | None = None
 
 
 class InferenceBackend(Protocol):
@@ -458,6 +460,7 @@ class LlamaCppBackend:
             text=str(choices[0].get("text") or ""),
             finish_reason=choices[0].get("finish_reason"),
             generated_tokens=usage.get("completion_tokens"),
+            prompt_tokens=usage.get("prompt_tokens"),
         )
 
     async def close(self) -> None:
@@ -492,6 +495,7 @@ def _chat_generation(chat: Any) -> Generation:
         text=choice.message.content or "",
         finish_reason=choice.finish_reason,
         generated_tokens=getattr(usage, "completion_tokens", None) if usage else None,
+        prompt_tokens=getattr(usage, "prompt_tokens", None) if usage else None,
     )
 
 

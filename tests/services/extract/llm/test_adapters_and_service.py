@@ -131,6 +131,9 @@ async def test_service_extracts_with_the_promoted_adapter_and_switches_on_an_eve
             assert 'quoteflow_llm_requests_total{outcome="ok",service="extract"}' in metrics
             assert 'quoteflow_llm_tokens_total{direction="input",service="extract"}' in metrics
             assert "quoteflow_llm_latency_seconds_count" in metrics
+            # Per thread: two requests (the adapter's facts, then summary and tags), tokens counted.
+            assert 'quoteflow_extract_llm_calls_per_thread_sum{service="extract"} 2.0' in metrics
+            assert 'quoteflow_extract_llm_generated_tokens_per_thread_count{service="extract"} 1.0' in metrics
 
             # The worker's own group starts at "latest": repeat the event until its subscription has it.
             version = thread.version
