@@ -34,6 +34,8 @@ ADAPTER_GGUF = "adapter.gguf"
 PEFT_PREFIX = "base_model.model."
 LORA_SUFFIXES = {"lora_A.weight": "lora_a", "lora_B.weight": "lora_b"}
 # transformers model_type → the gguf package's architecture (unpermuted projections only).
+# The projections a LoRA may adapt (llama.cpp's names): attention q/k/v/output and the gated MLP.
+PROJECTIONS = ("attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down")
 GGUF_ARCHITECTURES = {"gemma3_text": "GEMMA3", "gemma3": "GEMMA3", "gemma2": "GEMMA2", "gemma": "GEMMA"}
 
 
@@ -67,8 +69,8 @@ def gguf_lora_name(peft_name: str, arch: Any, n_blocks: int) -> str:
     module = peft_name[: -len(suffix) - 1]
     module = module.removeprefix(PEFT_PREFIX).replace("model.language_model.", "model.")
     mapped = gguf.get_tensor_name_map(arch, n_blocks).get_name(module)
-    if mapped is None:
-        raise GgufExportError(f"{peft_name}: no GGUF tensor for {module}")
+    if mapped is None or mapped.rsplit(".", 1)[-1] not in PROJECTIONS:
+        raise GgufExportError(f"{peft_name}: no GGUF tensor for {module} among the projections {PROJECTIONS}")
     return f"{mapped}.weight.{lora}"
 
 
