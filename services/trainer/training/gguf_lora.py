@@ -130,6 +130,7 @@ class GgufCheck:
     samples: int
     max_new_tokens: int
     seconds: float = 0.0
+    compared_tokens: list[int] = field(default_factory=list)  # per prompt: PEFT's answer length (≤ max_new_tokens)
     mismatches: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
@@ -213,15 +214,36 @@ def check_gguf_lora(
     finally:
         llm.close()
     mismatches = [
-        {
-            "prompt": index,
-            "first_difference": next(
-                (i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b))
-            ),
-            "peft": tokenizer.decode(a),
-            "llama_cpp": tokenizer.decode(b),
-        }
+        _mismatch(model, tokenizer, index, encoded[index], a, b)
         for index, (a, b) in enumerate(zip(expected, got, strict=True))
         if a != b
     ]
-    return GgufCheck(not mismatches, len(encoded), max_new_tokens, round(time.perf_counter() - started, 3), mismatches)
+    return GgufCheck(
+        passed=not mismatches,
+        samples=len(encoded),
+        max_new_tokens=max_new_tokens,
+        seconds=round(time.perf_counter() - started, 3),
+        compared_tokens=[len(tokens) for tokens in expected],
+        mismatches=mismatches,
+    )
+
+
+def _mismatch(
+    model: Any, tokenizer: PreTrainedTokenizerBase, index: int, prompt: list[int], peft: list[int], llama: list[int]
+) -> dict[str, Any]:
+    """Where the answers part, and by how much PEFT preferred its token there (a near tie, or a broken file)."""
+    import torch
+
+    at = next((i for i, (x, y) in enumerate(zip(peft, llama, strict=False)) if x != y), min(len(peft), len(llama)))
+    detail: dict[str, Any] = {
+        "prompt": index,
+        "first_difference": at,
+        "peft": tokenizer.decode(peft),
+        "llama_cpp": tokenizer.decode(llama),
+    }
+    if at < len(peft) and at < len(llama):
+        with torch.no_grad():
+            ids = torch.tensor([prompt + peft[:at]], dtype=torch.long, device=model.device)
+            logits = model(input_ids=ids).logits[0, -1].float()
+        detail["peft_logit_margin"] = round(float(logits[peft[at]] - logits[llama[at]]), 4)
+    return detail

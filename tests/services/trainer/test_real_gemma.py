@@ -24,7 +24,7 @@ from rich.console import Console  # noqa: E402
 
 from services.trainer.training.chat import render_chat  # noqa: E402
 from services.trainer.training.data import Example, TrainingData  # noqa: E402
-from services.trainer.training.gguf_lora import ADAPTER_GGUF, check_gguf_lora, end_token_ids, peft_greedy  # noqa: E402
+from services.trainer.training.gguf_lora import ADAPTER_GGUF, end_token_ids, peft_greedy  # noqa: E402
 from services.trainer.training.model import load_base, resolve_base_model  # noqa: E402
 from services.trainer.training.packaged import SOURCE_FILE, base_gguf_for, ensure_hf_copy  # noqa: E402
 from services.trainer.training.progress import StageLoss, stage_progress  # noqa: E402
@@ -33,14 +33,14 @@ from services.trainer.training.run import export_formats  # noqa: E402
 from services.trainer.training.stages import train_stage, wrap_with_lora  # noqa: E402
 from tests.services.trainer.conftest import PackagedGemma  # noqa: E402
 
-pytestmark = [pytest.mark.integration, pytest.mark.train]
+# The first test also pays for the session's one GGUF → HF conversion; a busy 2-core machine needs the margin.
+pytestmark = [pytest.mark.integration, pytest.mark.train, pytest.mark.timeout(900)]
 
 RECIPE = RECIPES_DIR / "gemma3-270m-cpu.yaml"
 SAMPLES = [
     ("Please quote 20 units of the T-100 pump.", '{"product": "T-100 pump", "quantity": 20}'),
     ("We need 5 ball valves DN50, price in EUR.", '{"product": "ball valve DN50", "quantity": 5, "currency": "EUR"}'),
 ]
-PROMPT = SAMPLES[0][0]
 MAX_NEW_TOKENS = 16
 
 
@@ -77,6 +77,7 @@ def trained(packaged_gemma: PackagedGemma, tmp_path_factory: pytest.TempPathFact
             "warmup_ratio=0.0",
             "lr_scheduler_type=constant",
             "lora_dropout=0.0",
+            f"export.gguf_check_max_new_tokens={MAX_NEW_TOKENS}",
         ],
     )
     work = tmp_path_factory.mktemp("real-gemma")
@@ -131,27 +132,21 @@ def test_both_formats_are_written_and_llama_cpp_answers_like_peft(trained: Train
     gguf = formats["gguf"]
     assert gguf["required"] and gguf["exported"], gguf
     assert gguf["path"] == str(trained.folder / ADAPTER_GGUF)
-    assert gguf["check"]["passed"] and gguf["check"]["samples"] == len(SAMPLES)
+    check = gguf["check"]
+    assert check["passed"] and check["samples"] == len(SAMPLES) and check["max_new_tokens"] == MAX_NEW_TOKENS
+    assert check["compared_tokens"] == [MAX_NEW_TOKENS] * len(SAMPLES), check  # whole answers, not empty ones
     # r=8 on q/k/v/o of 18 layers, fp32: 737,280 numbers
     assert gguf["tensors"] == 18 * 4 * 2 and 2.9e6 < gguf["bytes"] < 3.0e6
     assert (trained.folder / ADAPTER_GGUF).stat().st_size == gguf["bytes"]
 
 
-def test_the_check_compares_what_the_adapter_changed(trained: Trained, packaged_gemma: PackagedGemma) -> None:
-    prompt = render_chat([{"role": "user", "content": PROMPT}], add_generation_prompt=True).text
+def test_the_adapter_changes_what_the_check_compared(trained: Trained) -> None:
+    """The greedy answer llama.cpp matched is the adapter's, not the base model's."""
+    prompt = render_chat([{"role": "user", "content": SAMPLES[0][0]}], add_generation_prompt=True).text
     ids = trained.tokenizer(prompt, add_special_tokens=False)["input_ids"]
     ends = end_token_ids(trained.tokenizer)
+    tuned = peft_greedy(trained.model, ids, MAX_NEW_TOKENS, ends)
     with trained.model.disable_adapter():
         base = peft_greedy(trained.model, ids, MAX_NEW_TOKENS, ends)
-    tuned = peft_greedy(trained.model, ids, MAX_NEW_TOKENS, ends)
-    assert tuned != base  # the adapter moves the answer, so agreeing with llama.cpp is not the base model agreeing
-    check = check_gguf_lora(
-        trained.model,
-        trained.tokenizer,
-        packaged_gemma.gguf,
-        trained.folder / ADAPTER_GGUF,
-        [prompt],
-        MAX_NEW_TOKENS,
-        threads=2,
-    )
-    assert check.passed, check.mismatches
+    assert tuned != base
+    assert trained.tokenizer.decode(tuned).startswith('{"product"')  # three steps already steer it to the JSON
