@@ -4,7 +4,8 @@ Each (mode, length) is measured in a fresh child process, so its peak RSS is its
 HF copy in ``QUOTEFLOW_DATA_DIR/models/``, built from the packaged GGUF on first use), LoRA r=8 on q/k/v/o,
 batch of one chat example whose user turn has ``tokens - answer`` tokens and whose model turn (the only
 labelled part, as in task tuning) has ``answer`` tokens. Timed: forward, backward and AdamW step, after one
-warm-up step; torch threads = usable cores.
+warm-up step; torch threads = usable cores (``BENCH_TORCH_THREADS`` overrides: on a machine other processes
+keep busy, 1 thread avoids OpenMP threads waiting on each other for a core and gives steadier ratios).
 
 - ``full``: ``model(**batch).loss`` — the head projects every position onto the 262k vocabulary;
 - ``answer_only``: :func:`services.trainer.training.answer_loss.answer_only_loss` — body on every position,
@@ -17,6 +18,7 @@ warm-up step; torch threads = usable cores.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -38,7 +40,7 @@ def _measure(mode: str, tokens: int, answer: int, steps: int, data_dir: str) -> 
     from services.trainer.training.packaged import ensure_hf_copy
     from shared.embedded_llm import usable_cores
 
-    torch.set_num_threads(usable_cores())
+    torch.set_num_threads(_threads(usable_cores()))
     torch.manual_seed(0)
     path = ensure_hf_copy(Path(data_dir))
     model = AutoModelForCausalLM.from_pretrained(str(path), dtype=torch.float32, attn_implementation="eager")
@@ -79,6 +81,10 @@ def _measure(mode: str, tokens: int, answer: int, steps: int, data_dir: str) -> 
     return {"s_per_sample": round(seconds, 3), "peak_rss_mb": round(peak_kb / 1024, 1), "first_loss": first_loss}
 
 
+def _threads(default: int) -> int:
+    return int(os.environ.get("BENCH_TORCH_THREADS") or default)
+
+
 def _child(mode: str, tokens: int, answer: int, steps: int, data_dir: Path) -> dict[str, float]:
     argv = [sys.executable, "-m", "bench.bench_train_step", "--child", mode, str(tokens), str(answer), str(steps)]
     argv.append(str(data_dir))
@@ -94,6 +100,7 @@ def _child(mode: str, tokens: int, answer: int, steps: int, data_dir: Path) -> d
 def run(quick: bool = False) -> dict[str, float | str]:
     """Both modes at each length; ratios full / answer-only."""
     from services.trainer.training.packaged import ensure_hf_copy
+    from shared.embedded_llm import usable_cores
     from shared.settings import Settings
 
     data_dir = Settings().data_dir.resolve()
@@ -101,6 +108,7 @@ def run(quick: bool = False) -> dict[str, float | str]:
     steps = 2 if quick else 3
     figures: dict[str, float | str] = {"model": "gemma-3-270m (packaged GGUF, fp32)", "lora": "r=8 q/k/v/o"}
     figures["answer_tokens"] = float(ANSWER_TOKENS)
+    figures["torch_threads"] = float(_threads(usable_cores()))
     for tokens in LENGTHS[:1] if quick else LENGTHS:
         measured = {mode: _child(mode, tokens, ANSWER_TOKENS, steps, data_dir) for mode in ("full", "answer_only")}
         if abs(measured["full"]["first_loss"] - measured["answer_only"]["first_loss"]) > 1e-3:
