@@ -20,9 +20,13 @@ greedily on the same prompt tokens; any difference in the generated tokens fails
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import sys
+import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -197,22 +201,27 @@ def check_gguf_lora(
     started = time.perf_counter()
     encoded = [list(tokenizer(prompt, add_special_tokens=False)["input_ids"]) for prompt in prompts]
     end_ids = end_token_ids(tokenizer)
-    expected = [peft_greedy(model, ids, max_new_tokens, end_ids) for ids in encoded]
     context = max(len(ids) for ids in encoded) + max_new_tokens + 8 if encoded else 512
-    llm = llama_cpp.Llama(
-        model_path=str(base_gguf),
-        lora_path=str(adapter_gguf),
-        n_ctx=context,
-        n_threads=threads,
-        n_threads_batch=threads,
-        n_gpu_layers=0,
-        seed=0,
-        verbose=False,
-    )
-    try:
-        got = [llama_greedy(llm, ids, max_new_tokens, end_ids) for ids in encoded]
-    finally:
-        llm.close()
+    with _native_stderr() as log:
+        try:
+            llm = llama_cpp.Llama(
+                model_path=str(base_gguf),
+                lora_path=str(adapter_gguf),
+                n_ctx=context,
+                n_threads=threads,
+                n_threads_batch=threads,
+                n_gpu_layers=0,
+                seed=0,
+                verbose=False,
+            )
+        except (RuntimeError, ValueError) as exc:
+            raise RuntimeError(f"{exc}: {_tail(log)}") from exc
+        try:
+            got = [llama_greedy(llm, ids, max_new_tokens, end_ids) for ids in encoded]
+        finally:
+            llm.close()
+    # After llama.cpp: a file it refuses fails in seconds, before the slower transformers generation.
+    expected = [peft_greedy(model, ids, max_new_tokens, end_ids) for ids in encoded]
     mismatches = [
         _mismatch(model, tokenizer, index, encoded[index], a, b)
         for index, (a, b) in enumerate(zip(expected, got, strict=True))
@@ -226,6 +235,27 @@ def check_gguf_lora(
         compared_tokens=[len(tokens) for tokens in expected],
         mismatches=mismatches,
     )
+
+
+@contextlib.contextmanager
+def _native_stderr() -> Iterator[Path]:
+    """llama.cpp logs from C to file descriptor 2 even when not verbose: into a temporary file instead."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.NamedTemporaryFile(prefix="quoteflow-llama-", suffix=".log") as log:
+        os.dup2(log.fileno(), 2)
+        try:
+            yield Path(log.name)
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
+def _tail(log: Path, chars: int = 2000) -> str:
+    try:
+        return log.read_text(encoding="utf-8", errors="replace")[-chars:].strip()
+    except OSError:
+        return ""
 
 
 def _mismatch(

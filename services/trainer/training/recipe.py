@@ -123,6 +123,11 @@ class Recipe(BaseModel):
         value = getattr(stage, name)
         return getattr(self, name) if value is None else value
 
+    def stage_max_steps(self, stage: StageRecipe) -> int | None:
+        """The recipe's max_steps caps every stage (``--max-steps``), also one with a budget of its own."""
+        caps = [steps for steps in (stage.max_steps, self.max_steps) if steps is not None]
+        return min(caps) if caps else None
+
 
 def _set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
     target: Any = data

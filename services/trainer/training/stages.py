@@ -88,7 +88,7 @@ def train_stage(
             f"stage {stage.name}: no examples in {', '.join(stage.datasets)}"
             + (f" that fit in {max_length} tokens" if skip and examples else "")
         )
-    max_steps = recipe.stage_value(stage, "max_steps")
+    max_steps = recipe.stage_max_steps(stage)
     args = TrainingArguments(
         output_dir=str(work_dir / stage.name),
         learning_rate=float(recipe.stage_value(stage, "learning_rate")),

@@ -145,8 +145,26 @@ def test_the_adapter_changes_what_the_check_compared(trained: Trained) -> None:
     prompt = render_chat([{"role": "user", "content": SAMPLES[0][0]}], add_generation_prompt=True).text
     ids = trained.tokenizer(prompt, add_special_tokens=False)["input_ids"]
     ends = end_token_ids(trained.tokenizer)
-    tuned = peft_greedy(trained.model, ids, MAX_NEW_TOKENS, ends)
+    tuned = peft_greedy(trained.model, ids, 8, ends)
     with trained.model.disable_adapter():
-        base = peft_greedy(trained.model, ids, MAX_NEW_TOKENS, ends)
+        base = peft_greedy(trained.model, ids, 8, ends)
     assert tuned != base
     assert trained.tokenizer.decode(tuned).startswith('{"product"')  # three steps already steer it to the JSON
+
+
+def test_a_gguf_that_answers_differently_fails_the_export(trained: Trained, tmp_path: Path) -> None:
+    """A wrong adapter.lora.alpha (100× PEFT's) makes llama.cpp answer differently: the file is set aside."""
+    import shutil
+
+    folder = tmp_path / "tampered"
+    shutil.copytree(trained.folder, folder, ignore=shutil.ignore_patterns("*.gguf"))
+    config = json.loads((folder / "adapter_config.json").read_text())
+    (folder / "adapter_config.json").write_text(json.dumps({**config, "lora_alpha": config["lora_alpha"] * 100}))
+    recipe = load_recipe(RECIPE, overrides=["export.gguf_check_max_new_tokens=4"])  # it parts at once
+    prompt = render_chat([{"role": "user", "content": SAMPLES[0][0]}], add_generation_prompt=True).text
+    formats = export_formats(trained.model, trained.tokenizer, recipe, folder, folder, trained.base_path, [prompt])
+    gguf = formats["gguf"]
+    assert gguf["required"] and not gguf["exported"] and "differently" in gguf["reason"]
+    assert not gguf["check"]["passed"] and gguf["check"]["mismatches"][0]["prompt"] == 0
+    assert "path" not in gguf and not (folder / ADAPTER_GGUF).exists()
+    assert (folder / "adapter.rejected.gguf").is_file()  # kept aside for a look, never served

@@ -56,6 +56,15 @@ def test_overrides_and_base_model_replace_recipe_values() -> None:
     assert recipe.model_name_or_path == "/models/gemma-2-2b-it"
 
 
+def test_the_recipe_max_steps_caps_stages_with_budgets_of_their_own() -> None:
+    recipe = load_recipe(RECIPES_DIR / "gemma3-270m-cpu.yaml")
+    assert [recipe.stage_max_steps(s) for s in recipe.stages] == [30, None, 45]
+    capped = load_recipe(RECIPES_DIR / "gemma3-270m-cpu.yaml", overrides=["max_steps=2"])
+    assert [capped.stage_max_steps(s) for s in capped.stages] == [2, 2, 2]
+    loose = load_recipe(RECIPES_DIR / "gemma3-270m-cpu.yaml", overrides=["max_steps=40"])
+    assert [loose.stage_max_steps(s) for s in loose.stages] == [30, 40, 40]
+
+
 def test_stage_values_fall_back_to_the_recipe() -> None:
     recipe = load_recipe(DEFAULT_RECIPE)
     domain, pit = recipe.stages[0], recipe.stages[1]
