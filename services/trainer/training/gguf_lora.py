@@ -198,10 +198,12 @@ def check_gguf_lora(
     """Greedy tokens of llama.cpp with the adapter must equal those of the PEFT model, prompt by prompt."""
     import llama_cpp
 
+    if not prompts:
+        raise ValueError("no prompts to compare llama.cpp and PEFT on: an unchecked GGUF is not kept")
     started = time.perf_counter()
     encoded = [list(tokenizer(prompt, add_special_tokens=False)["input_ids"]) for prompt in prompts]
     end_ids = end_token_ids(tokenizer)
-    context = max(len(ids) for ids in encoded) + max_new_tokens + 8 if encoded else 512
+    context = max(len(ids) for ids in encoded) + max_new_tokens + 8
     with _native_stderr() as log:
         try:
             llm = llama_cpp.Llama(
