@@ -144,6 +144,7 @@ def list_adapters() -> None:
     table.add_column("F1", justify="right")
     table.add_column("F1 before", justify="right")
     table.add_column("examples", justify="right")
+    table.add_column("formats", no_wrap=True)
     table.add_column("base model", overflow="fold")
     for event in sorted(state.adapters.values(), key=lambda e: e.created_at):
         status = (
@@ -158,9 +159,18 @@ def list_adapters() -> None:
             f"{f1:.4f}" if f1 is not None else "-",
             f"{baseline:.4f}" if baseline is not None else "-",
             str(event.dataset_size),
+            _formats_cell(state.formats.get(event.adapter_id, {})),
             Text(safe_text(event.base_model)),
         )
     console.print(table)
+
+
+def _formats_cell(formats: dict[str, object]) -> str:
+    """peft, peft+gguf (checked against PEFT), or peft with the GGUF refused."""
+    gguf = formats.get("gguf")
+    if not isinstance(gguf, dict) or not gguf.get("required"):
+        return "peft"
+    return "peft+gguf" if gguf.get("exported") else "peft [red](gguf refused)[/]"
 
 
 @adapters_app.command("rollback")

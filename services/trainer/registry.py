@@ -1,6 +1,9 @@
-"""The adapter registry: every trained adapter with its evaluation, and which one is in service.
+"""The adapter registry: every trained adapter with its evaluation, its files, and which one is in service.
 
-``<adapters_dir>/registry.json`` is the trainer's record (the truth); the store key ``adapters:promoted``
+``<adapters_dir>/registry.json`` is the trainer's record (the truth). Beside each adapter's event it keeps
+the adapter's formats: ``peft`` (TGI's adapter_config.json + adapter_model.safetensors) and ``gguf``
+(``adapter.gguf`` for the embedded llama.cpp server, with the result of the check that llama.cpp answers
+like PEFT, or why there is none). The store key ``adapters:promoted``
 (the AdapterEvent of the adapter in service) and the quoteflow.models.adapters topic are how extract
 learns about it. Promotions form a stack, so a rollback re-promotes the adapter that served before.
 """
@@ -31,16 +34,18 @@ class RegistryError(ValueError):
 
 @dataclass
 class RegistryState:
-    """registry.json: adapters by id, the promotion stack (last = in service) and a log of what happened."""
+    """registry.json: adapters by id, their formats, the promotion stack (last = in service) and a log."""
 
     adapters: dict[str, AdapterEvent] = field(default_factory=dict)
     promotions: list[str] = field(default_factory=list)
     log: list[dict[str, Any]] = field(default_factory=list)
+    formats: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def to_json(self) -> str:
         return json.dumps(
             {
                 "adapters": {key: value.model_dump(mode="json") for key, value in self.adapters.items()},
+                "formats": self.formats,
                 "promotions": self.promotions,
                 "log": self.log,
             },
@@ -55,6 +60,7 @@ class RegistryState:
             adapters={key: AdapterEvent.model_validate(value) for key, value in data.get("adapters", {}).items()},
             promotions=list(data.get("promotions", [])),
             log=list(data.get("log", [])),
+            formats={key: dict(value) for key, value in data.get("formats", {}).items()},
         )
 
 
@@ -88,10 +94,16 @@ class AdapterRegistry:
         """All adapters, oldest first."""
         return sorted(self.load().adapters.values(), key=lambda event: event.created_at)
 
-    def record(self, event: AdapterEvent) -> RegistryState:
-        """Add a run's result; a promoted adapter goes on top of the promotion stack."""
+    def formats(self, adapter_id: str) -> dict[str, Any]:
+        """The adapter's formats as recorded (``peft``, ``gguf``); empty for adapters recorded without them."""
+        return dict(self.load().formats.get(adapter_id, {}))
+
+    def record(self, event: AdapterEvent, formats: dict[str, Any] | None = None) -> RegistryState:
+        """Add a run's result (and its formats); a promoted adapter goes on top of the promotion stack."""
         state = self.load()
         state.adapters[event.adapter_id] = event
+        if formats is not None:
+            state.formats[event.adapter_id] = formats
         if event.promoted:
             state.promotions.append(event.adapter_id)
         state.log.append(_log_entry("promoted" if event.promoted else "rejected", event.adapter_id, event.reason))

@@ -233,9 +233,10 @@ def train_blocking(settings: TrainerSettings, recipe: Recipe, console: Console |
         in_service=in_service,
         margin=settings.promotion_margin,
         console=console,
+        data_dir=settings.data_dir,
     )
     event = outcome.to_event(recipe, in_service, git_hash())
-    registry.record(event)
+    registry.record(event, outcome.formats)
     return RunReport(
         event=event,
         loss_curve=outcome.loss_curve,
@@ -263,6 +264,7 @@ def _synthetic_sets(settings: TrainerSettings, seed: int) -> dict[str, Path] | N
 
 # What a child run needs to know: files and the gate, no connections (no secrets on a command line or disk).
 CHILD_SETTINGS = (
+    "data_dir",
     "dataset_dir",
     "adapters_dir",
     "trainer_cache_dir",

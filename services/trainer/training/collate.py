@@ -31,8 +31,11 @@ class EncodedExample:
         return sum(1 for label in self.labels if label != IGNORE_INDEX)
 
 
-def encode_chat(tokenizer: PreTrainedTokenizerBase, example: Example, max_length: int) -> EncodedExample | None:
-    """Token ids and labels of one conversation; None when truncation leaves no model token to learn."""
+def encode_chat(
+    tokenizer: PreTrainedTokenizerBase, example: Example, max_length: int, *, skip_overlong: bool = False
+) -> EncodedExample | None:
+    """Token ids and labels of one conversation; None when truncation leaves no model token to learn,
+    or (``skip_overlong``) when the conversation does not fit in ``max_length`` at all."""
     if example.messages is None:
         raise ValueError("encode_chat needs a chat example")
     rendered = render_chat(list(example.messages))  # type: ignore[arg-type]
@@ -42,6 +45,8 @@ def encode_chat(tokenizer: PreTrainedTokenizerBase, example: Example, max_length
     for token_id, (start, end) in zip(input_ids, encoding["offset_mapping"], strict=True):
         inside = any(start >= span_start and end <= span_end for span_start, span_end in rendered.trained_spans)
         labels.append(token_id if inside and end > start else IGNORE_INDEX)
+    if skip_overlong and len(input_ids) > max_length:
+        return None
     encoded = EncodedExample(input_ids[:max_length], labels[:max_length])
     return encoded if encoded.trained_tokens else None
 
@@ -60,9 +65,14 @@ def pack_texts(
 
 
 def encode_stage(
-    tokenizer: PreTrainedTokenizerBase, examples: Sequence[Example], kind: str, max_length: int
+    tokenizer: PreTrainedTokenizerBase,
+    examples: Sequence[Example],
+    kind: str,
+    max_length: int,
+    *,
+    skip_overlong: bool = False,
 ) -> list[EncodedExample]:
-    """Encode a stage's examples as its kind says (text: packed; chat: masked)."""
+    """Encode a stage's examples as its kind says (text: packed; chat: masked, overlong ones cut or skipped)."""
     if kind == "text":
         texts = [e for e in examples if e.text is not None]
         chats = [e for e in examples if e.is_chat]
@@ -71,7 +81,7 @@ def encode_stage(
     encoded = []
     for example in examples:
         if example.is_chat:
-            item = encode_chat(tokenizer, example, max_length)
+            item = encode_chat(tokenizer, example, max_length, skip_overlong=skip_overlong)
         else:
             blocks = pack_texts(tokenizer, [example], max_length)
             item = blocks[0] if blocks else None

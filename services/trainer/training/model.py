@@ -1,4 +1,7 @@
-"""Base model and tokenizer: loading a real Gemma 2, or building the tiny random one the CPU path uses.
+"""Base model and tokenizer: a real Gemma from a folder, the packaged Gemma 3 270M, or the tiny random one.
+
+The packaged Gemma 3 270M (``builtin:gemma3-270m``) is the embedded LLM's GGUF, read once into a Hugging Face
+copy under the data dir (:mod:`services.trainer.training.packaged`).
 
 The tiny model is a real ``Gemma2ForCausalLM`` (randomly initialised from a small ``Gemma2Config``) with a
 byte-level BPE tokenizer trained offline on the run's own text, carrying Gemma's special tokens and chat
@@ -15,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from services.trainer.training.chat import BOS, EOS, GEMMA2_CHAT_TEMPLATE, PAD, SPECIAL_TOKENS, UNK
-from services.trainer.training.recipe import TINY_BASE_MODEL, Recipe
+from services.trainer.training.recipe import PACKAGED_BASE_MODEL, TINY_BASE_MODEL, Recipe
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
@@ -97,8 +100,15 @@ def build_tiny_base_model(out_dir: Path, texts: Iterable[str], shape: TinyModelS
     return out_dir
 
 
-def resolve_base_model(recipe: Recipe, cache_dir: Path, texts: Iterable[str]) -> str:
-    """The base model path to train on; the builtin tiny model is built (once per corpus) under cache_dir."""
+def resolve_base_model(recipe: Recipe, cache_dir: Path, texts: Iterable[str], data_dir: Path | None = None) -> str:
+    """The base model path to train on; the builtin tiny model is built (once per corpus) under cache_dir,
+    the packaged Gemma 3 270M converted (once) under ``data_dir/models``."""
+    if recipe.model_name_or_path == PACKAGED_BASE_MODEL:
+        from services.trainer.training.packaged import ensure_hf_copy
+
+        if data_dir is None:
+            raise ValueError(f"{PACKAGED_BASE_MODEL} needs the data dir (QUOTEFLOW_DATA_DIR) it is assembled in")
+        return str(ensure_hf_copy(data_dir).resolve())
     if recipe.model_name_or_path != TINY_BASE_MODEL:
         path = Path(recipe.model_name_or_path).expanduser()
         if path.exists():

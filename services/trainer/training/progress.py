@@ -18,6 +18,8 @@ class StageLoss:
     steps: list[int] = field(default_factory=list)
     losses: list[float] = field(default_factory=list)
     seconds: float = 0.0
+    examples: int = 0  # encoded examples (text: packed blocks) the stage trained on
+    skipped: int = 0  # chat examples left out: too long (recipe overlong: skip) or nothing to learn after a cut
 
     @property
     def first(self) -> float:
@@ -35,7 +37,14 @@ class StageLoss:
         return sum(self.losses[:window]) / window, sum(self.losses[-window:]) / window
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "steps": self.steps, "losses": self.losses, "seconds": round(self.seconds, 3)}
+        return {
+            "name": self.name,
+            "steps": self.steps,
+            "losses": self.losses,
+            "seconds": round(self.seconds, 3),
+            "examples": self.examples,
+            "skipped": self.skipped,
+        }
 
 
 def stage_progress(console: Console | None = None) -> Progress:

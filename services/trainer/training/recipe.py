@@ -16,6 +16,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 RECIPES_DIR = Path(__file__).resolve().parent.parent / "recipes"
 DEFAULT_RECIPE = RECIPES_DIR / "gemma2-2b-lora.yaml"
 TINY_BASE_MODEL = "builtin:tiny-gemma2"
+# The embedded LLM's Gemma 3 270M: the packaged GGUF, read once into an HF copy under QUOTEFLOW_DATA_DIR/models.
+PACKAGED_BASE_MODEL = "builtin:gemma3-270m"
+BUILTIN_BASE_MODELS = (TINY_BASE_MODEL, PACKAGED_BASE_MODEL)
 
 GEMMA2_TARGET_MODULES = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 
@@ -37,6 +40,18 @@ class StageRecipe(BaseModel):
     max_steps: int | None = Field(default=None, ge=1, description="Stop after this many optimiser steps.")
     max_seq_length: int | None = Field(default=None, ge=16)
     per_device_train_batch_size: int | None = Field(default=None, ge=1)
+    overlong: Literal["truncate", "skip"] | None = None
+
+
+class ExportRecipe(BaseModel):
+    """The GGUF LoRA written beside the PEFT adapter when the base model is the packaged GGUF, and its check."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    gguf_check_prompts: int = Field(
+        default=3, ge=1, description="Prompts (held-out first) llama.cpp and PEFT must answer alike, greedily."
+    )
+    gguf_check_max_new_tokens: int = Field(default=24, ge=1, description="Tokens compared per prompt.")
 
 
 class EvalRecipe(BaseModel):
@@ -54,7 +69,10 @@ class Recipe(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    model_name_or_path: str = Field(description=f"Base model folder or hub id; {TINY_BASE_MODEL} builds a tiny one.")
+    model_name_or_path: str = Field(
+        description=f"Base model folder or hub id; {TINY_BASE_MODEL} builds a tiny one, "
+        f"{PACKAGED_BASE_MODEL} is the embedded LLM's packaged Gemma 3 270M."
+    )
     torch_dtype: Literal["float32", "bfloat16", "float16", "auto"] = "float32"
     attn_implementation: Literal["eager", "sdpa", "flash_attention_2"] = "eager"
     lora_r: int = Field(default=16, ge=1)
@@ -65,6 +83,11 @@ class Recipe(BaseModel):
     num_train_epochs: float = Field(default=1.0, gt=0)
     max_steps: int | None = Field(default=None, ge=1, description="Cap on steps per stage (all stages).")
     max_seq_length: int = Field(default=2048, ge=16)
+    overlong: Literal["truncate", "skip"] = Field(
+        default="truncate",
+        description="A chat example longer than max_seq_length: truncate (its end, maybe part of the answer, is "
+        "cut) or skip it (only whole answers are trained). Text is packed into blocks either way.",
+    )
     per_device_train_batch_size: int = Field(default=4, ge=1)
     gradient_accumulation_steps: int = Field(default=1, ge=1)
     gradient_checkpointing: bool = False
@@ -72,14 +95,20 @@ class Recipe(BaseModel):
     lr_scheduler_type: str = "cosine"
     weight_decay: float = Field(default=0.0, ge=0)
     seed: int = 42
+    answer_only_logits: bool = Field(
+        default=True,
+        description="Apply the vocabulary head only at positions whose next token is trained (same loss, "
+        "much less time and memory with Gemma's 262k vocabulary; bench/bench_train_step.py).",
+    )
     cpu_threads: int | None = Field(
         default=None,
         ge=1,
-        description="Torch threads when training on CPU (unset: torch's default). 1 avoids oversubscribed "
-        "spin-waiting on a small machine that also runs the broker and other services.",
+        description="Torch threads when training on CPU (unset: the cores this process may use). 1 avoids "
+        "oversubscribed spin-waiting on a small machine that also runs the broker and other services.",
     )
     heldout_percent: float = Field(default=10.0, ge=0, le=100, description="Share of corrections held out, in %.")
     eval: EvalRecipe = Field(default_factory=EvalRecipe)
+    export: ExportRecipe = Field(default_factory=ExportRecipe)
     stages: list[StageRecipe] = Field(min_length=1)
 
     @model_validator(mode="after")
@@ -93,6 +122,11 @@ class Recipe(BaseModel):
         """A stage's own value, else the recipe's."""
         value = getattr(stage, name)
         return getattr(self, name) if value is None else value
+
+    def stage_max_steps(self, stage: StageRecipe) -> int | None:
+        """The recipe's max_steps caps every stage (``--max-steps``), also one with a budget of its own."""
+        caps = [steps for steps in (stage.max_steps, self.max_steps) if steps is not None]
+        return min(caps) if caps else None
 
 
 def _set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:

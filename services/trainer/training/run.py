@@ -20,10 +20,12 @@ from typing import Any
 
 from rich.console import Console
 
+from services.trainer.training.chat import render_chat
 from services.trainer.training.data import TrainingData
 from services.trainer.training.evaluate import GateDecision, decide, evaluate_model
 from services.trainer.training.progress import StageLoss, plot_loss_curves, stage_progress
 from services.trainer.training.recipe import Recipe
+from shared.embedded_llm import usable_cores
 from shared.events import AdapterEvent
 
 logger = logging.getLogger(__name__)
@@ -44,6 +46,7 @@ class RunOutcome:
     dataset_size: int
     losses: list[StageLoss] = field(default_factory=list)
     loss_curve: Path | None = None
+    formats: dict[str, Any] = field(default_factory=dict)  # the adapter's files per format, and the GGUF check
 
     def to_event(self, recipe: Recipe, previous: AdapterEvent | None, git_hash: str | None) -> AdapterEvent:
         return AdapterEvent(
@@ -102,8 +105,10 @@ def train_and_evaluate(
     margin: float,
     adapter_id: str | None = None,
     console: Console | None = None,
+    data_dir: Path | None = None,
 ) -> RunOutcome:
-    """Train all stages into one LoRA adapter, save it in TGI's format, score it and the one in service."""
+    """Train all stages into one LoRA adapter, save it in TGI's format (and as GGUF LoRA when the base model is
+    the packaged GGUF), score it and the one in service."""
     from services.trainer.training.model import load_base, resolve_base_model
     from services.trainer.training.stages import train_stage, wrap_with_lora
 
@@ -116,15 +121,15 @@ def train_and_evaluate(
     quiet_libraries()
     if recipe.cpu_threads == 1:
         os.environ["TOKENIZERS_PARALLELISM"] = "false"  # no idle Rust worker threads spinning beside torch
-    base_path = resolve_base_model(recipe, cache_dir / "base-models", data.texts())
+    base_path = resolve_base_model(recipe, cache_dir / "base-models", data.texts(), data_dir)
     console.print(
         f"[bold]training[/] {adapter_id} on {base_path}: {data.counts()} examples, {len(data.heldout)} held out"
     )
 
     import torch
 
-    if recipe.cpu_threads and not torch.cuda.is_available():
-        torch.set_num_threads(recipe.cpu_threads)
+    if not torch.cuda.is_available():
+        torch.set_num_threads(recipe.cpu_threads or usable_cores())
     torch.manual_seed(recipe.seed)
     base, tokenizer = load_base(base_path, recipe)
     model = wrap_with_lora(base, recipe)
@@ -137,6 +142,14 @@ def train_and_evaluate(
     shutil.rmtree(staging, ignore_errors=True)
     model.save_pretrained(str(staging), safe_serialization=True)
     curve = plot_loss_curves(losses, staging / "loss.png", f"{adapter_id}: training loss per stage")
+    formats = export_formats(model, tokenizer, recipe, staging, final_dir, base_path, check_prompts(data, recipe))
+    gguf = formats["gguf"]
+    if gguf.get("check"):
+        check = gguf["check"]
+        console.print(
+            f"GGUF LoRA: {gguf.get('bytes', 0) / 1e6:.1f} MB in {gguf.get('seconds', 0):.1f} s; llama.cpp vs PEFT "
+            f"greedy on {check['samples']} prompt(s): {'equal' if check['passed'] else 'DIFFERENT'}"
+        )
 
     cases = data.heldout[: recipe.eval.max_examples]
     console.print(f"evaluating on {len(cases)} held-out thread(s)")
@@ -150,6 +163,8 @@ def train_and_evaluate(
     else:
         decision = decide(metrics["key_fact_f1"], baseline_f1, margin)
         decision = GateDecision(decision.promote, f"{decision.reason} [{baseline_label}]")
+    if gguf.get("required") and not gguf.get("exported"):
+        decision = GateDecision(False, f"not promoted: no checked GGUF LoRA for the embedded LLM ({gguf['reason']})")
 
     report = {
         "adapter_id": adapter_id,
@@ -160,6 +175,7 @@ def train_and_evaluate(
         "metrics": metrics,
         "baseline_metrics": baseline_metrics,
         "eval_seconds": round(eval_seconds, 3),
+        "formats": formats,
         "promoted": decision.promote,
         "reason": decision.reason,
     }
@@ -176,7 +192,82 @@ def train_and_evaluate(
         dataset_size=data.size,
         losses=losses,
         loss_curve=final_dir / curve.name,
+        formats=formats,
     )
+
+
+def check_prompts(data: TrainingData, recipe: Recipe) -> list[str]:
+    """Prompts for the GGUF check: held-out extraction prompts first, then training conversations' first turn."""
+    prompts = [render_chat(list(case.prompt), add_generation_prompt=True).text for case in data.heldout]  # type: ignore[arg-type]
+    for examples in data.train.values():
+        for example in examples:
+            if example.messages and example.messages[0]["role"] == "user":
+                prompts.append(render_chat([example.messages[0]], add_generation_prompt=True).text)  # type: ignore[list-item]
+    return prompts[: recipe.export.gguf_check_prompts]
+
+
+def export_formats(
+    model: Any,
+    tokenizer: Any,
+    recipe: Recipe,
+    staging: Path,
+    final_dir: Path,
+    base_path: str,
+    prompts: list[str],
+) -> dict[str, Any]:
+    """The adapter's formats for the registry: PEFT (always), GGUF LoRA when the base model is the packaged GGUF.
+
+    The GGUF file is kept only when llama.cpp (base GGUF + adapter) answers every check prompt greedily with the
+    same tokens as transformers + PEFT; otherwise it is renamed ``adapter.rejected.gguf`` (extract never loads it)
+    and ``required`` without ``exported`` keeps the adapter from being promoted.
+    """
+    from services.trainer.training.gguf_lora import ADAPTER_GGUF, GgufExportError, check_gguf_lora, export_gguf_lora
+    from services.trainer.training.packaged import base_gguf_for
+
+    weights = staging / "adapter_model.safetensors"
+    formats: dict[str, Any] = {
+        "peft": {
+            "path": str(final_dir / "adapter_model.safetensors"),
+            "config": str(final_dir / "adapter_config.json"),
+            "bytes": weights.stat().st_size,
+        }
+    }
+    base_gguf = base_gguf_for(base_path)
+    if base_gguf is None:
+        formats["gguf"] = {"required": False, "exported": False, "reason": "the base model has no GGUF"}
+        return formats
+    gguf: dict[str, Any] = {"required": True, "exported": False, "base_gguf": str(base_gguf)}
+    formats["gguf"] = gguf
+    config = model.config
+    try:
+        export = export_gguf_lora(staging, config.model_type, int(config.num_hidden_layers))
+    except GgufExportError as exc:
+        gguf["reason"] = str(exc)
+        return formats
+    gguf.update({"bytes": export.bytes, "tensors": export.tensors, "seconds": round(export.seconds, 3)})
+    try:
+        check = check_gguf_lora(
+            model,
+            tokenizer,
+            base_gguf,
+            export.path,
+            prompts,
+            recipe.export.gguf_check_max_new_tokens,
+            threads=recipe.cpu_threads or usable_cores(),
+        )
+    except (ImportError, RuntimeError, ValueError) as exc:  # llama-cpp-python missing, or it refused the file
+        export.path.rename(staging / "adapter.rejected.gguf")
+        gguf["reason"] = f"llama.cpp could not check it: {type(exc).__name__}: {exc}"
+        return formats
+    gguf["check"] = check.to_dict()
+    if check.passed:
+        gguf.update({"exported": True, "path": str(final_dir / ADAPTER_GGUF), "reason": "llama.cpp answers like PEFT"})
+    else:
+        export.path.rename(staging / "adapter.rejected.gguf")
+        gguf["reason"] = (
+            f"llama.cpp answers differently from PEFT on {len(check.mismatches)} of {check.samples} prompt(s)"
+        )
+    return formats
 
 
 def quiet_libraries() -> None:

@@ -81,10 +81,14 @@ def train_stage(
 
     examples = stage_examples(data, stage, recipe.seed)
     max_length = int(recipe.stage_value(stage, "max_seq_length"))
-    encoded = encode_stage(tokenizer, examples, stage.kind, max_length)
+    skip = recipe.stage_value(stage, "overlong") == "skip"
+    encoded = encode_stage(tokenizer, examples, stage.kind, max_length, skip_overlong=skip)
     if not encoded:
-        raise NothingToTrainError(f"stage {stage.name}: no examples in {', '.join(stage.datasets)}")
-    max_steps = recipe.stage_value(stage, "max_steps")
+        raise NothingToTrainError(
+            f"stage {stage.name}: no examples in {', '.join(stage.datasets)}"
+            + (f" that fit in {max_length} tokens" if skip and examples else "")
+        )
+    max_steps = recipe.stage_max_steps(stage)
     args = TrainingArguments(
         output_dir=str(work_dir / stage.name),
         learning_rate=float(recipe.stage_value(stage, "learning_rate")),
@@ -107,8 +111,15 @@ def train_stage(
         dataloader_num_workers=0,
         dataloader_pin_memory=_has_cuda(),
     )
-    history = StageLoss(stage.name)
-    trainer = Trainer(
+    history = StageLoss(stage.name, examples=len(encoded))
+    if stage.kind == "chat":  # one item per example, or none (overlong and skipped, or no answer left)
+        history.skipped = len(examples) - len(encoded)
+    trainer_class = Trainer
+    if recipe.answer_only_logits:
+        from services.trainer.training.answer_loss import AnswerOnlyTrainer
+
+        trainer_class = AnswerOnlyTrainer
+    trainer = trainer_class(
         model=model,
         args=args,
         train_dataset=_EncodedDataset(encoded),

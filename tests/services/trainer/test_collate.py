@@ -55,6 +55,20 @@ def test_truncation_that_leaves_no_answer_drops_the_example(tokenizer) -> None: 
     assert encode_chat(tokenizer, _chat("a long question " * 50, "answer"), 16) is None
 
 
+def test_overlong_conversations_can_be_skipped_instead_of_cut(tokenizer) -> None:  # type: ignore[no-untyped-def]
+    long = _chat("a long question " * 20, "the whole answer, quite a long one")
+    whole = encode_chat(tokenizer, long, 512, skip_overlong=True)
+    assert whole is not None
+    limit = len(whole.input_ids) - 3
+    cut = encode_chat(tokenizer, long, limit)
+    assert cut is not None and len(cut.input_ids) == limit  # truncated: the end of the answer is lost
+    assert 0 < cut.trained_tokens < whole.trained_tokens
+    assert encode_chat(tokenizer, long, limit, skip_overlong=True) is None
+    short = _chat("q", "a")
+    assert len(encode_stage(tokenizer, [long, short], "chat", limit, skip_overlong=True)) == 1
+    assert len(encode_stage(tokenizer, [long, short], "chat", limit)) == 2
+
+
 def test_text_is_packed_into_full_blocks_with_every_token_labelled(tokenizer) -> None:  # type: ignore[no-untyped-def]
     texts = [Example("domain", "test", text=f"FOB 본선인도 조건 {i} " * 5) for i in range(10)]
     blocks = pack_texts(tokenizer, texts, 32)

@@ -9,6 +9,7 @@ import pytest
 from services.trainer.training.recipe import (
     DEFAULT_RECIPE,
     GEMMA2_TARGET_MODULES,
+    PACKAGED_BASE_MODEL,
     RECIPES_DIR,
     TINY_BASE_MODEL,
     RecipeError,
@@ -26,6 +27,22 @@ def test_shipped_recipes_load_with_the_three_stages_in_order() -> None:
     assert load_recipe(RECIPES_DIR / "tiny-cpu.yaml").model_name_or_path == TINY_BASE_MODEL
 
 
+def test_the_cpu_recipe_for_the_packaged_gemma3_is_the_gpu_recipe_sized_down() -> None:
+    cpu, gpu = load_recipe(RECIPES_DIR / "gemma3-270m-cpu.yaml"), load_recipe(DEFAULT_RECIPE)
+    assert cpu.model_name_or_path == PACKAGED_BASE_MODEL and cpu.torch_dtype == "float32"
+    assert cpu.lora_r == 8 and cpu.lora_target_modules == ["q_proj", "k_proj", "v_proj", "o_proj"]
+    assert cpu.answer_only_logits and gpu.answer_only_logits
+    # the same stages on the same data, loss on text / on the model's turns
+    assert [(s.name, s.kind, s.datasets) for s in cpu.stages] == [(s.name, s.kind, s.datasets) for s in gpu.stages]
+    # short sequences on the CPU: chat examples that do not fit are skipped, never cut mid-answer
+    assert cpu.overlong == "skip" and max(cpu.stage_value(s, "max_seq_length") for s in cpu.stages) <= 1280
+    assert all(
+        cpu.stage_value(s, "max_steps") for s in cpu.stages if "domain" in s.datasets or "extraction" in s.datasets
+    )
+    assert gpu.overlong == "truncate" and gpu.max_seq_length == 2048 and gpu.torch_dtype == "bfloat16"
+    assert cpu.cpu_threads is None  # as many threads as cores
+
+
 def test_overrides_and_base_model_replace_recipe_values() -> None:
     recipe = load_recipe(
         DEFAULT_RECIPE,
@@ -37,6 +54,15 @@ def test_overrides_and_base_model_replace_recipe_values() -> None:
     assert recipe.lora_target_modules == ["q_proj", "v_proj"]
     assert recipe.eval.batch_size == 2
     assert recipe.model_name_or_path == "/models/gemma-2-2b-it"
+
+
+def test_the_recipe_max_steps_caps_stages_with_budgets_of_their_own() -> None:
+    recipe = load_recipe(RECIPES_DIR / "gemma3-270m-cpu.yaml")
+    assert [recipe.stage_max_steps(s) for s in recipe.stages] == [30, None, 60]
+    capped = load_recipe(RECIPES_DIR / "gemma3-270m-cpu.yaml", overrides=["max_steps=2"])
+    assert [capped.stage_max_steps(s) for s in capped.stages] == [2, 2, 2]
+    loose = load_recipe(RECIPES_DIR / "gemma3-270m-cpu.yaml", overrides=["max_steps=40"])
+    assert [loose.stage_max_steps(s) for s in loose.stages] == [30, 40, 40]
 
 
 def test_stage_values_fall_back_to_the_recipe() -> None:

@@ -41,6 +41,27 @@ def test_runs_are_recorded_and_the_last_promoted_one_serves(tmp_path: Path) -> N
     assert (tmp_path / "registry.json").exists()
 
 
+def test_the_adapter_formats_and_the_gguf_check_are_recorded_beside_the_event(tmp_path: Path) -> None:
+    registry = AdapterRegistry(tmp_path)
+    formats = {
+        "peft": {"path": "/adapters/a1/adapter_model.safetensors", "config": "/adapters/a1/adapter_config.json"},
+        "gguf": {
+            "required": True,
+            "exported": True,
+            "path": "/adapters/a1/adapter.gguf",
+            "check": {"passed": True, "samples": 3, "max_new_tokens": 24, "mismatches": []},
+        },
+    }
+    registry.record(_event("a1", True), formats)
+    registry.record(_event("a2", False))  # recorded without formats (an older trainer)
+    assert registry.formats("a1") == formats and registry.formats("a2") == {}
+    assert AdapterRegistry(tmp_path).load().formats == {"a1": formats}
+    registry.record(_event("a3", True), {"peft": {"path": "/adapters/a3/adapter_model.safetensors"}})
+    event, state = registry.plan_rollback()
+    registry.save(state)
+    assert event.adapter_id == "a1" and registry.formats("a1") == formats  # kept through a rollback
+
+
 def test_rollback_repromotes_the_previous_adapter_and_pops_the_current(tmp_path: Path) -> None:
     registry = AdapterRegistry(tmp_path)
     for adapter_id in ("a1", "a2", "a3"):

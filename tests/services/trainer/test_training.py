@@ -126,6 +126,10 @@ def test_gate_registry_and_announcement_act_on_the_result(first_run: FirstRun) -
     assert event.previous_adapter_id is None
     registry = AdapterRegistry(first_run.settings.adapters_dir)
     assert registry.promoted() == event
+    formats = registry.formats(event.adapter_id)
+    assert formats["peft"]["path"] == str(Path(event.path) / "adapter_model.safetensors")
+    assert formats["gguf"] == {"required": False, "exported": False, "reason": "the base model has no GGUF"}
+    assert not (Path(event.path) / "adapter.gguf").exists()  # a tiny random Gemma 2 has no GGUF to serve it
     assert first_run.published == [event]
     stored = asyncio.run(first_run.store.get(PROMOTED_KEY))
     assert stored is not None and AdapterEvent.model_validate_json(stored) == event
@@ -171,4 +175,4 @@ def test_cli_run_that_scores_worse_is_not_promoted_and_rollback_is_one_command(
     assert registry.promoted().adapter_id == first_run.report.event.adapter_id  # type: ignore[union-attr]
 
     result = runner.invoke(app, ["adapters", "list"])
-    assert result.exit_code == 0 and "in service" in result.output
+    assert result.exit_code == 0 and "in service" in result.output and "peft" in result.output
