@@ -43,36 +43,6 @@ PROMPT_EVAL = re.compile(r"prompt eval time =\s*([\d.]+) ms /\s*(\d+) tokens")
 EVAL = re.compile(r":\s+eval time =\s*([\d.]+) ms /\s*(\d+) runs")
 
 
-def _pump_thread() -> Any:
-    """Two short English messages: a request for a quote and an offer."""
-    from datetime import UTC, datetime, timedelta
-
-    from shared.events import NormalizedMessage, NormalizedThread
-
-    start = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
-    texts = [
-        ("buyer", "Jane Lee", "jane@acme.example", "Hello, please quote 20 units of the T-100 pump."),
-        ("supplier", "Tom Park", "tom@pumps.example", "The T-100 pump is 450 USD per unit, delivery in 14 days."),
-    ]
-    messages = [
-        NormalizedMessage(
-            message_id=f"m{i}@example.com",
-            in_reply_to=f"m{i - 1}@example.com" if i else None,
-            sender_name=name,
-            sender_email=email,
-            role=role,  # type: ignore[arg-type]
-            date=start + timedelta(hours=i),
-            subject="T-100 pump quote" if i == 0 else "RE: T-100 pump quote",
-            language="en",
-            text=text,
-            content_hash=f"h{i}",
-            arrival=i,
-        )
-        for i, (role, name, email, text) in enumerate(texts)
-    ]
-    return NormalizedThread(thread_id="t-pump", version=2, subject="T-100 pump quote", messages=messages)
-
-
 def _example_thread(name: str) -> Any:
     from services.ingest.mailfiles import assemble_offline, read_mail_files
     from services.ingest.settings import IngestSettings
@@ -84,9 +54,9 @@ def _example_thread(name: str) -> Any:
 
 
 def threads(quick: bool) -> dict[str, Any]:
-    from tests.services.extract.llm.conftest import TALK_TEXTS, make_thread
+    from tests.services.extract.llm.conftest import TALK_TEXTS, english_thread, make_thread
 
-    chosen = {"en_short": _pump_thread()}
+    chosen = {"en_short": english_thread()}
     if not quick:
         chosen["en_valves"] = _example_thread("valves-en.mbox")
     chosen["ko_talk"] = make_thread(TALK_TEXTS)

@@ -104,7 +104,7 @@ def _packaged_assemble(target: Path) -> None:
 
 
 @contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
+def file_lock(path: Path) -> Iterator[None]:
     """A blocking advisory lock (freed by the OS if we die): one assembler at a time."""
     with open(path, "a+") as handle:
         fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
@@ -132,7 +132,7 @@ def ensure_model(
     if target.is_file() and target.stat().st_size == expected:
         return target
     models_dir.mkdir(parents=True, exist_ok=True)
-    with _locked(models_dir / f".{name}.lock"):
+    with file_lock(models_dir / f".{name}.lock"):
         if target.is_file() and target.stat().st_size == expected:  # another process finished it meanwhile
             return target
         partial = models_dir / f".{name}.partial-{os.getpid()}"

@@ -14,16 +14,13 @@ answers (checked on every export, :mod:`services.trainer.training.gguf_lora`).
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import json
 import os
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 from services.trainer.training.chat import GEMMA2_CHAT_TEMPLATE
-from shared.embedded_llm import MODEL_FILE, ensure_model
+from shared.embedded_llm import MODEL_FILE, ensure_model, file_lock
 
 HF_COPY_DIR = "gemma-3-270m-hf"
 SOURCE_FILE = "quoteflow-source.json"  # in the copy: which GGUF it was made from
@@ -37,17 +34,6 @@ def models_dir(data_dir: Path) -> Path:
 def packaged_gguf(data_dir: Path) -> Path:
     """The packaged GGUF, assembled into the data dir if it is not there yet."""
     return ensure_model(models_dir(data_dir))
-
-
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    """One process builds the copy; the others wait for it (the OS frees the lock if we die)."""
-    with open(path, "a+") as handle:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
 def _source_record(gguf: Path) -> dict[str, object]:
@@ -90,7 +76,7 @@ def ensure_hf_copy(data_dir: Path) -> Path:
     target = models_dir(data_dir) / HF_COPY_DIR
     if _is_current(target, gguf):
         return target
-    with _locked(models_dir(data_dir) / f".{HF_COPY_DIR}.lock"):
+    with file_lock(models_dir(data_dir) / f".{HF_COPY_DIR}.lock"):
         if _is_current(target, gguf):  # another process built it while we waited
             return target
         partial = models_dir(data_dir) / f".{HF_COPY_DIR}.partial-{os.getpid()}"

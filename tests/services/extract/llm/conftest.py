@@ -170,3 +170,36 @@ def talk_thread() -> NormalizedThread:
 async def server() -> AsyncIterator[TgiTestServer]:
     async with TgiTestServer(lora_adapters=["extract-v3"]) as running:
         yield running
+
+
+def english_thread() -> NormalizedThread:
+    """Two short messages: a request for a quote and an offer."""
+    start = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+    texts = [
+        ("buyer", "Jane Lee", "jane@acme.example", "Hello, please quote 20 units of the T-100 pump."),
+        ("supplier", "Tom Park", "tom@pumps.example", "The T-100 pump is 450 USD per unit, delivery in 14 days."),
+    ]
+    messages = [
+        NormalizedMessage(
+            message_id=f"m{index}@example.com",
+            in_reply_to=f"m{index - 1}@example.com" if index else None,
+            sender_name=name,
+            sender_email=email,
+            role=role,  # type: ignore[arg-type]
+            date=start + timedelta(hours=index),
+            subject="T-100 pump quote" if index == 0 else "RE: T-100 pump quote",
+            language="en",
+            text=text,
+            content_hash=f"h{index}",
+            arrival=index,
+        )
+        for index, (role, name, email, text) in enumerate(texts)
+    ]
+    return NormalizedThread(
+        thread_id="t-pump",
+        version=2,
+        subject="T-100 pump quote",
+        language="en",
+        messages=messages,
+        updated_at=start,
+    )

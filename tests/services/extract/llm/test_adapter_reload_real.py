@@ -38,7 +38,7 @@ from shared.embedded_llm import BASE_ALIAS, MODEL_FILE, EmbeddedLlm, ensure_mode
 from shared.events import AdapterEvent
 from shared.llm_format.prompts import Turn
 from shared.store import MemoryStore, RedisStore, Store
-from tests.services.extract.llm.test_llamacpp_real import english_thread
+from tests.services.extract.llm.conftest import english_thread
 from tests.support.gguf_lora import write_lora_gguf
 
 pytestmark = pytest.mark.integration

@@ -18,7 +18,6 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -41,10 +40,10 @@ from services.extract.main import build_engine
 from services.extract.rules import RulesEngine
 from services.extract.settings import ExtractSettings
 from shared.embedded_llm import BASE_ALIAS, MODEL_FILE, EmbeddedLlm, start_embedded_llm
-from shared.events import NormalizedMessage, NormalizedThread
 from shared.llm_format.answers import parse_facts, parse_summary_tags
 from shared.llm_format.prompts import Turn, build_prompt
 from tests.conftest import REPO
+from tests.services.extract.llm.conftest import english_thread
 from tests.support.completions import completion_answer
 
 pytestmark = pytest.mark.integration
@@ -52,39 +51,6 @@ pytestmark = pytest.mark.integration
 CONTEXT_TOKENS = 2048
 MAX_NEW_TOKENS = 448
 STRING_SCALE = 0.25  # short strings keep each answer to a few seconds
-
-
-def english_thread() -> NormalizedThread:
-    """Two short messages: a request for a quote and an offer."""
-    start = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
-    texts = [
-        ("buyer", "Jane Lee", "jane@acme.example", "Hello, please quote 20 units of the T-100 pump."),
-        ("supplier", "Tom Park", "tom@pumps.example", "The T-100 pump is 450 USD per unit, delivery in 14 days."),
-    ]
-    messages = [
-        NormalizedMessage(
-            message_id=f"m{index}@example.com",
-            in_reply_to=f"m{index - 1}@example.com" if index else None,
-            sender_name=name,
-            sender_email=email,
-            role=role,  # type: ignore[arg-type]
-            date=start + timedelta(hours=index),
-            subject="T-100 pump quote" if index == 0 else "RE: T-100 pump quote",
-            language="en",
-            text=text,
-            content_hash=f"h{index}",
-            arrival=index,
-        )
-        for index, (role, name, email, text) in enumerate(texts)
-    ]
-    return NormalizedThread(
-        thread_id="t-pump",
-        version=2,
-        subject="T-100 pump quote",
-        language="en",
-        messages=messages,
-        updated_at=start,
-    )
 
 
 @dataclass
