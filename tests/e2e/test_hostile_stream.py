@@ -2,8 +2,8 @@
 
 Valid threads, every kind of poison, records with non-UTF-8 headers, duplicates, messages
 out of order, two buyers with one subject and tenants with odd names, all in one stream:
-each valid thread gets exactly its expected quote revisions, each poison record exactly one
-dead letter with a reason, and nothing is lost. A second test kills services with SIGKILL
+each valid thread gets its final quote with contiguous revisions (no more than its versions),
+each poison record exactly one dead letter with a reason, and nothing is lost. A second test kills services with SIGKILL
 in the middle of a stream of multi-message threads: no thread ends without its final quote
 and no revision goes back to older facts.
 """
@@ -116,7 +116,7 @@ class Stream:
 
     records: list[tuple[bytes, bytes, Headers]] = field(default_factory=list)
     revisions: dict[str, int | None] = field(default_factory=dict)
-    """thread id → exact number of revisions expected (None: at least one, contiguous)."""
+    """thread id → exact number of revisions expected (None: one to three, contiguous)."""
     totals: dict[str, Decimal | None] = field(default_factory=dict)
     """thread id → total of its final quote (None: no priced lines)."""
     poison: dict[bytes, str] = field(default_factory=dict)
@@ -128,11 +128,13 @@ class Stream:
 
 def hostile_stream() -> Stream:
     stream = Stream()
-    # Ten negotiations in order: exactly revisions 1, 2, 3.
+    # Ten negotiations in order: revisions 1, 2, 3 at most — extract skips a version superseded by a newer
+    # one in the same fetched batch (services/extract/burst.py), so the count depends on batching; the
+    # final total (stream.totals) must be right either way.
     for i in range(10):
         for raw in negotiation(i):
             stream.send(f"thread-{i}", raw)
-        stream.revisions[thread_id_for("default", f"t{i}-m0@{DOMAIN}")] = 3
+        stream.revisions[thread_id_for("default", f"t{i}-m0@{DOMAIN}")] = None
         stream.totals[thread_id_for("default", f"t{i}-m0@{DOMAIN}")] = final_total(i)
     # Duplicates: the same bytes again (another key, so another partition and time) add nothing.
     stream.send("dup-a", negotiation(0)[1])
@@ -175,7 +177,7 @@ def hostile_stream() -> Stream:
         for part in raw:
             stream.send(f"tenant-{tenant}", part, [(TENANT_HEADER, tenant.encode())])
         thread = thread_id_for(tenant, f"{tenant.replace('_', '-')}30-m0@{DOMAIN}")
-        stream.revisions[thread] = 3
+        stream.revisions[thread] = None  # as the negotiations above
         stream.totals[thread] = final_total(30)
     # Poison of every kind, between the good records.
     good = negotiation(40)[0]
@@ -287,6 +289,7 @@ async def test_hostile_stream_quotes_every_valid_thread_and_dead_letters_every_p
         assert revisions == list(range(1, len(revisions) + 1)), f"{thread_id}: gaps in revisions {revisions}"
         if expected is not None:
             assert len(revisions) == expected, f"{thread_id}: revisions {revisions}, expected {expected}"
+        assert len(revisions) <= 3, f"{thread_id}: more revisions than versions: {revisions}"
         assert len({q.quote_number for q in quotes[thread_id]}) == 1
     assert set(quotes) == set(stream.totals), f"unexpected threads: {set(quotes) - set(stream.totals)}"
     for tenant in ("acme-col", "north_2"):

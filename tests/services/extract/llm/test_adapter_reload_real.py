@@ -307,9 +307,15 @@ async def test_promotion_and_rollback_reach_the_running_engine(
         assert await listed(backend.base_url) == [BASE_ALIAS] and engine.adapters.adapter_id is None
         assert await engine.check_adapter() is None
 
-        # The first server was stopped once its drain window had passed.
-        await until(lambda: not first.alive(), backend.drain_s + 10, "stopping the first server")
-        assert not first.server.workdir.exists()
+        # The first server was stopped once its drain window had passed — unless the withdrawal came
+        # within that window and took it back (it serves exactly the base model): then it is in service.
+        await until(
+            lambda: backend.server is first or not first.alive(), backend.drain_s + 10, "stopping the first server"
+        )
+        if backend.server is first:
+            assert first.alive() and await listed(first.url) == [BASE_ALIAS]
+        else:
+            assert not first.server.workdir.exists()
         print("\nswap seconds:", {k: round(v, 1) for k, v in swaps.items()}, "(promotion: from the store write)")
         assert all(seconds < SWAP_LIMIT_S for seconds in swaps.values()), swaps
     finally:
