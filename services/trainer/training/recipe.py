@@ -52,6 +52,10 @@ class ExportRecipe(BaseModel):
         default=3, ge=1, description="Prompts (held-out first) llama.cpp and PEFT must answer alike, greedily."
     )
     gguf_check_max_new_tokens: int = Field(default=24, ge=1, description="Tokens compared per prompt.")
+    stage_snapshots: bool = Field(
+        default=False,
+        description="Also save the adapter after each stage but the last (stages/<n>-<name>/), for a per-stage table.",
+    )
 
 
 class EvalRecipe(BaseModel):

@@ -134,12 +134,15 @@ def train_and_evaluate(
     base, tokenizer = load_base(base_path, recipe)
     model = wrap_with_lora(base, recipe)
     losses: list[StageLoss] = []
-    with stage_progress(console) as progress:
-        for stage in recipe.stages:
-            losses.append(train_stage(model, tokenizer, recipe, stage, data, work_dir, progress))
-
     staging = final_dir.parent / f".partial-{adapter_id}"
     shutil.rmtree(staging, ignore_errors=True)
+    stage_snapshots: list[dict[str, Any]] = []
+    with stage_progress(console) as progress:
+        for number, stage in enumerate(recipe.stages, start=1):
+            losses.append(train_stage(model, tokenizer, recipe, stage, data, work_dir, progress))
+            if recipe.export.stage_snapshots and number < len(recipe.stages):
+                stage_snapshots.append(save_stage_snapshot(model, staging, final_dir, number, stage.name))
+
     model.save_pretrained(str(staging), safe_serialization=True)
     curve = plot_loss_curves(losses, staging / "loss.png", f"{adapter_id}: training loss per stage")
     formats = export_formats(model, tokenizer, recipe, staging, final_dir, base_path, check_prompts(data, recipe))
@@ -176,6 +179,7 @@ def train_and_evaluate(
         "baseline_metrics": baseline_metrics,
         "eval_seconds": round(eval_seconds, 3),
         "formats": formats,
+        "stage_snapshots": stage_snapshots,
         "promoted": decision.promote,
         "reason": decision.reason,
     }
@@ -194,6 +198,27 @@ def train_and_evaluate(
         loss_curve=final_dir / curve.name,
         formats=formats,
     )
+
+
+def save_stage_snapshot(model: Any, staging: Path, final_dir: Path, number: int, name: str) -> dict[str, Any]:
+    """The adapter as it stands after one stage (PEFT, and GGUF LoRA when it maps), in ``stages/<n>-<name>/``.
+
+    The talk's table compares the model after each stage; these snapshots let the evaluation score every
+    stage on llama.cpp afterwards without training again. They are not checked like the final adapter and
+    never serve: the registry names only the run's folder.
+    """
+    from services.trainer.training.gguf_lora import GgufExportError, export_gguf_lora
+
+    folder = f"{number}-{name}"
+    where = staging / "stages" / folder
+    model.save_pretrained(str(where), safe_serialization=True)
+    snapshot: dict[str, Any] = {"stage": name, "path": str(final_dir / "stages" / folder), "gguf": False}
+    try:
+        export_gguf_lora(where, model.config.model_type, int(model.config.num_hidden_layers))
+        snapshot["gguf"] = True
+    except GgufExportError as exc:
+        snapshot["reason"] = str(exc)
+    return snapshot
 
 
 def check_prompts(data: TrainingData, recipe: Recipe) -> list[str]:
