@@ -95,12 +95,14 @@ class PaddingCollator:
 
     def __init__(self, pad_token_id: int) -> None:
         self.pad_token_id = pad_token_id
+        self.tokens = 0  # real (unpadded) tokens collated so far: a stage's tokens/s
 
     def __call__(self, batch: Sequence[EncodedExample | dict[str, Any]]) -> dict[str, torch.Tensor]:
         import torch
 
         items = [b if isinstance(b, EncodedExample) else EncodedExample(b["input_ids"], b["labels"]) for b in batch]
         width = max(len(item.input_ids) for item in items)
+        self.tokens += sum(len(item.input_ids) for item in items)
         input_ids = torch.full((len(items), width), self.pad_token_id, dtype=torch.long)
         labels = torch.full((len(items), width), IGNORE_INDEX, dtype=torch.long)
         attention = torch.zeros((len(items), width), dtype=torch.long)

@@ -20,6 +20,12 @@ class StageLoss:
     seconds: float = 0.0
     examples: int = 0  # encoded examples (text: packed blocks) the stage trained on
     skipped: int = 0  # chat examples left out: too long (recipe overlong: skip) or nothing to learn after a cut
+    tokens: int = 0  # tokens trained on (unpadded, every pass), for tokens/s
+    peak_rss_bytes: int | None = None  # the process's peak resident memory during this stage (Linux)
+
+    @property
+    def tokens_per_second(self) -> float | None:
+        return self.tokens / self.seconds if self.seconds > 0 and self.tokens else None
 
     @property
     def first(self) -> float:
@@ -44,6 +50,9 @@ class StageLoss:
             "seconds": round(self.seconds, 3),
             "examples": self.examples,
             "skipped": self.skipped,
+            "tokens": self.tokens,
+            "tokens_per_second": round(self.tokens_per_second, 2) if self.tokens_per_second else None,
+            "peak_rss_bytes": self.peak_rss_bytes,
         }
 
 

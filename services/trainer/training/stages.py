@@ -7,6 +7,7 @@ make the final adapter useless to TGI.
 
 from __future__ import annotations
 
+import contextlib
 import random
 import time
 from collections.abc import Sequence
@@ -119,18 +120,40 @@ def train_stage(
         from services.trainer.training.answer_loss import AnswerOnlyTrainer
 
         trainer_class = AnswerOnlyTrainer
+    collator = PaddingCollator(int(tokenizer.pad_token_id))
     trainer = trainer_class(
         model=model,
         args=args,
         train_dataset=_EncodedDataset(encoded),
-        data_collator=PaddingCollator(int(tokenizer.pad_token_id)),
+        data_collator=collator,
         callbacks=[make_progress_callback(progress, f"{stage.name} ({len(encoded)} ex.)", history)],
     )
     trainer.remove_callback(PrinterCallback)  # progress is ours; no log dicts on stdout
+    reset_peak_rss()
     started = time.perf_counter()
     trainer.train()
     history.seconds = time.perf_counter() - started
+    history.tokens = collator.tokens
+    history.peak_rss_bytes = peak_rss_bytes()
     return history
+
+
+def reset_peak_rss() -> None:
+    """Start a new peak-memory window for this process (Linux: ``5`` in clear_refs resets VmHWM)."""
+    with contextlib.suppress(OSError):
+        Path("/proc/self/clear_refs").write_text("5")
+
+
+def peak_rss_bytes() -> int | None:
+    """The process's peak resident memory since the last :func:`reset_peak_rss` (VmHWM), or None off Linux."""
+    try:
+        status = Path("/proc/self/status").read_text()
+    except OSError:
+        return None
+    for line in status.splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    return None
 
 
 def _has_cuda() -> bool:
