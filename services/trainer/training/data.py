@@ -23,7 +23,7 @@ from typing import Any, Literal
 
 from services.trainer.training.chat import ChatMessage, fold_system_prompt
 from shared.events import FactsCorrected, KeyFacts, NormalizedThread
-from shared.llm_format.answers import facts_answer, read_facts, summary_answer
+from shared.llm_format.answers import InvalidAnswer, facts_answer, parse_summary_tags, read_facts, summary_answer
 from shared.llm_format.prompts import Task, training_messages
 
 DATASET_NAMES = ("domain", "pit", "extraction", "summary_tags")
@@ -53,12 +53,23 @@ class EvalCase:
     expected: KeyFacts
 
 
+@dataclass(frozen=True)
+class SummaryCase:
+    """A held-out summary-and-tags example: the prompt, and the summary and tags a person or the generator wrote."""
+
+    case_id: str
+    prompt: tuple[ChatMessage, ...]
+    summary: str
+    tags: tuple[str, ...]
+
+
 @dataclass
 class TrainingData:
     """Everything one run trains and evaluates on."""
 
     train: dict[str, list[Example]] = field(default_factory=lambda: {name: [] for name in DATASET_NAMES})
     heldout: list[EvalCase] = field(default_factory=list)
+    heldout_summaries: list[SummaryCase] = field(default_factory=list)
     corrections_used: int = 0
 
     @property
@@ -76,8 +87,9 @@ class TrainingData:
                     yield example.text
                 for message in example.messages or ():
                     yield message["content"]
-        for case in self.heldout:
-            for message in case.prompt:
+        prompts = [case.prompt for case in self.heldout] + [case.prompt for case in self.heldout_summaries]
+        for prompt in prompts:
+            for message in prompt:
                 yield message["content"]
 
 
@@ -118,26 +130,42 @@ def task_conversation(task: Task, thread: NormalizedThread, answer: str | None =
     return tuple(fold_system_prompt(training_messages(task, thread, answer)))
 
 
-def correction_examples(
-    records: Sequence[CorrectionRecord], heldout_percent: float, seed: int
-) -> tuple[list[Example], list[Example], list[EvalCase]]:
-    """Extraction and summary/tag examples from corrections, and the held-out extraction cases among them."""
-    extraction: list[Example] = []
-    summary_tags: list[Example] = []
-    heldout: list[EvalCase] = []
+@dataclass
+class CorrectionSets:
+    """What corrections add to a run: training conversations and held-out cases of both tasks."""
+
+    extraction: list[Example] = field(default_factory=list)
+    summary_tags: list[Example] = field(default_factory=list)
+    heldout: list[EvalCase] = field(default_factory=list)
+    heldout_summaries: list[SummaryCase] = field(default_factory=list)
+
+
+def correction_examples(records: Sequence[CorrectionRecord], heldout_percent: float, seed: int) -> CorrectionSets:
+    """Extraction and summary/tag examples from corrections, and the held-out cases among them."""
+    sets = CorrectionSets()
+    extraction, summary_tags = sets.extraction, sets.summary_tags
     for record in records:
         correction, thread = record.correction, record.thread
         key = f"{correction.tenant}:{correction.thread_id}"
         if in_heldout(key, heldout_percent, seed):
             prompt = task_conversation("facts", thread)
-            heldout.append(EvalCase(case_id=f"correction:{key}", prompt=prompt, expected=correction.facts))
+            sets.heldout.append(EvalCase(case_id=f"correction:{key}", prompt=prompt, expected=correction.facts))
+            if correction.summary and correction.tags:
+                sets.heldout_summaries.append(
+                    SummaryCase(
+                        case_id=f"correction:{key}",
+                        prompt=task_conversation("summary", thread),
+                        summary=correction.summary,
+                        tags=tuple(correction.tags),
+                    )
+                )
             continue
         messages = task_conversation("facts", thread, facts_answer(correction.facts))
         extraction.append(Example("extraction", "correction", messages=messages))
         if correction.summary and correction.tags:
             messages = task_conversation("summary", thread, summary_answer(correction.summary, correction.tags))
             summary_tags.append(Example("summary_tags", "correction", messages=messages))
-    return extraction, summary_tags, heldout
+    return sets
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
@@ -177,6 +205,19 @@ def eval_case_from_example(case_id: str, example: Example) -> EvalCase | None:
     if expected is None:
         return None
     return EvalCase(case_id=case_id, prompt=example.messages[:-1], expected=expected)
+
+
+def summary_case_from_example(case_id: str, example: Example) -> SummaryCase | None:
+    """A held-out summary case from a chat example whose last turn is the expected summary-and-tags JSON."""
+    if not example.messages or example.messages[-1]["role"] != "assistant":
+        return None
+    try:
+        summary, tags = parse_summary_tags(example.messages[-1]["content"])
+    except InvalidAnswer:
+        return None
+    if not summary:
+        return None
+    return SummaryCase(case_id=case_id, prompt=example.messages[:-1], summary=summary, tags=tuple(tags or ()))
 
 
 def dataset_name(set_name: str) -> tuple[str, Split] | None:
@@ -224,13 +265,19 @@ def build_training_data(
                 case = eval_case_from_example(f"synthetic:{set_name}:{index}", example)
                 if case is not None:
                     data.heldout.append(case)
+        elif split == "test" and dataset == "summary_tags":
+            for index, example in enumerate(examples):
+                summary_case = summary_case_from_example(f"synthetic:{set_name}:{index}", example)
+                if summary_case is not None:
+                    data.heldout_summaries.append(summary_case)
     if not data.train["domain"] or not data.train["pit"]:
         domain, pit = glossary_examples(seed)
         data.train["domain"] = data.train["domain"] or domain
         data.train["pit"] = data.train["pit"] or pit
-    extraction, summary_tags, heldout = correction_examples(corrections, heldout_percent, seed)
-    data.train["extraction"].extend(extraction)
-    data.train["summary_tags"].extend(summary_tags)
-    data.heldout.extend(heldout)
+    from_corrections = correction_examples(corrections, heldout_percent, seed)
+    data.train["extraction"].extend(from_corrections.extraction)
+    data.train["summary_tags"].extend(from_corrections.summary_tags)
+    data.heldout.extend(from_corrections.heldout)
+    data.heldout_summaries.extend(from_corrections.heldout_summaries)
     data.corrections_used = len(corrections)
     return data

@@ -1,22 +1,37 @@
-"""The evaluation gate: key-fact F1 (``quoteflow eval``'s metric) on the held-out split, new vs in service.
+"""The evaluation gate: the held-out split answered by the new adapter and by what serves now, then compared.
 
-Each held-out case is answered by greedy generation; the answer is parsed as key facts (an unparsable
-answer counts as all-empty facts, so it is scored, not skipped) and the pairs go to ``key_fact_f1``.
+Both tasks the adapter is trained on are scored: key facts (``quoteflow eval``'s key-fact F1; an unparsable
+answer counts as all-empty facts, so it is scored, not skipped) and summary + tags (tag F1 and SemScore,
+:mod:`services.trainer.evaluation.semantic`). Answers are greedy. They come from an :class:`Answerer`:
+llama.cpp with the adapter's checked GGUF LoRA (what the embedded LLM serves, and far faster on a CPU), or
+transformers + PEFT (an adapter without a GGUF, e.g. for TGI on a GPU host).
+
+:func:`decide` refuses an adapter whose answers are not valid JSON often enough, whose key-fact F1 drops
+more than the margin below the adapter in service, or whose tag F1 or SemScore does.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
 
-from services.trainer.training.chat import render_chat
-from services.trainer.training.data import EvalCase
+from services.trainer.training.chat import ChatMessage, render_chat
+from services.trainer.training.data import EvalCase, SummaryCase
 from shared.events import KeyFacts
-from shared.llm_format.answers import read_facts
+from shared.llm_format.answers import InvalidAnswer, parse_summary_tags, read_facts
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
+
+    from services.trainer.evaluation.semantic import Similarity
+    from services.trainer.training.recipe import EvalRecipe
+
+# Metrics that must not drop more than the margin below the adapter in service (when both have them).
+COMPARED_METRICS = ("key_fact_f1", "tag_f1", "semscore")
+VALIDITY_METRICS = {"json_valid_rate": "key-facts", "summary_json_valid_rate": "summary"}
 
 
 @dataclass(frozen=True)
@@ -27,36 +42,124 @@ class GateDecision:
     reason: str
 
 
-def decide(new_f1: float, baseline_f1: float | None, margin: float) -> GateDecision:
-    """Promote unless key-fact F1 drops by more than ``margin`` below the adapter in service."""
-    if baseline_f1 is None:
-        return GateDecision(True, f"no adapter in service; key_fact_f1 {new_f1:.4f}")
-    if new_f1 + margin >= baseline_f1:
-        return GateDecision(
-            True, f"key_fact_f1 {new_f1:.4f} vs {baseline_f1:.4f} in service (allowed drop {margin:.4f})"
-        )
-    return GateDecision(
-        False, f"key_fact_f1 dropped: {new_f1:.4f} vs {baseline_f1:.4f} in service (allowed drop {margin:.4f})"
-    )
+def decide(
+    new: dict[str, float], baseline: dict[str, float] | None, margin: float, min_json_valid_rate: float = 0.0
+) -> GateDecision:
+    """Refuse invalid JSON below ``min_json_valid_rate``, or any compared metric dropping by more than ``margin``."""
+    for key, task in VALIDITY_METRICS.items():
+        rate = new.get(key)
+        if rate is not None and rate < min_json_valid_rate:
+            return GateDecision(
+                False,
+                f"not promoted: {task} answers are valid JSON in {rate:.0%} of held-out cases "
+                f"(at least {min_json_valid_rate:.0%} required)",
+            )
+    f1 = new.get("key_fact_f1", 0.0)
+    if not baseline or baseline.get("key_fact_f1") is None:
+        return GateDecision(True, f"no adapter in service; key_fact_f1 {f1:.4f}")
+    compared: list[str] = []
+    for key in COMPARED_METRICS:
+        ours, theirs = new.get(key), baseline.get(key)
+        if ours is None or theirs is None:
+            continue
+        if ours + margin < theirs:
+            return GateDecision(
+                False, f"{key} dropped: {ours:.4f} vs {theirs:.4f} in service (allowed drop {margin:.4f})"
+            )
+        compared.append(f"{key} {ours:.4f} vs {theirs:.4f}")
+    return GateDecision(True, f"{'; '.join(compared)} in service (allowed drop {margin:.4f})")
+
+
+class Answerer(Protocol):
+    """Greedy answers to chat prompts (the model's next turn, special tokens removed)."""
+
+    def answer(self, prompts: Sequence[Sequence[ChatMessage]], max_new_tokens: int) -> list[str]: ...
+
+
+class TransformersAnswerer:
+    """transformers (+ PEFT) generation in left-padded batches."""
+
+    def __init__(self, model: Any, tokenizer: PreTrainedTokenizerBase, batch_size: int) -> None:
+        self.model, self.tokenizer, self.batch_size = model, tokenizer, batch_size
+
+    def answer(self, prompts: Sequence[Sequence[ChatMessage]], max_new_tokens: int) -> list[str]:
+        return generate_answers(self.model, self.tokenizer, prompts, max_new_tokens, self.batch_size)
+
+
+class LlamaCppAnswerer:
+    """llama.cpp on the base GGUF, with a GGUF LoRA or without (the base model), as the embedded LLM serves.
+
+    Prompts are tokenized by the training tokenizer, exactly as in the GGUF check, so the gate scores the
+    tokens the adapter was trained and checked on. One llama.cpp context, sized for the longest prompt.
+    """
+
+    def __init__(
+        self, base_gguf: Path, adapter_gguf: Path | None, tokenizer: PreTrainedTokenizerBase, *, threads: int
+    ) -> None:
+        self.base_gguf, self.adapter_gguf, self.tokenizer, self.threads = base_gguf, adapter_gguf, tokenizer, threads
+
+    def answer(self, prompts: Sequence[Sequence[ChatMessage]], max_new_tokens: int) -> list[str]:
+        from services.trainer.training.gguf_lora import end_token_ids, llama_greedy
+
+        encoded = [list(self.tokenizer(_prompt_text(p), add_special_tokens=False)["input_ids"]) for p in prompts]
+        if not encoded:
+            return []
+        end_ids = end_token_ids(self.tokenizer)
+        with self._llama(max(len(ids) for ids in encoded) + max_new_tokens + 8) as llm:
+            answers = [llama_greedy(llm, ids, max_new_tokens, end_ids) for ids in encoded]
+        return [str(self.tokenizer.decode(tokens, skip_special_tokens=True)) for tokens in answers]
+
+    @contextlib.contextmanager
+    def _llama(self, context: int) -> Iterator[Any]:
+        import llama_cpp
+
+        from services.trainer.training.gguf_lora import native_stderr, tail_of
+
+        with native_stderr() as log:
+            try:
+                llm = llama_cpp.Llama(
+                    model_path=str(self.base_gguf),
+                    lora_path=str(self.adapter_gguf) if self.adapter_gguf else None,
+                    n_ctx=context,
+                    n_threads=self.threads,
+                    n_threads_batch=self.threads,
+                    n_gpu_layers=0,
+                    seed=0,
+                    verbose=False,
+                )
+            except (RuntimeError, ValueError) as exc:
+                raise RuntimeError(f"{exc}: {tail_of(log)}") from exc
+            try:
+                yield llm
+            finally:
+                llm.close()
+
+
+def _prompt_text(prompt: Sequence[ChatMessage]) -> str:
+    return render_chat(list(prompt), add_generation_prompt=True).text  # type: ignore[arg-type]
 
 
 def generate_answers(
-    model: Any, tokenizer: PreTrainedTokenizerBase, cases: Sequence[EvalCase], max_new_tokens: int, batch_size: int
+    model: Any,
+    tokenizer: PreTrainedTokenizerBase,
+    prompts: Sequence[Sequence[ChatMessage]],
+    max_new_tokens: int,
+    batch_size: int,
 ) -> list[str]:
-    """Greedy answers to each case's prompt (left-padded batches)."""
+    """Greedy transformers answers to each prompt (left-padded batches)."""
     import torch
+
+    from services.trainer.training.gguf_lora import end_token_ids
 
     answers: list[str] = []
     previous_side = tokenizer.padding_side
     tokenizer.padding_side = "left"
-    candidates = [tokenizer.convert_tokens_to_ids(token) for token in ("<end_of_turn>", str(tokenizer.eos_token))]
-    end_ids = [i for i in candidates if isinstance(i, int) and i != tokenizer.unk_token_id]
+    end_ids = end_token_ids(tokenizer)
     model.eval()
     try:
-        for start in range(0, len(cases), batch_size):
-            batch = cases[start : start + batch_size]
-            prompts = [render_chat(list(case.prompt), add_generation_prompt=True).text for case in batch]  # type: ignore[arg-type]
-            inputs = tokenizer(prompts, add_special_tokens=False, return_tensors="pt", padding=True)
+        for start in range(0, len(prompts), batch_size):
+            texts = [_prompt_text(prompt) for prompt in prompts[start : start + batch_size]]
+            inputs = tokenizer(texts, add_special_tokens=False, return_tensors="pt", padding=True)
             inputs = {key: value.to(model.device) for key, value in inputs.items()}
             with torch.no_grad():
                 output = model.generate(
@@ -89,11 +192,45 @@ def score_answers(cases: Sequence[EvalCase], answers: Sequence[str]) -> dict[str
     }
 
 
-def evaluate_model(
-    model: Any, tokenizer: PreTrainedTokenizerBase, cases: Sequence[EvalCase], max_new_tokens: int, batch_size: int
+def score_summaries(cases: Sequence[SummaryCase], answers: Sequence[str], similarity: Similarity) -> dict[str, float]:
+    """Tag F1 and SemScore of summary answers; an answer that is not the summary JSON scores as empty."""
+    from services.trainer.evaluation.semantic import semscore, tag_f1
+
+    parsed: list[tuple[str, list[str]]] = []
+    valid = 0
+    for answer in answers:
+        try:
+            summary, tags = parse_summary_tags(answer)
+        except InvalidAnswer:
+            parsed.append(("", []))
+            continue
+        valid += 1
+        parsed.append((summary or "", list(tags or [])))
+    tags_result = tag_f1(((tags, list(case.tags)) for (_, tags), case in zip(parsed, cases, strict=True)), similarity)
+    # An empty or broken summary scores 0 (semscore() skips empty responses, which would reward silence).
+    sem = semscore(((summary, case.summary) for (summary, _), case in zip(parsed, cases, strict=True)), similarity)
+    scored = sum(sem.scores) / len(cases) if cases else 0.0
+    return {
+        "tag_f1": round(tags_result.f1, 6),
+        "semscore": round(scored, 6),
+        "summary_json_valid_rate": round(valid / len(cases), 6) if cases else 0.0,
+        "heldout_summaries": float(len(cases)),
+    }
+
+
+def evaluate_answerer(
+    answerer: Answerer,
+    cases: Sequence[EvalCase],
+    summary_cases: Sequence[SummaryCase],
+    recipe: EvalRecipe,
+    similarity: Similarity | None,
 ) -> dict[str, float]:
-    """Generate and score: the metrics the gate compares."""
-    if not cases:
-        return {"heldout_examples": 0.0}
-    answers = generate_answers(model, tokenizer, cases, max_new_tokens, batch_size)
-    return score_answers(cases, answers)
+    """Generate and score both tasks: the metrics the gate compares."""
+    metrics: dict[str, float] = {"heldout_examples": 0.0}
+    if cases:
+        metrics = score_answers(cases, answerer.answer([c.prompt for c in cases], recipe.max_new_tokens))
+    if summary_cases and similarity is not None:
+        answers = answerer.answer([c.prompt for c in summary_cases], recipe.summary_max_new_tokens)
+        metrics.update(score_summaries(summary_cases, answers, similarity))
+    return metrics
+

@@ -204,7 +204,7 @@ def check_gguf_lora(
     encoded = [list(tokenizer(prompt, add_special_tokens=False)["input_ids"]) for prompt in prompts]
     end_ids = end_token_ids(tokenizer)
     context = max(len(ids) for ids in encoded) + max_new_tokens + 8
-    with _native_stderr() as log:
+    with native_stderr() as log:
         try:
             llm = llama_cpp.Llama(
                 model_path=str(base_gguf),
@@ -217,7 +217,7 @@ def check_gguf_lora(
                 verbose=False,
             )
         except (RuntimeError, ValueError) as exc:
-            raise RuntimeError(f"{exc}: {_tail(log)}") from exc
+            raise RuntimeError(f"{exc}: {tail_of(log)}") from exc
         try:
             got = [llama_greedy(llm, ids, max_new_tokens, end_ids) for ids in encoded]
         finally:
@@ -240,7 +240,7 @@ def check_gguf_lora(
 
 
 @contextlib.contextmanager
-def _native_stderr() -> Iterator[Path]:
+def native_stderr() -> Iterator[Path]:
     """llama.cpp logs from C to file descriptor 2 even when not verbose: into a temporary file instead."""
     sys.stderr.flush()
     saved = os.dup(2)
@@ -253,7 +253,7 @@ def _native_stderr() -> Iterator[Path]:
             os.close(saved)
 
 
-def _tail(log: Path, chars: int = 2000) -> str:
+def tail_of(log: Path, chars: int = 2000) -> str:
     try:
         return log.read_text(encoding="utf-8", errors="replace")[-chars:].strip()
     except OSError:

@@ -59,13 +59,31 @@ class ExportRecipe(BaseModel):
 
 
 class EvalRecipe(BaseModel):
-    """How the gate evaluates an adapter on the held-out extraction split."""
+    """How the gate evaluates an adapter on the held-out split: key facts, and summary and tags."""
 
     model_config = ConfigDict(extra="forbid")
 
-    max_examples: int = Field(default=200, ge=1, description="Held-out cases scored (the first N, stable order).")
+    max_examples: int = Field(default=200, ge=1, description="Held-out cases scored per task (the first N, stable).")
     max_new_tokens: int = Field(default=512, ge=1, description="Generation budget for one key-facts answer.")
-    batch_size: int = Field(default=8, ge=1)
+    summary_max_new_tokens: int = Field(
+        default=320, ge=1, description="Generation budget for one summary-and-tags answer (serving's cap)."
+    )
+    batch_size: int = Field(default=8, ge=1, description="Prompts per transformers generate() call.")
+    backend: Literal["auto", "llama_cpp", "transformers"] = Field(
+        default="auto",
+        description="Who generates the gate's answers: llama.cpp with the checked GGUF LoRA (what serves, ~25x "
+        "faster on a CPU), or transformers + PEFT. auto: llama.cpp when the adapter has a checked GGUF.",
+    )
+    min_json_valid_rate: float = Field(
+        default=0.9,
+        ge=0,
+        le=1,
+        description="An adapter whose key-facts or summary answers parse as their JSON less often than this on the "
+        "held-out split is refused (serving constrains JSON by grammar; the model must not rely on it).",
+    )
+    semantic_model: bool = Field(
+        default=True, description="SemScore and tag F1 with the packaged MiniLM (false: character n-grams only)."
+    )
 
 
 class Recipe(BaseModel):

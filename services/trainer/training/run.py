@@ -13,20 +13,31 @@ import secrets
 import shutil
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 
 from services.trainer.training.chat import render_chat
 from services.trainer.training.data import TrainingData
-from services.trainer.training.evaluate import GateDecision, decide, evaluate_model
+from services.trainer.training.evaluate import (
+    Answerer,
+    GateDecision,
+    LlamaCppAnswerer,
+    TransformersAnswerer,
+    decide,
+    evaluate_answerer,
+)
 from services.trainer.training.progress import StageLoss, plot_loss_curves, stage_progress
 from services.trainer.training.recipe import Recipe
 from shared.embedded_llm import usable_cores
 from shared.events import AdapterEvent
+
+if TYPE_CHECKING:
+    from services.trainer.evaluation.semantic import Similarity
 
 logger = logging.getLogger(__name__)
 
@@ -155,16 +166,24 @@ def train_and_evaluate(
         )
 
     cases = data.heldout[: recipe.eval.max_examples]
-    console.print(f"evaluating on {len(cases)} held-out thread(s)")
+    summary_cases = data.heldout_summaries[: recipe.eval.max_examples]
+    gate = GateSetup.choose(model, tokenizer, recipe, staging, formats, base_path)
+    console.print(
+        f"evaluating on {len(cases)} held-out thread(s) and {len(summary_cases)} summary case(s) with {gate.backend}"
+    )
+    similarity = gate_similarity(recipe) if summary_cases else None
+
+    def score(answerer: Answerer) -> dict[str, float]:
+        return evaluate_answerer(answerer, cases, summary_cases, recipe.eval, similarity)
+
     eval_started = time.perf_counter()
-    metrics = evaluate_model(model, tokenizer, cases, recipe.eval.max_new_tokens, recipe.eval.batch_size)
+    metrics = score(gate.new_adapter())
     eval_seconds = time.perf_counter() - eval_started
-    baseline_metrics, baseline_label = _baseline(model, tokenizer, recipe, cases, in_service, base_path)
-    baseline_f1 = baseline_metrics.get("key_fact_f1") if cases else None
+    baseline_metrics, baseline_label = gate.baseline(in_service, score) if cases else ({}, "no held-out cases")
     if not cases:
         decision = GateDecision(False, "no held-out examples: the adapter cannot be evaluated, so it is not promoted")
     else:
-        decision = decide(metrics["key_fact_f1"], baseline_f1, margin)
+        decision = decide(metrics, baseline_metrics or None, margin, recipe.eval.min_json_valid_rate)
         decision = GateDecision(decision.promote, f"{decision.reason} [{baseline_label}]")
     if gguf.get("required") and not gguf.get("exported"):
         decision = GateDecision(False, f"not promoted: no checked GGUF LoRA for the embedded LLM ({gguf['reason']})")
@@ -178,6 +197,8 @@ def train_and_evaluate(
         "metrics": metrics,
         "baseline_metrics": baseline_metrics,
         "eval_seconds": round(eval_seconds, 3),
+        "eval_backend": gate.backend,
+        "similarity": similarity.description if similarity is not None else None,
         "formats": formats,
         "stage_snapshots": stage_snapshots,
         "promoted": decision.promote,
@@ -314,31 +335,77 @@ def adapter_dir_for(adapters_dir: Path, adapter_id: str) -> Path:
     return adapters_dir / adapter_id
 
 
-def _baseline(
-    model: Any,
-    tokenizer: Any,
-    recipe: Recipe,
-    cases: list[Any],
-    in_service: AdapterEvent | None,
-    base_path: str,
-) -> tuple[dict[str, float], str]:
-    """Metrics of what serves now on the same cases: the promoted adapter, or the bare base model."""
-    if not cases:
-        return {}, "no held-out cases"
-    budget = (recipe.eval.max_new_tokens, recipe.eval.batch_size)
-    if in_service is None:
-        with model.disable_adapter():
-            return evaluate_model(model, tokenizer, cases, *budget), "baseline: base model without adapter"
-    service_path = Path(in_service.path)
-    if (service_path / "adapter_config.json").exists() and _adapter_base(service_path) == base_path:
-        model.load_adapter(str(service_path), adapter_name="in_service")
-        model.set_adapter("in_service")
-        try:
-            return evaluate_model(model, tokenizer, cases, *budget), f"baseline: {in_service.adapter_id} re-evaluated"
-        finally:
-            model.set_adapter("default")
-            model.delete_adapter("in_service")
-    logger.warning(
-        "adapter in service %s cannot be re-evaluated here; using its recorded metrics", in_service.adapter_id
-    )
-    return dict(in_service.metrics), f"baseline: {in_service.adapter_id} recorded metrics (different base model)"
+def gate_similarity(recipe: Recipe) -> Similarity:
+    """The similarity behind the gate's tag F1 and SemScore (the packaged MiniLM, or character n-grams)."""
+    from services.trainer.evaluation.semantic import Similarity
+
+    return Similarity(use_model=recipe.eval.semantic_model)
+
+
+@dataclass
+class GateSetup:
+    """Who answers the gate's prompts: llama.cpp with the checked GGUF LoRA, or transformers + PEFT."""
+
+    model: Any
+    tokenizer: Any
+    recipe: Recipe
+    base_path: str
+    base_gguf: Path | None = None
+    adapter_gguf: Path | None = None
+
+    @property
+    def backend(self) -> str:
+        return "llama.cpp" if self.adapter_gguf is not None else "transformers"
+
+    @classmethod
+    def choose(
+        cls, model: Any, tokenizer: Any, recipe: Recipe, staging: Path, formats: dict[str, Any], base_path: str
+    ) -> GateSetup:
+        """llama.cpp when the recipe allows it and the GGUF LoRA passed its check; transformers otherwise."""
+        from services.trainer.training.gguf_lora import ADAPTER_GGUF
+
+        gguf = formats.get("gguf") or {}
+        setup = cls(model, tokenizer, recipe, base_path)
+        if recipe.eval.backend != "transformers" and gguf.get("exported"):
+            setup.base_gguf, setup.adapter_gguf = Path(gguf["base_gguf"]), staging / ADAPTER_GGUF
+        return setup
+
+    def _llama(self, adapter: Path | None) -> Answerer:
+        assert self.base_gguf is not None
+        threads = self.recipe.cpu_threads or usable_cores()
+        return LlamaCppAnswerer(self.base_gguf, adapter, self.tokenizer, threads=threads)
+
+    def _transformers(self) -> Answerer:
+        return TransformersAnswerer(self.model, self.tokenizer, self.recipe.eval.batch_size)
+
+    def new_adapter(self) -> Answerer:
+        return self._llama(self.adapter_gguf) if self.adapter_gguf else self._transformers()
+
+    def baseline(
+        self, in_service: AdapterEvent | None, score: Callable[[Answerer], dict[str, float]]
+    ) -> tuple[dict[str, float], str]:
+        """Metrics of what serves now on the same cases: the promoted adapter, or the bare base model."""
+        from services.trainer.training.gguf_lora import ADAPTER_GGUF
+
+        llama = self.adapter_gguf is not None
+        if in_service is None:
+            if llama:
+                return score(self._llama(None)), "baseline: base model without adapter"
+            with self.model.disable_adapter():
+                return score(self._transformers()), "baseline: base model without adapter"
+        service_path = Path(in_service.path)
+        same_base = (service_path / "adapter_config.json").exists() and _adapter_base(service_path) == self.base_path
+        if same_base and llama and (service_path / ADAPTER_GGUF).is_file():
+            return score(self._llama(service_path / ADAPTER_GGUF)), f"baseline: {in_service.adapter_id} re-evaluated"
+        if same_base:
+            self.model.load_adapter(str(service_path), adapter_name="in_service")
+            self.model.set_adapter("in_service")
+            try:
+                return score(self._transformers()), f"baseline: {in_service.adapter_id} re-evaluated"
+            finally:
+                self.model.set_adapter("default")
+                self.model.delete_adapter("in_service")
+        logger.warning(
+            "adapter in service %s cannot be re-evaluated here; using its recorded metrics", in_service.adapter_id
+        )
+        return dict(in_service.metrics), f"baseline: {in_service.adapter_id} recorded metrics (different base model)"
