@@ -233,4 +233,3 @@ def evaluate_answerer(
         answers = answerer.answer([c.prompt for c in summary_cases], recipe.summary_max_new_tokens)
         metrics.update(score_summaries(summary_cases, answers, similarity))
     return metrics
-
