@@ -44,6 +44,7 @@ class Prediction:
     tags: list[str] = field(default_factory=list)
     seconds: float = 0.0
     error: str | None = None
+    fallback: bool = False  # the LLM engine could not answer and the rules engine did (its facts are the rules')
 
 
 @dataclass
@@ -202,6 +203,7 @@ async def run_llm(
                     summary=result.summary or "",
                     tags=list(result.tags or []),
                     seconds=time.perf_counter() - started,
+                    fallback=any(w.startswith("fallback:") for w in result.warnings),
                 )
             except Exception as exc:
                 outcome.predictions[name] = Prediction(
@@ -226,12 +228,19 @@ async def run_llm(
 
 
 def score_engine(
-    outcomes: Sequence[CaseOutcome], engine: str, similarity: Any | None, semscore_sample: int | None = None
+    outcomes: Sequence[CaseOutcome],
+    engine: str,
+    similarity: Any | None,
+    semscore_sample: int | None = None,
+    *,
+    model_only: bool = False,
 ) -> tuple[dict[str, Any], list[tuple[str, str, str]]]:
     """Metrics of one engine; also (case_id, summary, reference) pairs for the judge.
 
     SemScore embeds whole summaries, which costs ~0.1–0.2 s each on a small CPU, so it reads the first
     ``semscore_sample`` threads (in id order, i.e. an unbiased slice of a synthetic set); None reads all.
+    ``model_only``: a thread the LLM engine handed to the rules engine (``fallbacks``) scores as empty
+    facts, so the figures are the model's alone (comparing models); otherwise as served.
     """
     pairs: list[tuple[KeyFacts, KeyFacts]] = []
     by_language: dict[str, list[tuple[KeyFacts, KeyFacts]]] = defaultdict(list)
@@ -239,9 +248,14 @@ def score_engine(
     errors: list[str] = []
     summaries: list[tuple[str, str, str]] = []
     tag_pairs: list[tuple[list[str], list[str]]] = []
+    fallbacks = 0
     for outcome in outcomes:
         prediction = outcome.predictions.get(engine)
         facts = prediction.facts if prediction and prediction.facts is not None else KeyFacts()
+        if prediction is not None and prediction.fallback:
+            fallbacks += 1
+            if model_only:
+                facts = KeyFacts()
         if prediction is None or prediction.error or outcome.assemble_error:
             errors.append(f"{outcome.case.case_id}: {outcome.assemble_error or (prediction and prediction.error)}")
         pairs.append((facts, outcome.case.expected))
@@ -262,6 +276,7 @@ def score_engine(
         "threads": len(outcomes),
         "errors": len(errors),
         "error_examples": errors[:5],
+        "fallbacks": fallbacks,
         "seconds_per_thread": round(sum(seconds) / len(seconds), 6) if seconds else None,
     }
     if similarity is not None:
@@ -295,6 +310,7 @@ def evaluate(
     llm_concurrency: int = 4,
     progress: Callable[[int], Callable[[], None]] | None = None,
     llm_adapter: str | None = None,
+    model_only: bool = False,
 ) -> EvalRun:
     """Score the engines on threads_dir; ``progress(total)`` may return a per-thread callback."""
     unknown = [e for e in engines if e not in ENGINES]
@@ -347,7 +363,9 @@ def evaluate(
     results: dict[str, Any] = {}
     judge_inputs: dict[str, list[tuple[str, str, str]]] = {}
     for engine in engines:
-        results[engine], judge_inputs[engine] = score_engine(outcomes, engine, similarity, semscore_sample)
+        results[engine], judge_inputs[engine] = score_engine(
+            outcomes, engine, similarity, semscore_sample, model_only=model_only
+        )
     for name, model in llm_models.items():
         results[name]["model"] = model
     judge_status = "skipped: --no-judge"
