@@ -14,6 +14,8 @@ from shared.embedded import ChildServer, redis_server, tansu_server
 from shared.settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent
+# Tests start from an empty adapter registry unless they ask for the adapter shipped in models/adapters/.
+os.environ.setdefault("QUOTEFLOW_BUNDLED_ADAPTER", "false")
 TEAM_SHARED = REPO.parent / "shared"
 EXAMPLES = REPO / "examples"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"

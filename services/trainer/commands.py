@@ -14,7 +14,9 @@ import typer
 
 from services.cli_support import UserError, console, err_console, run_async
 
-adapters_app = typer.Typer(help="The LoRA adapter registry: list adapters, roll back to the previous one.")
+adapters_app = typer.Typer(
+    help="The LoRA adapter registry: list adapters, roll back to the previous one, ship one in the repository."
+)
 
 
 @contextlib.asynccontextmanager
@@ -200,6 +202,20 @@ def rollback(
     run_async(announce())
     registry.save(state)
     console.print(f"in service now: [green]{event.adapter_id}[/] (rolled back from {event.previous_adapter_id})")
+
+
+@adapters_app.command("bundle")
+def bundle(adapter_id: Annotated[str, typer.Argument(help="A promoted adapter with a checked GGUF LoRA.")]) -> None:
+    """Ship an adapter in the repository (models/adapters/<id>/): a fresh checkout's LLM engine starts with it."""
+    from services.trainer.registry import AdapterRegistry, RegistryError, bundle_adapter
+    from services.trainer.settings import TrainerSettings
+
+    try:
+        target = bundle_adapter(AdapterRegistry(TrainerSettings().adapters_dir), adapter_id)
+    except RegistryError as exc:
+        raise UserError(str(exc)) from exc
+    size = sum(f.stat().st_size for f in target.iterdir())
+    console.print(f"shipped [green]{adapter_id}[/] in {target} ({size / 1e6:.1f} MB); commit it")
 
 
 def register_commands(app: typer.Typer) -> None:

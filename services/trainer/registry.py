@@ -26,6 +26,9 @@ from shared.store import Store
 logger = logging.getLogger(__name__)
 
 PROMOTED_KEY = "adapters:promoted"
+# Adapters shipped with the code: a fresh checkout's LLM engine starts tuned (bundled_state).
+BUNDLED_ADAPTERS_DIR = Path(__file__).resolve().parents[2] / "models" / "adapters"
+BUNDLED_ENTRY = "registry_entry.json"
 
 
 class RegistryError(ValueError):
@@ -64,16 +67,97 @@ class RegistryState:
         )
 
 
-class AdapterRegistry:
-    """Reads and atomically rewrites ``registry.json``."""
+def bundled_state(folder: Path = BUNDLED_ADAPTERS_DIR) -> RegistryState:
+    """The adapters shipped in the repository (``models/adapters/<id>/registry_entry.json``), newest promoted.
 
-    def __init__(self, adapters_dir: Path) -> None:
+    A fresh checkout has no registry.json: its registry starts as this state, so the LLM engine serves the
+    shipped adapter, a new run is gated against it and a rollback can return to it. Paths in the entries are
+    relative to the adapter's folder (a checkout can be anywhere); here they become absolute.
+    """
+    state = RegistryState()
+    entries: list[tuple[AdapterEvent, dict[str, Any]]] = []
+    for entry_file in sorted(folder.glob(f"*/{BUNDLED_ENTRY}")):
+        try:
+            data = json.loads(entry_file.read_text(encoding="utf-8"))
+            event = AdapterEvent.model_validate(data["event"])
+        except (OSError, json.JSONDecodeError, KeyError, ValueError) as exc:
+            logger.error("bundled adapter %s is unreadable, ignored: %s", entry_file, exc)
+            continue
+        where = entry_file.parent.resolve()
+        formats = _absolute_paths(data.get("formats") or {}, where)
+        entries.append((event.model_copy(update={"path": str(where)}), formats))
+    for event, formats in sorted(entries, key=lambda pair: pair[0].created_at):
+        state.adapters[event.adapter_id] = event
+        state.formats[event.adapter_id] = formats
+        if event.promoted:
+            state.promotions.append(event.adapter_id)
+            state.log.append(_log_entry("bundled", event.adapter_id, "shipped in the repository"))
+    return state
+
+
+BUNDLED_FILES = ("adapter_config.json", "adapter_model.safetensors", "adapter.gguf", "training_report.json", "loss.png")
+
+
+def bundle_adapter(registry: AdapterRegistry, adapter_id: str, into: Path = BUNDLED_ADAPTERS_DIR) -> Path:
+    """Copy a registry adapter into the repository's ``models/adapters/<id>/`` (what a fresh checkout serves).
+
+    Only a promoted adapter with a checked GGUF LoRA is shipped; its stage snapshots and scratch stay behind.
+    The entry keeps the event and formats with paths relative to the folder.
+    """
+    import shutil
+
+    state = registry.load()
+    event = state.adapters.get(adapter_id)
+    if event is None:
+        raise RegistryError(f"adapter {adapter_id!r} is not in {registry.path}")
+    formats = state.formats.get(adapter_id, {})
+    if not event.promoted or not (formats.get("gguf") or {}).get("exported"):
+        raise RegistryError(f"adapter {adapter_id!r} is not promoted with a checked GGUF LoRA: it is not shipped")
+    source, target = Path(event.path), into / adapter_id
+    target.mkdir(parents=True, exist_ok=True)
+    for name in BUNDLED_FILES:
+        if (source / name).is_file():
+            shutil.copyfile(source / name, target / name)
+    relative = {
+        name: {k: (Path(v).name if k in ("path", "config") and isinstance(v, str) else v) for k, v in record.items()}
+        for name, record in formats.items()
+    }
+    entry = {"event": event.model_copy(update={"path": "."}).model_dump(mode="json"), "formats": relative}
+    (target / BUNDLED_ENTRY).write_text(json.dumps(entry, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return target
+
+
+def _absolute_paths(formats: dict[str, Any], where: Path) -> dict[str, Any]:
+    """Format records whose ``path``/``config`` name files of the adapter folder by file name."""
+    result: dict[str, Any] = {}
+    for name, record in formats.items():
+        record = dict(record)
+        for key in ("path", "config"):
+            if isinstance(record.get(key), str):
+                record[key] = str(where / Path(record[key]).name)
+        result[name] = record
+    return result
+
+
+class AdapterRegistry:
+    """Reads and atomically rewrites ``registry.json``.
+
+    ``bundled``: a registry that has no file yet starts with the adapters shipped in the repository
+    (:func:`bundled_state`); None reads the trainer setting ``QUOTEFLOW_BUNDLED_ADAPTER``.
+    """
+
+    def __init__(self, adapters_dir: Path, *, bundled: bool | None = None) -> None:
         self.adapters_dir = adapters_dir
         self.path = adapters_dir / "registry.json"
+        if bundled is None:
+            from services.trainer.settings import TrainerSettings
+
+            bundled = TrainerSettings().bundled_adapter
+        self.bundled = bundled
 
     def load(self) -> RegistryState:
         if not self.path.exists():
-            return RegistryState()
+            return bundled_state() if self.bundled else RegistryState()
         try:
             return RegistryState.from_json(self.path.read_text(encoding="utf-8-sig"))
         except (json.JSONDecodeError, ValueError) as exc:

@@ -25,6 +25,11 @@ class TrainerSettings(Settings):
         default=None,
         description="Synthetic threads (`quoteflow synth --out DIR` layout) turned into training sets for each run.",
     )
+    bundled_adapter: bool = Field(
+        default=True,
+        description="An empty registry starts with the adapter shipped in models/adapters/ (Gemma 3 270M, for the "
+        "embedded LLM); false for a fresh registry, e.g. beside TGI serving another base model.",
+    )
     recipe: Path | None = Field(default=None, description="Training recipe YAML; unset: the Gemma 2 2B recipe.")
     base_model: str | None = Field(default=None, description="Base model path, overriding the recipe's.")
     min_new_corrections: int = Field(default=50, ge=1, description="Corrections needed before a scheduled run.")

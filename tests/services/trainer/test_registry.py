@@ -109,3 +109,27 @@ async def test_reconcile_reannounces_when_the_store_names_another_adapter(tmp_pa
     assert (await announcer.reconcile(registry)).adapter_id == "a1"  # type: ignore[union-attr]
     assert await announcer.reconcile(registry) is None  # in sync now: nothing sent twice
     assert [e.adapter_id for e in published] == ["a1"]
+
+
+def test_an_empty_registry_starts_with_the_bundled_adapter_and_bundle_ships_one_with_relative_paths(
+    tmp_path: Path,
+) -> None:
+    from services.trainer.registry import BUNDLED_ENTRY, bundle_adapter, bundled_state
+    from shared.events import AdapterEvent
+
+    source = tmp_path / "adapters" / "qf-1"
+    source.mkdir(parents=True)
+    for name in ("adapter_config.json", "adapter_model.safetensors", "adapter.gguf", "training_report.json"):
+        (source / name).write_text(name)
+    registry = AdapterRegistry(tmp_path / "adapters", bundled=False)
+    formats = {"gguf": {"required": True, "exported": True, "path": str(source / "adapter.gguf")}}
+    registry.record(AdapterEvent(adapter_id="qf-1", base_model="b", path=str(source), promoted=True), formats)
+    shipped = tmp_path / "models"
+    target = bundle_adapter(registry, "qf-1", into=shipped)
+    assert (target / "adapter.gguf").read_text() == "adapter.gguf" and (target / BUNDLED_ENTRY).is_file()
+
+    state = bundled_state(shipped)
+    assert state.promotions == ["qf-1"]
+    assert state.adapters["qf-1"].path == str(target.resolve())
+    assert state.formats["qf-1"]["gguf"]["path"] == str(target.resolve() / "adapter.gguf")
+    assert AdapterRegistry(tmp_path / "fresh", bundled=False).promoted() is None
