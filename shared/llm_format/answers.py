@@ -107,7 +107,19 @@ def _strip_fences(text: str) -> str:
 def facts_answer(facts: KeyFacts) -> str:
     """The exact answer text of the key-facts task: compact JSON in SPEC field order (training target,
     few-shot answer)."""
-    return json.dumps(facts.model_dump(mode="json"), ensure_ascii=False)
+    return json.dumps(_whole_numbers_as_integers(facts.model_dump(mode="json")), ensure_ascii=False)
+
+
+def _whole_numbers_as_integers(node: Any) -> Any:
+    """``200.0`` as ``200``, the way people and the mail write it. A model trained on ``200.0`` over-applies the
+    suffix (``24.45.0``), which is not JSON; the parser reads ``200`` back as the same float."""
+    if isinstance(node, dict):
+        return {key: _whole_numbers_as_integers(value) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_whole_numbers_as_integers(value) for value in node]
+    if isinstance(node, float) and node.is_integer() and abs(node) < 2**53:
+        return int(node)
+    return node
 
 
 def summary_answer(summary: str, tags: list[str]) -> str:

@@ -66,6 +66,15 @@ def test_parse_facts_accepts_the_talk_answer_fenced_and_null_items() -> None:
     assert parse_facts(json.dumps({**TALK_FACTS, "items": None})).items == []
 
 
+def test_facts_answer_writes_whole_numbers_as_integers_and_keeps_fractions() -> None:
+    facts = KeyFacts.model_validate(
+        {**TALK_FACTS, "items": [{"product": "Valve", "quantity": 200.0, "unit_price": 24.45, "currency": "USD"}]}
+    )
+    text = facts_answer(facts)
+    assert '"quantity": 200,' in text and '"unit_price": 24.45,' in text and ".0," not in text
+    assert parse_facts(text) == facts
+
+
 @pytest.mark.parametrize(
     ("text", "reason"),
     [
