@@ -90,17 +90,7 @@ def test_decode_bytes_reads_declared_and_misdeclared_text(
     [
         (b"\xfd garbage \x80", "utf-8"),
         (b"garbage \x80\x81\xfe", None),
-        pytest.param(
-            b"\xff\xfe\xfd garbage \x80",
-            "utf-8",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="decode_bytes lets a leading FF FE (a UTF-16 LE byte order mark) overrule the declared utf-8, "
-                "and detect_codec answers utf-16 too, although 13 bytes cannot be UTF-16; both strict decodes fail and "
-                "the replace fallback still decodes as UTF-16, so the result is '\\u20fd慧扲条\\u2065\\ufffd' "
-                "(codec 'utf-16') and the ASCII 'garbage' is lost",
-            ),
-        ),
+        (b"\xff\xfe\xfd garbage \x80", "utf-8"),  # FF FE looks like a UTF-16 BOM; 13 bytes cannot be UTF-16
     ],
 )
 def test_decode_bytes_never_raises(data: bytes, declared: str | None) -> None:

@@ -247,12 +247,6 @@ def test_bad_numbers_in_one_message_do_not_crash() -> None:
     assert result.warnings == ["ignored a zero price in m0@test"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="find_moq (services/extract/rules/quantities.py) takes the first number within 30 characters after "
-    "an 'MOQ' keyword, unit optional, even when that number is the start of a money amount: 'MOQ: / 3억억 원' "
-    "gives moq 3 (and 'MOQ: / 3억 원' gives moq 3 beside a unit price of 300000000), though no MOQ is stated",
-)
 def test_bad_numbers_state_no_moq() -> None:
     _, result = _supplier_says(BAD_NUMBERS)
     assert result.facts.moq is None
