@@ -29,6 +29,8 @@ from services.ingest.settings import IngestSettings
 from services.ingest.threads import ThreadRepository
 from services.quote.main import build_service as build_quote
 from services.quote.settings import QuoteSettings
+from services.review.main import build_service as build_review
+from services.review.settings import ReviewSettings
 from services.trainer.main import build_service as build_trainer
 from services.trainer.settings import TrainerSettings
 from shared import topics
@@ -43,6 +45,9 @@ from shared.tenants import check_plain_name, contained, safe_file_name, unique_n
 logger = logging.getLogger(__name__)
 
 SERVICE_NAMES = ("ingest", "extract", "quote", "trainer")
+"""The pipeline: what ``quoteflow process`` runs."""
+ALL_SERVICE_NAMES = (*SERVICE_NAMES, "review")
+"""Every service (``quoteflow run``, ``quoteflow serve``): the pipeline and the review desk."""
 CONNECTION_FIELDS = ("kafka_bootstrap", "kafka_idempotence", "redis_url")
 
 
@@ -52,6 +57,7 @@ def _service_factories() -> dict[str, tuple[type[Settings], Callable[..., Servic
         "extract": (ExtractSettings, build_extract),
         "quote": (QuoteSettings, build_quote),
         "trainer": (TrainerSettings, build_trainer),
+        "review": (ReviewSettings, build_review),
     }
 
 
