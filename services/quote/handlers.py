@@ -30,7 +30,7 @@ from services.quote.render import QuoteRenderer, pdf_path, render_pdf, render_qu
 from services.quote.settings import QuoteSettings
 from shared import topics
 from shared.broker import subscriber_options
-from shared.consumer import Delivery, MessageGuard, PermanentError, parse_event, publish_event
+from shared.consumer import Delivery, MessageGuard, TransientError, parse_event, publish_event
 from shared.events import FactsCorrected, FactsExtracted, QuoteGenerated
 from shared.ops import metrics_for
 from shared.service import ServiceRuntime
@@ -39,6 +39,10 @@ logger = logging.getLogger(__name__)
 
 QUOTE_GROUP = "quoteflow-quote"
 QUOTE_CORRECTIONS_GROUP = "quoteflow-quote-corrections"
+
+
+class UnknownThread(Exception):
+    """A correction for a thread quote has no facts of: retried (QUOTEFLOW_MAX_ATTEMPTS), then dead-lettered."""
 
 
 def facts_key(tenant: str, thread_id: str) -> str:
@@ -178,8 +182,10 @@ def register(runtime: ServiceRuntime, settings: QuoteSettings, today: Callable[[
     async def process_correction(delivery: Delivery) -> None:
         correction = parse_event(FactsCorrected, delivery.body)
         raw = await runtime.store.get(facts_key(correction.tenant, correction.thread_id))
-        if raw is None:
-            raise PermanentError(
+        if raw is None and await book.claim_pending(correction.tenant, correction.thread_id):
+            raise TransientError(f"the first quote of {correction.thread_id} is being published: try again")
+        if raw is None:  # not yet seen (quote lags behind the desk) or never: retried, then dead-lettered
+            raise UnknownThread(
                 f"correction for thread {correction.thread_id!r} (tenant {correction.tenant!r}) "
                 "that quote has no facts of"
             )
@@ -202,9 +208,9 @@ def register(runtime: ServiceRuntime, settings: QuoteSettings, today: Callable[[
             if stale is not None:
                 stale.labels(service_name, decision.reason).inc()
             return
-        if remember:
-            await runtime.store.set(facts_key(event.tenant, event.thread_id), event.model_dump_json())
         if decision.slot is None:
+            if remember:
+                await runtime.store.set(facts_key(event.tenant, event.thread_id), event.model_dump_json())
             logger.info("facts unchanged for %s: no new revision", event.thread_id)
             return
         slot = decision.slot
@@ -219,4 +225,6 @@ def register(runtime: ServiceRuntime, settings: QuoteSettings, today: Callable[[
             await book.release(event.tenant, event.thread_id, decision)  # nothing went out: no revision gap
             raise
         await publish_event(publisher, quote, key=event.thread_id, tenant=event.tenant)
+        if remember:  # after the publish: a correction's revision never overtakes this one
+            await runtime.store.set(facts_key(event.tenant, event.thread_id), event.model_dump_json())
         await book.record(event.tenant, event.thread_id, slot, facts_hash)
