@@ -70,6 +70,10 @@ class MessageView:
     segments: list[Segment]
     evidence_count: int
     open: bool
+    sender: list[Segment] = field(default_factory=list)
+    """``Name <address>`` with the parties' evidence (``From: …``) marked."""
+    signature: list[Segment] = field(default_factory=list)
+    signature_open: bool = False
 
 
 def anchor_of(path: str) -> str:
@@ -115,8 +119,22 @@ def segments(text: str, evidence: list[Evidence]) -> tuple[list[Segment], set[st
     return result, {name for _s, _e, name in spans}
 
 
+def _needles(evidence: list[Evidence], prefix: str, text: str) -> list[Evidence]:
+    """Evidence quoted from outside the new text (``From: 김서연``, ``signature: 한빛무역``), placed in ``text``."""
+    placed = []
+    for item in evidence:
+        if not item.text.startswith(prefix):
+            continue
+        needle = item.text.removeprefix(prefix).strip()
+        if needle and needle in text:
+            start = text.index(needle)
+            placed.append(item.model_copy(update={"start": start, "end": start + len(needle), "text": needle}))
+    return placed
+
+
 def message_views(thread: NormalizedThread, evidence: list[Evidence]) -> tuple[list[MessageView], set[str]]:
-    """Every message with its evidence marked; those with evidence and the newest are unfolded."""
+    """Every message with its evidence marked (new text, sender, signature); those with evidence and the
+    newest are unfolded."""
     by_message: dict[str, list[Evidence]] = {}
     for item in evidence:
         by_message.setdefault(item.message_id, []).append(item)
@@ -124,14 +142,29 @@ def message_views(thread: NormalizedThread, evidence: list[Evidence]) -> tuple[l
     located: set[str] = set()
     for index, message in enumerate(thread.messages):
         own = by_message.get(message.message_id, [])
-        parts, found = segments(message.text, own)
+        parts, found = segments(message.text, [e for e in own if not e.text.startswith(("From: ", "signature: "))])
+        sender_text = " ".join(
+            p for p in (message.sender_name, f"<{message.sender_email}>" if message.sender_email else None) if p
+        )
+        sender, in_sender = segments(sender_text, _needles(own, "From: ", sender_text))
+        signature, in_signature = segments(
+            message.signature or "", _needles(own, "signature: ", message.signature or "")
+        )
+        found |= in_sender | in_signature
         located |= found
         newest = index == len(thread.messages) - 1
-        views.append(MessageView(message, parts, len(found), open=bool(found) or newest))
+        views.append(
+            MessageView(message, parts, len(found), bool(found) or newest, sender, signature, bool(in_signature))
+        )
     return views, located
 
 
 # --------------------------------------------------------------------------- the form
+
+
+def fact_text(value: Any) -> str:
+    """A fact value as a person writes it: 9500 (not 9500.0), true/false, text as it is; empty for None."""
+    return _display(value)
 
 
 def _display(value: Any) -> str:

@@ -14,6 +14,7 @@ import hmac
 import logging
 import secrets
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote as url_quote
@@ -46,6 +47,7 @@ from services.review.views import (
     anchor_of,
     basis,
     changes,
+    fact_text,
     facts_from_form,
     form_values,
     message_views,
@@ -89,6 +91,8 @@ def _environment() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.filters["anchor"] = anchor_of
+    env.filters["money"] = money
+    env.filters["fact"] = fact_text
     return env
 
 
@@ -437,6 +441,17 @@ def build_web(
         return RedirectResponse(f"/t/{tenant}/{thread_id}", status_code=303)
 
     return app
+
+
+def money(value: object) -> str:
+    """An amount with thousands separators (1,045,000; 8,360.00), or – when there is none."""
+    if value is None or value == "":
+        return "–"
+    try:
+        number = Decimal(str(value))
+    except ArithmeticError:
+        return str(value)
+    return f"{number:,}"
 
 
 def _valid_tenant(value: str) -> bool:

@@ -144,7 +144,7 @@ async def test_quote_revisions_are_listed_and_served_sandboxed(desk: Desk, talk:
     await desk.publish(topics.QUOTES_GENERATED, quote.model_dump_json().encode(), thread.thread_id)
     desk.login("minji")
     page = desk.client.get(f"/t/default/{thread.thread_id}").text
-    assert "Q-2026-000001 revision 1" in page and "1045000 KRW" in page
+    assert "Q-2026-000001 revision 1" in page and "1,045,000 KRW" in page
     document = desk.client.get(f"/t/default/{thread.thread_id}/quote/1.html")
     assert document.status_code == 200 and "견적서" in document.text
     assert "sandbox" in document.headers["content-security-policy"]
