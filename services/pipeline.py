@@ -29,8 +29,6 @@ from services.ingest.settings import IngestSettings
 from services.ingest.threads import ThreadRepository
 from services.quote.main import build_service as build_quote
 from services.quote.settings import QuoteSettings
-from services.review.main import build_service as build_review
-from services.review.settings import ReviewSettings
 from services.trainer.main import build_service as build_trainer
 from services.trainer.settings import TrainerSettings
 from shared import topics
@@ -52,6 +50,9 @@ CONNECTION_FIELDS = ("kafka_bootstrap", "kafka_idempotence", "redis_url")
 
 
 def _service_factories() -> dict[str, tuple[type[Settings], Callable[..., ServiceRuntime]]]:
+    from services.review.main import build_service as build_review  # FastAPI and uvicorn: only when asked for
+    from services.review.settings import ReviewSettings
+
     return {
         "ingest": (IngestSettings, build_ingest),
         "extract": (ExtractSettings, build_extract),

@@ -13,8 +13,7 @@ training data).
 from __future__ import annotations
 
 import logging
-
-from faststream.kafka.fastapi import KafkaMessage, KafkaRouter
+import warnings
 
 from services.quote.numbering import FactsOrder
 from services.review.records import (
@@ -36,6 +35,10 @@ from shared.keys import thread_key
 from shared.service import ServiceRuntime
 from shared.store import Store
 from shared.tenants import UnsafeNameError, check_plain_name
+
+with warnings.catch_warnings():  # faststream 0.7 announces the integration's move to faststream_fastapi
+    warnings.simplefilter("ignore", DeprecationWarning)
+    from faststream.kafka.fastapi import KafkaMessage, KafkaRouter
 
 logger = logging.getLogger(__name__)
 

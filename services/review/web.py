@@ -155,7 +155,7 @@ def build_web(
         return dict(form)
 
     def identity(request: Request) -> Identity | None:
-        directory = _users()
+        directory = users
         if settings.sso_header:
             name = request.headers.get(settings.sso_header)
             client = request.client.host if request.client else ""
@@ -171,9 +171,6 @@ def build_web(
         if isinstance(name, str) and (user := directory.get(name)) is not None:
             return Identity(user.name, user.tenants, "password")
         return None
-
-    def _users() -> UserDirectory:
-        return users
 
     def require(request: Request) -> Identity:
         who = identity(request)

@@ -168,3 +168,22 @@ def _form(desk: Desk, path: str) -> dict[str, str]:
         chosen = re.search(r'<option value="([^"]*)" selected>', body)
         values[name] = chosen.group(1) if chosen else ""
     return values
+
+
+async def test_the_quote_pdf_is_rendered_on_demand(desk: Desk, talk: Talk) -> None:
+    pytest.importorskip("weasyprint")
+    thread, facts = talk
+    await desk.add_thread(thread, facts)
+    quote = QuoteGenerated(
+        thread_id=thread.thread_id,
+        quote_number="Q-2026-000009",
+        markdown="",
+        html="<html><body><h1>Quotation</h1></body></html>",
+        facts_hash=facts.facts.content_hash(),
+    )
+    await desk.publish(topics.QUOTES_GENERATED, quote.model_dump_json().encode(), thread.thread_id)
+    desk.login("minji")
+    response = desk.client.get(f"/t/default/{thread.thread_id}/quote/1.pdf")
+    assert response.status_code == 200 and response.content.startswith(b"%PDF-")
+    assert 'filename="Q-2026-000009-r1.pdf"' in response.headers["content-disposition"]
+    assert desk.client.get(f"/t/default/{thread.thread_id}/quote/7.pdf").status_code == 404
