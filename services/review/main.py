@@ -167,16 +167,32 @@ def build_service(
 
 
 def serve_forever(runtime: ReviewRuntime) -> None:
-    """Run the desk under uvicorn until SIGTERM/SIGINT (``quoteflow serve review``)."""
+    """Run the desk under uvicorn until SIGTERM/SIGINT (``quoteflow serve review``): a graceful stop (in-flight
+    requests and records finish, offsets are committed) and exit code 0, like the other services."""
+    import signal
+
+    from services.cli_support import run_async
+
     settings = runtime.settings
     assert isinstance(settings, ReviewSettings)
     assert runtime.web is not None
-    uvicorn.run(
+    config = uvicorn.Config(
         runtime.web,
         host=settings.http_host,
         port=settings.http_port,
         lifespan="on",
         log_level=settings.log_level.lower(),
         access_log=False,
-        proxy_headers=False,
+        proxy_headers=False,  # the SSO check needs the real peer address
     )
+    server = _InProcessServer(config)
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, lambda: setattr(server, "should_exit", True))
+        await server.serve()
+        if not server.started:
+            raise RuntimeError("the review desk did not start (see the log)")
+
+    run_async(main())
