@@ -88,8 +88,15 @@ def apply_facts(
         "field_confidence": verdict.fields,
     }
     decision = record.decision
+    previous = record.facts
+    redelivered = (
+        previous is not None
+        and previous.thread_version == event.thread_version
+        and previous.facts.content_hash() == facts_hash
+    )
     kept = decision is not None and (
-        decision.facts_hash == facts_hash
+        redelivered  # the facts the decision was made on, again
+        or decision.facts_hash == facts_hash  # extracted as a person approved them
         or (decision.action == "rejected" and decision.thread_version == event.thread_version)
     )
     if not kept:

@@ -50,6 +50,19 @@ async def test_a_new_version_reopens_a_decided_thread_and_the_same_facts_do_not(
     assert record is not None and record.status in ("pending", "needs_review") and record.decision is None
 
 
+async def test_redelivered_facts_keep_a_correction(desk: Desk, talk: Talk) -> None:
+    thread, facts = talk
+    await desk.add_thread(thread, facts)
+    token = desk.login("minji")
+    path = f"/t/default/{thread.thread_id}"
+    form = {"csrf_token": token, "basis": desk.basis(path), "items.count": "1", "items.0.product": "X 제품"}
+    form |= {"items.0.quantity": "100", "items.0.unit_price": "9000", "currency": "KRW"}
+    assert desk.client.post(f"{path}/correct", data=form).status_code == 200
+    await desk.publish(topics.FACTS_EXTRACTED, facts.model_dump_json().encode(), facts.thread_id)
+    record = await _record(desk, "default", thread.thread_id)
+    assert record is not None and record.status == "corrected" and record.decision is not None
+
+
 async def test_auto_approval_follows_the_tenants_threshold(users_file: Path, talk: Talk) -> None:
     thread, facts = talk
     async for desk in make_desk(desk_settings(users_file, auto_approve={"default": 0.9})):
