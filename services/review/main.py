@@ -160,7 +160,7 @@ def build_service(
 
     router.after_startup(mark_started)
     router.on_broker_shutdown(flush)
-    web = build_web(settings, runtime.store, book, publisher, users)
+    web = build_web(settings, runtime.store, book, publisher, users, metrics.registry)
     web.include_router(router)
     runtime.web = web
     return runtime

@@ -25,6 +25,7 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from prometheus_client import CollectorRegistry, Counter
 from starlette.middleware.sessions import SessionMiddleware
 
 from services.review.handlers import load_thread
@@ -97,13 +98,30 @@ def _environment() -> jinja2.Environment:
 
 
 def build_web(
-    settings: ReviewSettings, store: Store, book: ReviewBook, publish: Any, users: UserDirectory | None = None
+    settings: ReviewSettings,
+    store: Store,
+    book: ReviewBook,
+    publish: Any,
+    users: UserDirectory | None = None,
+    registry: CollectorRegistry | None = None,
 ) -> FastAPI:
     """The desk's FastAPI app (the caller includes the KafkaRouter, which starts the consumers with it).
 
     ``publish`` sends a FactsCorrected to quoteflow.facts.corrected (a faststream publisher).
     """
     users = users or UserDirectory(settings.users_path())
+    decisions = Counter(
+        "quoteflow_review_decisions",
+        "Review desk decisions by action (approved, corrected, rejected).",
+        ["service", "action"],
+        registry=registry or CollectorRegistry(),
+    )
+    sign_ins = Counter(
+        "quoteflow_review_sign_ins",
+        "Password sign-ins by outcome (ok, failed, locked).",
+        ["service", "outcome"],
+        registry=registry or CollectorRegistry(),
+    )
     templates = Jinja2Templates(env=_environment())
     secret = settings.session_secret.get_secret_value() if settings.session_secret else secrets.token_urlsafe(32)
     app = FastAPI(title="QuoteFlow review desk", docs_url=None, redoc_url=None, openapi_url=None)
@@ -210,15 +228,18 @@ def build_web(
         lock = "review-login:" + hashlib.sha256(f"{name}|{client}".encode()).hexdigest()[:24]
         failures = int(await store.get(lock) or 0)
         if failures >= settings.login_max_failures:
+            sign_ins.labels(settings.service_name, "locked").inc()
             context = {"next": target, "error": "too many failed sign-ins: try again in 15 minutes", "sso": None}
             return page(request, "login.html.j2", context, 429)
         user = users.verify(name, password)
         if user is None:
+            sign_ins.labels(settings.service_name, "failed").inc()
             await store.incr(lock)
             await store.expire(lock, LOCK_S)
             context = {"next": target, "error": "wrong user name or password", "sso": settings.sso_header}
             return page(request, "login.html.j2", context, 401)
         await store.delete(lock)
+        sign_ins.labels(settings.service_name, "ok").inc()
         request.session.clear()  # a new session (and CSRF token) at sign-in: no fixation
         request.session["user"] = user.name
         request.session["csrf"] = secrets.token_urlsafe(32)
@@ -398,6 +419,7 @@ def build_web(
         entries = [AuditEntry(who=who.name, action="corrected", field=p, before=o, after=n) for p, o, n in changed]
         entries.append(AuditEntry(who=who.name, action=status, note=f"thread version {record.facts.thread_version}"))
         await book.audit(record.tenant, record.thread_id, entries)
+        decisions.labels(settings.service_name, status).inc()
         logger.info(
             "review: %s %s %s/%s (%d change(s))", who.name, status, record.tenant, record.thread_id, len(changed)
         )
@@ -435,6 +457,7 @@ def build_web(
         except ReviewConflict:
             return await conflict(request, tenant, thread_id)
         await book.audit(tenant, thread_id, [AuditEntry(who=who.name, action="rejected", note=note)])
+        decisions.labels(settings.service_name, "rejected").inc()
         return RedirectResponse(f"/t/{tenant}/{thread_id}", status_code=303)
 
     return app

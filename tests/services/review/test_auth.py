@@ -133,3 +133,19 @@ async def test_sso_header_from_elsewhere_is_ignored(users_file: Path) -> None:
             "/queue", headers={"X-Forwarded-User": "mallory", "X-Forwarded-Tenants": "default"}, follow_redirects=False
         )
         assert response.status_code == 303
+
+
+async def test_mail_text_is_escaped_and_odd_ids_are_not_found(desk: Desk, talk: Talk) -> None:
+    thread, facts = talk
+    first = thread.messages[0]
+    hostile = first.model_copy(
+        update={"text": first.text + '\n<script>alert("x")</script><img src=x onerror=alert(1)>'}
+    )
+    thread = thread.model_copy(update={"messages": [hostile, *thread.messages[1:]]})
+    await desk.add_thread(thread, facts)
+    desk.login("minji")
+    page = desk.client.get(f"/t/default/{thread.thread_id}").text
+    assert "<script>alert" not in page and "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in page
+    assert "<img src=x" not in page
+    for path in ("/t/default/..%2Fx", "/t/Default/x", "/t/default/a:b", "/t/default/t-unknown"):
+        assert desk.client.get(path).status_code in (403, 404), path

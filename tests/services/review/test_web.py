@@ -70,6 +70,10 @@ async def test_approve_publishes_confirmed_facts(desk: Desk, talk: Talk) -> None
     assert correction.facts == facts.facts and correction.changed_fields == []
     assert correction.corrected_by == "minji" and correction.thread_version == facts.thread_version
     assert "approved" in response.text and "minji" in response.text
+    registry = desk.runtime.metrics.registry
+    labels = {"service": "review", "action": "approved"}
+    assert registry.get_sample_value("quoteflow_review_decisions_total", labels) == 1
+    assert registry.get_sample_value("quoteflow_review_sign_ins_total", {"service": "review", "outcome": "ok"}) == 1
 
 
 async def test_correct_and_approve_publishes_the_changed_fields(desk: Desk, talk: Talk) -> None:
