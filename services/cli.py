@@ -47,7 +47,7 @@ app = typer.Typer(
 
 @app.command()
 def run() -> None:
-    """Start all services on the embedded (or configured) Kafka and Redis until Ctrl-C."""
+    """Start all services and the review desk on the embedded (or configured) Kafka and Redis until Ctrl-C."""
     settings = Settings()
     configure_logging(settings)
 
@@ -58,28 +58,58 @@ def run() -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        async with embedded_stack(settings) as stack, pipeline.running_services(stack.settings):
+        async with (
+            embedded_stack(settings) as stack,
+            pipeline.running_services(stack.settings, pipeline.ALL_SERVICE_NAMES) as runtimes,
+        ):
             console.print(
                 f"[green]QuoteFlow running[/]: kafka={stack.settings.kafka_bootstrap} "
                 f"({'embedded' if settings.embedded_kafka else 'configured'}), "
                 f"redis={'embedded' if settings.embedded_redis else 'configured'}. Ctrl-C stops."
             )
+            for runtime in runtimes:
+                url = getattr(runtime, "url", None)
+                if url:
+                    console.print(Text(f"review desk: {url}"))
+                    _hint_users(runtime.settings)
             await stop.wait()
         console.print("stopped")
 
     _run(main())
 
 
+def _hint_users(settings: Settings) -> None:
+    """Say how to add the first desk user when there is none (and no SSO)."""
+    from services.review.settings import ReviewSettings
+    from services.review.users import UsersFileError, read_users
+
+    if not isinstance(settings, ReviewSettings) or settings.sso_header:
+        return
+    try:
+        empty = not read_users(settings.users_path())
+    except UsersFileError as exc:
+        err_console.print(Text(f"review desk: {safe_text(str(exc))}", style="red"))
+        return
+    if empty:
+        console.print(Text(f"no desk users yet: quoteflow review-user add NAME --tenant {settings.tenant}"))
+
+
 @app.command()
-def serve(service: Annotated[str, typer.Argument(help="ingest, extract, quote or trainer")]) -> None:
+def serve(service: Annotated[str, typer.Argument(help="ingest, extract, quote, trainer or review")]) -> None:
     """Run one service alone against the configured Kafka and Redis (QUOTEFLOW_KAFKA_BOOTSTRAP, QUOTEFLOW_REDIS_URL)."""
-    if service not in pipeline.SERVICE_NAMES:
-        raise UserError(f"unknown service {service!r}: choose one of {', '.join(pipeline.SERVICE_NAMES)}")
+    if service not in pipeline.ALL_SERVICE_NAMES:
+        raise UserError(f"unknown service {service!r}: choose one of {', '.join(pipeline.ALL_SERVICE_NAMES)}")
     settings = Settings()
     configure_logging(settings)
     if settings.embedded_kafka or settings.embedded_redis:
         raise UserError("serve needs QUOTEFLOW_KAFKA_BOOTSTRAP and QUOTEFLOW_REDIS_URL (or use `quoteflow run`)")
     runtime = pipeline.build_named_service(service, settings)
+    if service == "review":
+        from services.review.main import ReviewRuntime, serve_forever
+
+        assert isinstance(runtime, ReviewRuntime)
+        serve_forever(runtime)
+        return
     _run(runtime.app().run())
 
 
@@ -251,6 +281,7 @@ COMMAND_MODULES = (
     "services.trainer.commands",
     "services.trainer.synth.commands",
     "services.trainer.evaluation.commands",
+    "services.review.commands",
 )
 
 

@@ -98,6 +98,7 @@ def settings_markdown() -> str:
     from services.extract.settings import ExtractSettings
     from services.ingest.settings import IngestSettings
     from services.quote.settings import QuoteSettings
+    from services.review.settings import ReviewSettings
     from services.trainer.settings import TrainerSettings
 
     def cell(text: str | None) -> str:
@@ -113,6 +114,7 @@ def settings_markdown() -> str:
         ("extract", ExtractSettings),
         ("quote", QuoteSettings),
         ("trainer", TrainerSettings),
+        ("review", ReviewSettings),
     ):
         for name, field in cls.model_fields.items():
             if name in base:
@@ -136,7 +138,7 @@ def update_readme(readme: Path) -> bool:
 def main(argv: list[str]) -> None:
     out = Path(argv[1] if len(argv) > 1 else "docs/asyncapi")
     out.mkdir(parents=True, exist_ok=True)
-    for name in pipeline.SERVICE_NAMES:
+    for name in pipeline.ALL_SERVICE_NAMES:
         path = out / f"{name}.json"
         path.write_text(json.dumps(service_document(name), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         print(f"wrote {path}")

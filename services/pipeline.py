@@ -43,15 +43,22 @@ from shared.tenants import check_plain_name, contained, safe_file_name, unique_n
 logger = logging.getLogger(__name__)
 
 SERVICE_NAMES = ("ingest", "extract", "quote", "trainer")
+"""The pipeline: what ``quoteflow process`` runs."""
+ALL_SERVICE_NAMES = (*SERVICE_NAMES, "review")
+"""Every service (``quoteflow run``, ``quoteflow serve``): the pipeline and the review desk."""
 CONNECTION_FIELDS = ("kafka_bootstrap", "kafka_idempotence", "redis_url")
 
 
 def _service_factories() -> dict[str, tuple[type[Settings], Callable[..., ServiceRuntime]]]:
+    from services.review.main import build_service as build_review  # FastAPI and uvicorn: only when asked for
+    from services.review.settings import ReviewSettings
+
     return {
         "ingest": (IngestSettings, build_ingest),
         "extract": (ExtractSettings, build_extract),
         "quote": (QuoteSettings, build_quote),
         "trainer": (TrainerSettings, build_trainer),
+        "review": (ReviewSettings, build_review),
     }
 
 

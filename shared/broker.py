@@ -119,10 +119,9 @@ class QuoteFlowTelemetryMiddleware(TelemetryMiddleware[KafkaPublishCommand]):
         )
 
 
-def build_broker(settings: Settings, telemetry: Telemetry, metrics: Metrics | None = None) -> KafkaBroker:
-    """The service's KafkaBroker (publisher + subscribers), traced (and measured) by faststream's middlewares."""
-    if settings.kafka_bootstrap is None:
-        raise ValueError("kafka_bootstrap is not set: start the embedded stack first")
+def broker_options(settings: Settings, telemetry: Telemetry, metrics: Metrics | None = None) -> dict[str, Any]:
+    """The keyword arguments of every QuoteFlow KafkaBroker (also of faststream's FastAPI ``KafkaRouter``,
+    which builds its broker from them): producer policy, security, tracing and metrics middlewares."""
     middlewares: list[Any] = [QuoteFlowTelemetryMiddleware(tracer_provider=telemetry.tracer_provider)]
     if metrics is not None:
         middlewares.append(
@@ -130,20 +129,26 @@ def build_broker(settings: Settings, telemetry: Telemetry, metrics: Metrics | No
                 registry=metrics.registry, app_name=settings.service_name, metrics_prefix="quoteflow"
             )
         )
-    broker = KafkaBroker(
-        settings.kafka_bootstrap,
-        client_id=settings.service_name,
-        acks="all",
-        enable_idempotence=settings.producer_idempotence,
-        max_request_size=settings.kafka_max_message_bytes,
-        linger_ms=1,
-        allow_auto_create_topics=False,
-        security=broker_security(settings),
-        middlewares=middlewares,
-        graceful_timeout=30.0,
-        logger=_broker_logger(settings.service_name),
-        log_level=logging.DEBUG,
-    )
+    return {
+        "client_id": settings.service_name,
+        "acks": "all",
+        "enable_idempotence": settings.producer_idempotence,
+        "max_request_size": settings.kafka_max_message_bytes,
+        "linger_ms": 1,
+        "allow_auto_create_topics": False,
+        "security": broker_security(settings),
+        "middlewares": middlewares,
+        "graceful_timeout": 30.0,
+        "logger": _broker_logger(settings.service_name),
+        "log_level": logging.DEBUG,
+    }
+
+
+def build_broker(settings: Settings, telemetry: Telemetry, metrics: Metrics | None = None) -> KafkaBroker:
+    """The service's KafkaBroker (publisher + subscribers), traced (and measured) by faststream's middlewares."""
+    if settings.kafka_bootstrap is None:
+        raise ValueError("kafka_bootstrap is not set: start the embedded stack first")
+    broker = KafkaBroker(settings.kafka_bootstrap, **broker_options(settings, telemetry, metrics))
     if metrics is not None:
         attach_metrics(broker, settings.service_name, metrics)
     return broker

@@ -308,6 +308,24 @@ class FactsCorrected(StrictModel):
     tags: list[str] | None = Field(default=None, description="Corrected tags, when given.")
     corrected_by: str | None = Field(default=None, description="Who corrected it (user id, not an address).")
     corrected_at: datetime = Field(default_factory=utc_now, description="When it was corrected.")
+    confirmed: bool = Field(
+        default=False,
+        description="A person checked these facts against the mail and approved them (as extracted, or with "
+        "changed_fields corrected): curated training data. False for corrections from other systems.",
+    )
+    changed_fields: list[str] = Field(
+        default_factory=list,
+        description="Dotted paths the reviewer changed from the extracted facts (e.g. items.0.unit_price); "
+        "empty when approved as extracted.",
+    )
+    thread_version: int | None = Field(
+        default=None,
+        ge=1,
+        description="FactsExtracted.thread_version the correction was made on; unset: the latest facts quoted.",
+    )
+    thread_started_at: datetime | None = Field(
+        default=None, description="FactsExtracted.thread_started_at of that version, when known."
+    )
 
 
 # --------------------------------------------------------------------------- models.adapters

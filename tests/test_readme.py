@@ -5,6 +5,7 @@ from __future__ import annotations
 from services.extract.settings import ExtractSettings
 from services.ingest.settings import IngestSettings
 from services.quote.settings import QuoteSettings
+from services.review.settings import ReviewSettings
 from services.trainer.settings import TrainerSettings
 from shared.settings import Settings
 from tests.conftest import REPO
@@ -39,7 +40,7 @@ def test_settings_tables_are_current() -> None:
 def test_every_setting_is_documented() -> None:
     fields = {
         name
-        for cls in (Settings, IngestSettings, ExtractSettings, QuoteSettings, TrainerSettings)
+        for cls in (Settings, IngestSettings, ExtractSettings, QuoteSettings, TrainerSettings, ReviewSettings)
         for name in cls.model_fields
     }
     missing = sorted(f for f in fields if not _documented(f))

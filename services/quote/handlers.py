@@ -5,6 +5,12 @@ Redis, the document is published, and only then is the revision recorded. A
 redelivered message therefore republishes the same number and revision; facts older
 than those already quoted (a replay) publish nothing and are counted
 (``quoteflow_quote_stale_facts``). See services/quote/numbering.py for the order rules.
+
+Corrections (quoteflow.facts.corrected, e.g. from the review desk) make a new revision too:
+the corrected facts are rendered with the rest of the thread's last extraction (language, VAT,
+Incoterm place), ordered as that thread version at the time of the correction, so the
+correction outranks its own extraction and its redeliveries, and the next message's
+extraction outranks the correction. Approving the facts as they are makes no revision.
 """
 
 from __future__ import annotations
@@ -24,14 +30,41 @@ from services.quote.render import QuoteRenderer, pdf_path, render_pdf, render_qu
 from services.quote.settings import QuoteSettings
 from shared import topics
 from shared.broker import subscriber_options
-from shared.consumer import Delivery, MessageGuard, parse_event, publish_event
-from shared.events import FactsExtracted, QuoteGenerated
+from shared.consumer import Delivery, MessageGuard, TransientError, parse_event, publish_event
+from shared.events import FactsCorrected, FactsExtracted, QuoteGenerated
 from shared.ops import metrics_for
 from shared.service import ServiceRuntime
 
 logger = logging.getLogger(__name__)
 
 QUOTE_GROUP = "quoteflow-quote"
+QUOTE_CORRECTIONS_GROUP = "quoteflow-quote-corrections"
+
+
+class UnknownThread(Exception):
+    """A correction for a thread quote has no facts of: retried (QUOTEFLOW_MAX_ATTEMPTS), then dead-lettered."""
+
+
+def facts_key(tenant: str, thread_id: str) -> str:
+    """The last FactsExtracted quote rendered or decided on for a thread: what a correction is rendered with."""
+    return f"quote:{tenant}:{thread_id}:facts"
+
+
+def corrected_event(correction: FactsCorrected, extracted: FactsExtracted) -> FactsExtracted:
+    """The thread's extraction with the corrected facts: a person checked them, so no review is asked for."""
+    return extracted.model_copy(
+        update={
+            "facts": correction.facts,
+            "thread_version": correction.thread_version or extracted.thread_version,
+            "thread_started_at": correction.thread_started_at or extracted.thread_started_at,
+            "extracted_at": correction.corrected_at,
+            "needs_review": False,
+            "warnings": [],
+            "summary": correction.summary if correction.summary is not None else extracted.summary,
+            "tags": correction.tags if correction.tags is not None else extracted.tags,
+        }
+    )
+
 
 _STALE_COUNTERS: weakref.WeakKeyDictionary[CollectorRegistry, Counter] = weakref.WeakKeyDictionary()
 
@@ -132,8 +165,33 @@ def register(runtime: ServiceRuntime, settings: QuoteSettings, today: Callable[[
     async def on_facts(bodies: list[bytes], msg: KafkaMessage) -> None:
         await guard.run_batch(msg, process)
 
+    corrections_guard = MessageGuard(broker, settings, topics.FACTS_CORRECTED, tracer, group_id=QUOTE_CORRECTIONS_GROUP)
+
+    @broker.subscriber(
+        topics.FACTS_CORRECTED,
+        title="facts.corrected",
+        description="Corrected key facts (the review desk, downstream systems): a new revision of the quote.",
+        **subscriber_options(settings, group_id=QUOTE_CORRECTIONS_GROUP),
+    )
+    async def on_corrections(bodies: list[bytes], msg: KafkaMessage) -> None:
+        await corrections_guard.run_batch(msg, process_correction)
+
     async def process(delivery: Delivery) -> None:
-        event = parse_event(FactsExtracted, delivery.body)
+        await render_and_publish(parse_event(FactsExtracted, delivery.body), remember=True)
+
+    async def process_correction(delivery: Delivery) -> None:
+        correction = parse_event(FactsCorrected, delivery.body)
+        raw = await runtime.store.get(facts_key(correction.tenant, correction.thread_id))
+        if raw is None and await book.claim_pending(correction.tenant, correction.thread_id):
+            raise TransientError(f"the first quote of {correction.thread_id} is being published: try again")
+        if raw is None:  # not yet seen (quote lags behind the desk) or never: retried, then dead-lettered
+            raise UnknownThread(
+                f"correction for thread {correction.thread_id!r} (tenant {correction.tenant!r}) "
+                "that quote has no facts of"
+            )
+        await render_and_publish(corrected_event(correction, FactsExtracted.model_validate_json(raw)), remember=False)
+
+    async def render_and_publish(event: FactsExtracted, *, remember: bool) -> None:
         facts_hash = event.facts.content_hash()
         issued = today()
         decision = await book.next_slot(
@@ -151,6 +209,8 @@ def register(runtime: ServiceRuntime, settings: QuoteSettings, today: Callable[[
                 stale.labels(service_name, decision.reason).inc()
             return
         if decision.slot is None:
+            if remember:
+                await runtime.store.set(facts_key(event.tenant, event.thread_id), event.model_dump_json())
             logger.info("facts unchanged for %s: no new revision", event.thread_id)
             return
         slot = decision.slot
@@ -165,4 +225,6 @@ def register(runtime: ServiceRuntime, settings: QuoteSettings, today: Callable[[
             await book.release(event.tenant, event.thread_id, decision)  # nothing went out: no revision gap
             raise
         await publish_event(publisher, quote, key=event.thread_id, tenant=event.tenant)
+        if remember:  # after the publish: a correction's revision never overtakes this one
+            await runtime.store.set(facts_key(event.tenant, event.thread_id), event.model_dump_json())
         await book.record(event.tenant, event.thread_id, slot, facts_hash)

@@ -288,6 +288,12 @@ class QuoteBook:
         _, key = self._keys(tenant, thread_id)
         return await self.store.set_counted(key, f"quote-counter:{tenant}:{today.year}", f"Q-{today.year}-")
 
+    async def claim_pending(self, tenant: str, thread_id: str) -> bool:
+        """Whether a revision is claimed but not yet recorded (its document is on its way)."""
+        state_key, _ = self._keys(tenant, thread_id)
+        raw = await self.store.get(state_key)
+        return raw is not None and not _State.loads(raw).published
+
     async def record(self, tenant: str, thread_id: str, slot: QuoteSlot, facts_hash: str) -> bool:
         """Mark the claimed revision published (after the publish, never before).
 

@@ -17,12 +17,10 @@ from pydantic import ValidationError
 from services.trainer.training.data import CorrectionRecord
 from shared.consumer import PermanentError
 from shared.events import FactsCorrected, NormalizedThread
+from shared.keys import thread_key
 from shared.store import Store
 
-
-def thread_key(tenant: str, thread_id: str) -> str:
-    """Where ingest keeps the latest normalized thread."""
-    return f"thread:{tenant}:{thread_id}"
+__all__ = ["CorrectionStore", "fewshot_key", "fewshot_value", "thread_key"]
 
 
 def fewshot_key(tenant: str) -> str:

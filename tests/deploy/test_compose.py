@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from services.pipeline import SERVICE_NAMES
+from services.pipeline import ALL_SERVICE_NAMES as SERVICE_NAMES
 from tests.conftest import REPO
 
 COMPOSE = REPO / "docker-compose.yml"
@@ -52,6 +52,8 @@ def test_quoteflow_services_from_one_dockerfile(compose: dict[str, Any]) -> None
         assert service["depends_on"]["redis"]["condition"] == "service_healthy"
     assert services["extract"]["environment"]["QUOTEFLOW_LLM_URL"].endswith("tgi:80}")
     assert "train" in services["trainer"]["build"]["args"]["EXTRAS"]
+    assert services["review"]["environment"]["QUOTEFLOW_HTTP_HOST"] == "0.0.0.0"
+    assert "127.0.0.1:8090:8090" in services["review"]["ports"]
 
 
 def test_every_infrastructure_service_has_a_healthcheck(compose: dict[str, Any]) -> None:
@@ -61,7 +63,7 @@ def test_every_infrastructure_service_has_a_healthcheck(compose: dict[str, Any])
 
 def test_required_secrets_use_strict_interpolation() -> None:
     text = COMPOSE.read_text()
-    for secret in ("REDIS_PASSWORD", "HF_TOKEN"):
+    for secret in ("REDIS_PASSWORD", "HF_TOKEN", "REVIEW_SESSION_SECRET"):
         assert re.search(r"\$\{" + secret + r":\?", text), secret
         assert not re.search(r"\$\{" + secret + r":-", text), f"{secret} must not have a default"
 
@@ -70,11 +72,12 @@ def test_settings_in_compose_exist_in_the_code(compose: dict[str, Any]) -> None:
     from services.extract.settings import ExtractSettings
     from services.ingest.settings import IngestSettings
     from services.quote.settings import QuoteSettings
+    from services.review.settings import ReviewSettings
     from services.trainer.settings import TrainerSettings
 
     known = {
         f"QUOTEFLOW_{name.upper()}"
-        for cls in (IngestSettings, ExtractSettings, QuoteSettings, TrainerSettings)
+        for cls in (IngestSettings, ExtractSettings, QuoteSettings, TrainerSettings, ReviewSettings)
         for name in cls.model_fields
     }
     for name in SERVICE_NAMES:

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from services.docs import TOPIC_MODELS, main, service_document
-from services.pipeline import SERVICE_NAMES
+from services.pipeline import ALL_SERVICE_NAMES as SERVICE_NAMES
 from shared import topics
 
 CONSUMES = {
@@ -14,6 +14,7 @@ CONSUMES = {
     "extract": topics.THREADS_NORMALIZED,
     "quote": topics.FACTS_EXTRACTED,
     "trainer": topics.FACTS_CORRECTED,
+    "review": topics.FACTS_EXTRACTED,
 }
 
 

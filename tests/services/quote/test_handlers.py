@@ -18,7 +18,7 @@ from services.quote.handlers import register
 from services.quote.settings import QuoteSettings
 from shared import topics
 from shared.broker import ensure_topics
-from shared.events import FactsExtracted, QuoteGenerated
+from shared.events import FactsCorrected, FactsExtracted, QuoteGenerated
 from shared.ops import metrics_for
 from shared.service import ServiceRuntime, build_runtime
 from shared.settings import Settings
@@ -162,3 +162,41 @@ async def test_a_replayed_older_version_makes_no_revision(stack: Settings, quote
     mine = [q for q in _quotes(records) if q.thread_id == thread]
     assert [(q.revision, q.lines[0].unit_price) for q in mine] == [(1, Decimal("65.50")), (2, Decimal("55.25"))]
     assert len({q.quote_number for q in mine}) == 1
+
+
+async def test_a_correction_makes_a_new_revision_and_outranks_its_extraction(
+    stack: Settings, quote_service: ServiceRuntime
+) -> None:
+    base = load_event("valves_en.facts.json")
+    thread = "t-corrected-by-review"
+    single = base.facts.model_copy(update={"items": base.facts.items[:1]})
+    extracted = base.model_copy(
+        update={"thread_id": thread, "thread_version": 3, "needs_review": True, "facts": single}
+    )
+    await _publish(stack, topics.FACTS_EXTRACTED, [extracted.model_dump_json().encode()], key=thread.encode())
+    item = extracted.facts.items[0].model_copy(update={"unit_price": 60.0})
+    corrected = FactsCorrected(
+        thread_id=thread,
+        facts=extracted.facts.model_copy(update={"items": [item]}),
+        corrected_by="minji",
+        confirmed=True,
+        changed_fields=["items.0.unit_price"],
+        thread_version=3,
+    )
+    same = FactsCorrected(thread_id=thread, facts=corrected.facts, corrected_by="minji", confirmed=True)
+    unknown = FactsCorrected(thread_id="t-never-quoted", facts=corrected.facts)
+    messages = [c.model_dump_json().encode() for c in (corrected, same)]
+    await _publish(stack, topics.FACTS_CORRECTED, messages, key=thread.encode())
+    await _publish(stack, topics.FACTS_CORRECTED, [unknown.model_dump_json().encode()], key=b"t-never-quoted")
+    # The extraction again (a redelivery): older than the correction, so no revision back to the old price.
+    await _publish(stack, topics.FACTS_EXTRACTED, [extracted.model_dump_json().encode()], key=thread.encode())
+
+    dead = await _consume(stack, topics.dlq(topics.FACTS_CORRECTED), 1)
+    assert "that quote has no facts of" in dict(dead[0].headers)["x-quoteflow-dlq-error-message"].decode()
+    records = await _consume(stack, topics.QUOTES_GENERATED, 10_000, wait_s=3.0)
+    mine = [q for q in _quotes(records) if q.thread_id == thread]
+    assert [(q.revision, q.lines[0].unit_price, q.needs_review) for q in mine] == [
+        (1, Decimal(str(base.facts.items[0].unit_price)), True),
+        (2, Decimal("60"), False),
+    ]
+    assert mine[1].facts_hash == corrected.facts.content_hash() and mine[1].language == "en"

@@ -1,0 +1,1 @@
+"""The review desk: people check, correct and approve extracted facts and quotes in a browser."""
