@@ -19,6 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from services.ingest.attachments import AttachedFile, read_attachments
 from services.ingest.charsets import bound_header, header_cut_warning
 from services.ingest.dates import believable_date, parse_loose_date
 from services.ingest.html_text import html_to_text
@@ -165,6 +166,7 @@ class _Source:
     date: datetime | None
     body: str
     attachments: list[Attachment] = field(default_factory=list)
+    files: list[AttachedFile] = field(default_factory=list)
     mime_forwards: list[ParsedMail] = field(default_factory=list)
 
 
@@ -179,6 +181,7 @@ def _from_parsed(parsed: ParsedMail) -> _Source:
         date=parsed.date,
         body=parsed.body,
         attachments=parsed.attachments,
+        files=parsed.files,
         mime_forwards=parsed.forwarded,
     )
 
@@ -242,6 +245,8 @@ def _build_message(
     elif source.mime_forwards or reply.forwarded:
         warnings.append(f"forwards nested deeper than {MAX_FORWARD_DEPTH} ignored")
     digest = raw_hash or content_hash(sender_email, date, text, (f.text for f in forwarded))
+    parts, attachment_warnings = read_attachments(source.files, settings)
+    warnings.extend(attachment_warnings)
     company = display_company or company_from_signature(cut.signature, display_name, sender_email)
     return NormalizedMessage(
         message_id=source.message_id or f"{'fwd' if depth else 'generated'}-{digest}",
@@ -259,6 +264,7 @@ def _build_message(
         signature=cut.signature,
         forwarded=forwarded,
         attachments=source.attachments,
+        attachment_parts=parts,
         content_hash=digest,
         arrival=arrival,
     )
