@@ -12,6 +12,7 @@ MemoryError, not the host). A worker that does not answer within the time limit 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import json
 import os
 import pickle
@@ -105,8 +106,12 @@ class WorkerPool:
         except OSError as exc:
             failed.warnings.append(f"not read: the reader process could not start ({exc})")
             return failed
+        job = pickle.dumps((file, kind, limits))
+        # Written from a thread: a job larger than the pipe buffer blocks until the worker reads it, and that
+        # time counts against the limit too (a worker stuck before reading is killed like one stuck after).
+        writer = threading.Thread(target=_send, args=(worker, job), daemon=True)
         try:
-            write_frame(worker.stdin, pickle.dumps((file, kind, limits)))
+            writer.start()
             ready, _, _ = select.select([worker.stdout], [], [], limits.timeout_s + KILL_GRACE_S)
             if not ready:
                 worker.kill()
@@ -119,6 +124,8 @@ class WorkerPool:
             worker.kill()
             failed.warnings.append(f"not read: the reader process failed ({type(exc).__name__})")
             return failed
+        finally:
+            writer.join(5)
         if frame is None:
             worker.kill()
             failed.warnings.append(f"not read: the reader process died (exit code {worker.process.returncode})")
@@ -132,6 +139,11 @@ class WorkerPool:
             return failed
         self._release(worker)
         return AttachmentPart.model_validate(answer)
+
+
+def _send(worker: _Worker, job: bytes) -> None:
+    with contextlib.suppress(OSError, ValueError):  # the worker died or was killed: the reader side reports it
+        write_frame(worker.stdin, job)
 
 
 POOL = WorkerPool()

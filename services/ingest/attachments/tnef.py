@@ -27,7 +27,7 @@ def unpack_tnef(data: bytes) -> tuple[str, list[Packed]]:
         raise Unreadable(f"corrupt winmail.dat (TNEF): {type(exc).__name__}: {str(exc)[:200]}") from exc
     body = ""
     if container.body:
-        body = container.body if isinstance(container.body, str) else container.body.decode("cp1252", "replace")
+        body = container.body if isinstance(container.body, str) else _decode(container.body, container.codepage)
     elif container.htmlbody:
         html = container.htmlbody
         body = html_to_text(html if isinstance(html, str) else html.decode("utf-8", "replace"))
@@ -35,14 +35,27 @@ def unpack_tnef(data: bytes) -> tuple[str, list[Packed]]:
         body = _rtf_text(container.rtfbody)
     files = []
     for attachment in container.attachments:
-        try:
-            name = attachment.long_filename() or attachment.name
-        except Exception:
-            name = getattr(attachment, "name", None)
-        if isinstance(name, bytes):
-            name = name.decode("cp1252", "replace")
-        files.append(Packed(filename=str(name).strip("\0") if name else None, data=bytes(attachment.data or b"")))
+        files.append(Packed(filename=_filename(attachment, container), data=bytes(attachment.data or b"")))
     return body, files
+
+
+def _decode(data: bytes, codepage: object) -> str:
+    """Bytes in the TNEF's code page (attOemCodepage; Windows-1252 when it names none)."""
+    try:
+        return data.decode(str(codepage or "cp1252"))
+    except (LookupError, UnicodeDecodeError):
+        return data.decode("cp1252", "replace")
+
+
+def _filename(attachment: object, container: object) -> str | None:
+    """The packed file's name: tnefparse decodes it as UTF-8, but Exchange writes it in the TNEF's code page
+    (CP949 for Korean senders)."""
+    try:
+        name = attachment.long_filename()  # type: ignore[attr-defined]
+    except (UnicodeDecodeError, AttributeError):
+        raw = getattr(attachment, "_name", b"") or b""
+        name = _decode(raw, getattr(container, "codepage", None) or "cp949")
+    return str(name).strip("\0") or None if name else None
 
 
 def _rtf_text(rtf: bytes) -> str:
