@@ -49,7 +49,10 @@ class IngestSettings(Settings):
         default=20_000, ge=100, description="Table cells read per attachment (spreadsheets, PDF and Word tables)."
     )
     max_attachment_chars: int = Field(
-        default=50_000, ge=1000, description="Text kept per attachment; longer text is cut (with a warning)."
+        default=50_000,
+        ge=1000,
+        description="Text kept per attachment; longer text is cut (with a warning). All attachments of a message "
+        "together keep at most max_text_chars (text and table cells).",
     )
     max_decompressed_bytes: int = Field(
         default=64 * 1024 * 1024,
@@ -70,9 +73,9 @@ class IngestSettings(Settings):
     )
     attachment_sandbox: bool = Field(
         default=True,
-        description="Read each attachment in a child process (forkserver) with a memory cap, killed when it overruns "
+        description="Read each attachment in a worker process (kept warm) with a memory cap, killed when it overruns "
         "attachment_timeout_s. Off: read in-process, with the cooperative time checks only.",
     )
     attachment_memory_mb: int = Field(
-        default=1024, ge=64, description="Address-space cap of the child process that reads one attachment (MiB)."
+        default=1024, ge=64, description="Address-space cap of the worker process that reads attachments (MiB)."
     )

@@ -48,9 +48,32 @@ def read_attachments(files: list[AttachedFile], settings: IngestSettings) -> tup
             parts.extend(_read_tnef(file, settings, limits))
         else:
             parts.append(_read(file, kind, settings, limits))
+    _bound_message(parts, settings.max_text_chars)
     for part in parts:
         warnings.extend(f"attachment {part.filename or '(unnamed)'}: {w}" for w in part.warnings)
     return parts, warnings
+
+
+def _size(part: AttachmentPart) -> int:
+    return len(part.text) + sum(len(cell) for table in part.tables for row in table for cell in row)
+
+
+def _bound_message(parts: list[AttachmentPart], budget: int) -> None:
+    """All parts of one message together keep at most ``budget`` characters (text and table cells, as
+    QUOTEFLOW_MAX_TEXT_CHARS bounds the body): the event and the thread state stay within Kafka's and
+    Redis's record sizes however many large attachments a message has."""
+    for part in parts:
+        if _size(part) > budget:
+            if part.tables:
+                part.tables = []
+                part.warnings.append("tables left out: the message's attachments exceed QUOTEFLOW_MAX_TEXT_CHARS")
+            if len(part.text) > budget:
+                part.warnings.append(
+                    f"text cut from {len(part.text)} to {budget} characters: the message's attachments exceed "
+                    "QUOTEFLOW_MAX_TEXT_CHARS"
+                )
+                part.text = part.text[:budget]
+        budget = max(0, budget - _size(part))
 
 
 def _read(file: AttachedFile, kind: str, settings: IngestSettings, limits: AttachmentLimits) -> AttachmentPart:

@@ -126,3 +126,13 @@ def test_hostile_attachments_never_lose_the_message() -> None:
         "attachment bomb.xlsx",
         "attachment broken.docx",
     ]
+
+
+def test_all_parts_of_a_message_share_the_text_budget() -> None:
+    settings = IngestSettings(max_text_chars=1000, attachment_sandbox=False)
+    quote = AttachedFile("q.pdf", files.PDF, files.pdf_quote(files.EN_QUOTE))
+    parts, warnings = read_attachments([quote, quote, quote, quote], settings)
+    total = sum(len(p.text) + sum(len(c) for t in p.tables for r in t for c in r) for p in parts)
+    assert total <= 1000
+    assert parts[0].tables and not parts[-1].text
+    assert any("exceed QUOTEFLOW_MAX_TEXT_CHARS" in w for w in warnings)
