@@ -373,3 +373,60 @@ def en_thread(attachment: tuple[str, str, bytes] | None) -> list[bytes]:
 PDF = "application/pdf"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+
+
+# ----------------------------------------------------------------------------------------------- XLS (BIFF8)
+
+
+def _biff(kind: int, data: bytes) -> bytes:
+    return struct.pack("<HH", kind, len(data)) + data
+
+
+def _biff_string(text: str) -> bytes:
+    return struct.pack("<HB", len(text), 1) + text.encode("utf-16-le")
+
+
+def xls_quote(quote: Quote) -> bytes:
+    """An Excel 97-2003 workbook (BIFF8 in a compound file), as Korean ERPs still export: one sheet, strings
+    in the shared string table, numbers as NUMBER records."""
+    grid: list[list[object]] = [[quote.title], [], quote.header]
+    grid += [[_number(c) if c else None for c in row] for row in [*quote.rows, quote.total]]
+    grid += [[], *([note] for note in quote.notes)]
+    strings = list(dict.fromkeys(v for row in grid for v in row if isinstance(v, str)))
+    cells = b""
+    for r, row in enumerate(grid):
+        for c, value in enumerate(row):
+            if isinstance(value, str):
+                cells += _biff(0x00FD, struct.pack("<HHHI", r, c, 0, strings.index(value)))
+            elif isinstance(value, int | float):
+                cells += _biff(0x0203, struct.pack("<HHHd", r, c, 0, float(value)))
+    width = max(len(row) for row in grid)
+    sheet = (
+        _biff(0x0809, struct.pack("<HHHHII", 0x0600, 0x0010, 0x0DBB, 0x07CC, 0, 0x06))
+        + _biff(0x0200, struct.pack("<IIHHH", 0, len(grid), 0, width, 0))
+        + cells
+        + _biff(0x000A, b"")
+    )
+    sst = struct.pack("<II", len(strings), len(strings)) + b"".join(
+        struct.pack("<HB", len(s), 1) + s.encode("utf-16-le") for s in strings
+    )
+    name = "견적서" if quote is KO_QUOTE else "Quote"
+
+    def globals_with(offset: int) -> bytes:
+        return (
+            _biff(0x0809, struct.pack("<HHHHII", 0x0600, 0x0005, 0x0DBB, 0x07CC, 0, 0x06))
+            + _biff(0x0042, struct.pack("<H", 1200))
+            + b"".join(
+                _biff(0x00E0, struct.pack("<HHHBBBBIiH", 0, 0, 0xFFF5 if i < 15 else 1, 0x20, 0, 0, 0, 0, 0, 0x20C0))
+                for i in range(16)
+            )
+            + _biff(
+                0x0085, struct.pack("<IBB", offset, 0, 0) + struct.pack("<BB", len(name), 1) + name.encode("utf-16-le")
+            )
+            + _biff(0x00FC, sst)
+            + _biff(0x000A, b"")
+        )
+
+    workbook_globals = globals_with(0)
+    workbook = globals_with(len(workbook_globals)) + sheet
+    return write_cfb({"Workbook": workbook.ljust(4096, b"\0")})

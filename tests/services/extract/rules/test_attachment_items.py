@@ -46,10 +46,12 @@ def en_body() -> Extraction:
     [
         ("견적서.pdf", files.PDF, files.pdf_quote),
         ("견적서.xlsx", files.XLSX, files.xlsx_quote),
+        ("견적서.xls", "application/vnd.ms-excel", files.xls_quote),
         ("견적서.docx", files.DOCX, files.docx_quote),
         ("견적서.hwpx", "application/hwp+zip", files.hwpx_quote),
+        ("견적서.hwp", "application/x-hwp", files.hwp_quote),
     ],
-    ids=["pdf", "xlsx", "docx", "hwpx"],
+    ids=["pdf", "xlsx", "xls", "docx", "hwpx", "hwp"],
 )
 def test_korean_prices_only_in_the_attachment(name: str, ctype: str, build: object, ko_body: Extraction) -> None:
     attached = facts(thread_of(files.ko_thread((name, ctype, build(files.KO_QUOTE)))))  # type: ignore[operator]

@@ -66,6 +66,13 @@ def test_xlsx_numbers_read_as_written(quote: files.Quote, row: str) -> None:
     assert quote.notes[0] in lines
 
 
+def test_xls_biff8_workbook() -> None:
+    part = read("견적서.xls", files.xls_quote(files.KO_QUOTE), "application/vnd.ms-excel")
+    assert (part.kind, part.pages, part.warnings) == ("xls", 1, [])
+    lines = part.text.splitlines()
+    assert lines[0] == "견 적 서" and "1 | X 제품 | XP-100 | 100 | 개 | 9500 | 950000" in lines
+
+
 def test_docx_quote_in_document_order() -> None:
     part = read("quote.docx", files.docx_quote(files.EN_QUOTE), files.DOCX)
     assert part.kind == "docx" and not part.warnings
