@@ -27,7 +27,6 @@ _BY_SUFFIX: dict[str, AttachmentKind] = {
     ".txt": "text",
     ".hwp": "hwp",
     ".hwpx": "hwpx",
-    ".dat": "tnef",
     ".png": "image",
     ".jpg": "image",
     ".jpeg": "image",
@@ -102,5 +101,7 @@ def detect_kind(filename: str | None, content_type: str, data: bytes) -> Attachm
     if data.startswith(_IMAGE_MAGIC) or content_type.startswith("image/"):
         return "image"
     suffix = PurePath(filename).suffix.lower() if filename else ""
+    if filename and PurePath(filename).name.lower() == "winmail.dat":
+        return "tnef"
     # A name or type whose bytes did not match goes to that reader anyway: it reports the file as corrupt.
     return _BY_SUFFIX.get(suffix) or _BY_TYPE.get(content_type.lower()) or "other"

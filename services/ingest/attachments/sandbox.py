@@ -32,6 +32,7 @@ PROJECT_ROOT = str(Path(__file__).resolve().parents[3])
 """Where ``services`` is importable from, so the worker starts the same code whatever the parent's cwd."""
 KILL_GRACE_S = 1.0
 """How long past the time limit a worker may take to stop by itself and hand back what it read."""
+_PASSED_ENV = frozenset({"PATH", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR", "HOME", "PYTHONDONTWRITEBYTECODE"})
 MAX_IDLE = 2
 """Warm workers kept between attachments (one per core of the reference machine)."""
 
@@ -39,7 +40,10 @@ MAX_IDLE = 2
 class _Worker:
     def __init__(self, memory_mb: int) -> None:
         path = os.pathsep.join(p for p in (PROJECT_ROOT, os.environ.get("PYTHONPATH")) if p)
-        env = {**os.environ, "QUOTEFLOW_ATTACHMENT_MEMORY_MB": str(memory_mb), "PYTHONPATH": path}
+        # Only what an interpreter needs: the worker parses hostile files, so it gets none of the
+        # service's secrets (SASL password, Redis URL) through its environment.
+        env = {k: v for k, v in os.environ.items() if k in _PASSED_ENV}
+        env.update({"QUOTEFLOW_ATTACHMENT_MEMORY_MB": str(memory_mb), "PYTHONPATH": path})
         self.memory_mb = memory_mb
         self.process = subprocess.Popen(
             [sys.executable, "-m", "services.ingest.attachments.worker"],

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from services.ingest.attachments import read_attachments, sandbox
@@ -136,3 +138,15 @@ def test_all_parts_of_a_message_share_the_text_budget() -> None:
     assert total <= 1000
     assert parts[0].tables and not parts[-1].text
     assert any("exceed QUOTEFLOW_MAX_TEXT_CHARS" in w for w in warnings)
+
+
+def test_the_worker_gets_no_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("QUOTEFLOW_KAFKA_SASL_PASSWORD", "hunter2")
+    pool = sandbox.WorkerPool()
+    try:
+        pool.read(AttachedFile("q.csv", "text/csv", b"a,b\n1,2\n"), "csv", AttachmentLimits())
+        [worker] = pool._idle
+        environ = Path(f"/proc/{worker.process.pid}/environ").read_bytes()
+    finally:
+        pool.close()
+    assert b"hunter2" not in environ and b"QUOTEFLOW_ATTACHMENT_MEMORY_MB=1024" in environ
