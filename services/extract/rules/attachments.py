@@ -14,6 +14,7 @@ import re
 from collections import Counter
 from dataclasses import replace
 
+from services.extract.rules.items import parse_header
 from services.extract.rules.money import find_money
 from services.extract.rules.text import MessageView, split_clauses
 from shared.events import AttachmentPart
@@ -60,6 +61,11 @@ def document_currency(text: str) -> str | None:
         return _CURRENCY_CODES.get(stated.group("c").lower(), stated.group("c").upper())
     found = Counter(m.currency for m in find_money(text) if m.currency)
     return next(iter(found)) if len(found) == 1 else None
+
+
+def priced_table(text: str) -> bool:
+    """Whether a part has a table whose header names a price column: a quote or price list, what suppliers send."""
+    return any("price" in (parse_header(line) or {}) for line in text.splitlines() if " | " in line)
 
 
 def part_view(view: MessageView, index: int, part: AttachmentPart) -> MessageView:

@@ -492,12 +492,13 @@ def _price_statement(view: MessageView, clause: Clause, amount: Money, common: d
 def collect(thread: NormalizedThread) -> tuple[list[MessageView], ThreadState]:
     """Read every message into statements."""
     views = views_of(thread)
-    roles = infer_roles(views)
-    for view in views:
+    reading = attachments.with_attachments(views)  # a sender whose attachment is a priced quote offers
+    roles = infer_roles(reading)
+    for view in reading:
         view.role = roles.get(party_key(view), view.role)  # type: ignore[assignment]
     state = ThreadState()
     subject_name = _subject_product(thread.subject)
-    for view in attachments.with_attachments(views):
+    for view in reading:
         state.message_focus = None
         korean = view.language in ("ko", "mixed") or bool(re.search(r"[가-힣]", view.body))
         if view.role == "supplier":
