@@ -188,7 +188,7 @@ def decode_bytes(data: bytes, declared: str | None) -> tuple[str, str]:
     that hide valid UTF-8 or Korean, and UTF-8/EUC-KR declarations that fail, fall back to
     detection. Anything left undecodable becomes U+FFFD rather than an exception.
     """
-    codec = codec_for(declared)
+    codec = declared_codec = codec_for(declared)
     bom = _bom_codec(data)
     if bom and (
         codec is None or codec.replace("-", "_").startswith(("utf_16", "utf_32", "utf_8", "ascii", "cp1252", "latin"))
@@ -200,18 +200,21 @@ def decode_bytes(data: bytes, declared: str | None) -> tuple[str, str]:
             guess == "cp949" and (codec == "ascii" or _looks_korean(data))
         ):
             codec = guess
-    if codec:
+    for candidate in dict.fromkeys(c for c in (codec, declared_codec) if c):  # a BOM-like start may be a lie
         try:
-            return _strip_bom(data.decode(codec)), codec
+            return _strip_bom(data.decode(candidate)), candidate
         except (UnicodeDecodeError, LookupError):
             pass
     guess = detect_codec(data)
     try:
         return _strip_bom(data.decode(guess)), guess
     except (UnicodeDecodeError, LookupError):
-        return _strip_bom(data.decode(codec or guess, "replace")) if codec else data.decode("cp1252", "replace"), (
-            codec or "cp1252"
-        )
+        # Bytes that fit no codec: keep them in the declared one (or a byte-per-character one), so ASCII survives.
+        fallback = declared_codec or "cp1252"
+        try:
+            return _strip_bom(data.decode(fallback, "replace")), fallback
+        except LookupError:
+            return data.decode("cp1252", "replace"), "cp1252"
 
 
 def _strip_bom(text: str) -> str:

@@ -215,7 +215,7 @@ class TrainingCoordinator:
 def train_blocking(settings: TrainerSettings, recipe: Recipe, console: Console | None = None) -> RunReport:
     """Data, stages, gate and registry entry of one run (no store, no broker: runs in any process)."""
     from services.trainer.training.data import build_training_data
-    from services.trainer.training.run import git_hash, train_and_evaluate
+    from services.trainer.training.run import git_hash, run_provenance, train_and_evaluate
 
     registry = AdapterRegistry(settings.adapters_dir)
     data = build_training_data(
@@ -225,6 +225,7 @@ def train_blocking(settings: TrainerSettings, recipe: Recipe, console: Console |
         seed=recipe.seed,
     )
     in_service = registry.promoted()
+    code_version = git_hash()
     outcome = train_and_evaluate(
         recipe=recipe,
         data=data,
@@ -234,8 +235,9 @@ def train_blocking(settings: TrainerSettings, recipe: Recipe, console: Console |
         margin=settings.promotion_margin,
         console=console,
         data_dir=settings.data_dir,
+        provenance=run_provenance(recipe, data, settings.synthetic_threads_dir, code_version),
     )
-    event = outcome.to_event(recipe, in_service, git_hash())
+    event = outcome.to_event(recipe, in_service, code_version)
     registry.record(event, outcome.formats)
     return RunReport(
         event=event,

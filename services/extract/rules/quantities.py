@@ -207,11 +207,18 @@ def find_quantities(text: str, clause_start: int = 0) -> list[Quantity]:
     return result
 
 
+# A number this close to a currency or a Korean magnitude is money, never an order quantity.
+_MONEY_AFTER = re.compile(r"\s?(?:[십백천만억조]|원|달러|엔|위안|유로|(?:USD|KRW|EUR|JPY|CNY|GBP)\b)", re.IGNORECASE)
+_MONEY_BEFORE = re.compile(r"(?:[$€£¥₩]|USD|KRW|EUR|JPY|CNY|GBP)\s?$", re.IGNORECASE)
+
+
 def find_moq(text: str) -> tuple[float, int, int] | None:
     """The minimum order quantity stated in ``text`` (value, start, end of the number with its unit)."""
     for keyword in MOQ_KEYWORD.finditer(text):
         window = text[keyword.end() : keyword.end() + 30]
         number = re.search(rf"({NUMBER})\s?(?:{_KO_UNIT}|{_EN_UNIT})?", window)
+        if number and (_MONEY_AFTER.match(window, number.end(1)) or _MONEY_BEFORE.search(window[: number.start()])):
+            continue
         if number and not re.search(r"[.?!\n]", window[: number.start()]):
             value = parse_number(number.group(1))
             if value:

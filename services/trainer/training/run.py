@@ -13,7 +13,7 @@ import secrets
 import shutil
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -80,6 +80,29 @@ def new_adapter_id(now: datetime | None = None) -> str:
     return f"qf-{(now or datetime.now(UTC)).strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
 
 
+def run_provenance(
+    recipe: Recipe, data: TrainingData, synthetic_threads: Path | None, code_version: str | None
+) -> dict[str, Any]:
+    """What a run was made of: code version, the resolved recipe, the seed and where the data came from."""
+    threads = sorted(p.name for p in synthetic_threads.iterdir() if p.is_dir()) if synthetic_threads else []
+    return {
+        "git_hash": code_version,
+        "seed": recipe.seed,
+        "recipe": recipe.model_dump(mode="json"),
+        "data": {
+            "synthetic_threads": len(threads),
+            "synthetic_threads_dir": str(synthetic_threads) if synthetic_threads else None,
+            "synthetic_first_last": [threads[0], threads[-1]] if threads else [],
+            "corrections": data.corrections_used,
+            "examples": data.counts(),
+            "heldout_threads": len(data.heldout),
+            "heldout_summaries": len(data.heldout_summaries),
+        },
+        "reproduce": "quoteflow synth --n N --seed 0 --out DIR && QUOTEFLOW_SYNTHETIC_THREADS_DIR=DIR "
+        "quoteflow train --recipe <recipe file>",
+    }
+
+
 def git_hash(repo: Path | None = None) -> str | None:
     """The code version that trains, when the code runs from a git checkout."""
     where = repo or Path(__file__).resolve().parent
@@ -117,9 +140,11 @@ def train_and_evaluate(
     adapter_id: str | None = None,
     console: Console | None = None,
     data_dir: Path | None = None,
+    provenance: Mapping[str, Any] | None = None,
 ) -> RunOutcome:
     """Train all stages into one LoRA adapter, save it in TGI's format (and as GGUF LoRA when the base model is
-    the packaged GGUF), score it and the one in service."""
+    the packaged GGUF), score it and the one in service. ``provenance`` (code, recipe, data) goes into the
+    report as it is, so a shipped adapter says how to make it again."""
     from services.trainer.training.model import load_base, resolve_base_model
     from services.trainer.training.stages import train_stage, wrap_with_lora
 
@@ -203,6 +228,7 @@ def train_and_evaluate(
         "stage_snapshots": stage_snapshots,
         "promoted": decision.promote,
         "reason": decision.reason,
+        "provenance": dict(provenance or {}),
     }
     (staging / "training_report.json").write_text(json.dumps(report, indent=2, ensure_ascii=False))
     staging.rename(final_dir)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import email
+
 import pytest
 
 from services.ingest.charsets import codec_for, decode_bytes, decode_header_value, decode_param, detect_codec
@@ -53,29 +55,49 @@ def test_raw_8bit_header_is_detected() -> None:
 
 
 def test_rfc2231_parameter_tuple() -> None:
-    assert decode_param(("utf-8", "ko", "%EA%B2%AC%EC%A0%81.pdf".replace("%", "%"))) is not None
+    # The stdlib percent-decodes (as Latin-1) before it hands the tuple over: a '%' left in it is literal.
+    message = email.message_from_string(
+        "Content-Disposition: attachment; filename*=utf-8'ko'%EA%B2%AC%EC%A0%81.pdf\n\nx\n"
+    )
+    value = message.get_param("filename", header="content-disposition")
+    assert value == ("utf-8", "ko", "견적.pdf".encode().decode("latin-1"))
+    assert decode_param(value) == "견적.pdf"
+    assert decode_param(("utf-8", "ko", "%EA%B2%AC%EC%A0%81.pdf")) == "%EA%B2%AC%EC%A0%81.pdf"
     value = ("utf-8", "", "견적서.pdf".encode().decode("latin-1"))
     assert decode_param(value) == "견적서.pdf"
 
 
 @pytest.mark.parametrize(
-    ("data", "declared", "expected"),
+    ("data", "declared", "expected", "codec"),
     [
-        ("가격".encode(), "iso-8859-1", "가격"),  # UTF-8 declared as Latin-1
-        ("가격".encode("cp949"), "utf-8", "가격"),  # CP949 declared as UTF-8
-        ("가격 문의".encode("cp949"), None, "가격 문의"),  # no declaration
-        ("Preis: 5 €".encode("cp1252"), "iso-8859-1", "Preis: 5 €"),
-        ("hello 견적".encode("utf-16"), "utf-16", "hello 견적"),
-        ("hello 견적".encode("utf-16-le"), None, "hello 견적"),
-        ("견적".encode("iso2022_kr"), "iso-2022-kr", "견적"),
-        (b"\xff\xfe\xfd garbage \x80", "utf-8", None),
+        ("가격".encode(), "iso-8859-1", "가격", "utf-8"),  # UTF-8 declared as Latin-1
+        ("가격".encode("cp949"), "utf-8", "가격", "cp949"),  # CP949 declared as UTF-8
+        ("가격 문의".encode("cp949"), None, "가격 문의", "cp949"),  # no declaration
+        ("Preis: 5 €".encode("cp1252"), "iso-8859-1", "Preis: 5 €", "cp1252"),  # Latin-1 read as its superset
+        ("hello 견적".encode("utf-16"), "utf-16", "hello 견적", "utf-16"),
+        ("hello 견적".encode("utf-16-le"), None, "hello 견적", "utf-16-le"),
+        ("견적".encode("iso2022_kr"), "iso-2022-kr", "견적", "iso2022_kr"),
     ],
 )
-def test_decode_bytes_never_raises(data: bytes, declared: str | None, expected: str | None) -> None:
+def test_decode_bytes_reads_declared_and_misdeclared_text(
+    data: bytes, declared: str | None, expected: str, codec: str
+) -> None:
+    assert decode_bytes(data, declared) == (expected, codec)
+
+
+@pytest.mark.parametrize(
+    ("data", "declared"),
+    [
+        (b"\xfd garbage \x80", "utf-8"),
+        (b"garbage \x80\x81\xfe", None),
+        (b"\xff\xfe\xfd garbage \x80", "utf-8"),  # FF FE looks like a UTF-16 BOM; 13 bytes cannot be UTF-16
+    ],
+)
+def test_decode_bytes_never_raises(data: bytes, declared: str | None) -> None:
+    """Undecodable bytes still give text in the codec reported, with their ASCII intact."""
     text, codec = decode_bytes(data, declared)
-    assert codec
-    if expected is not None:
-        assert text == expected
+    assert text == data.decode(codec, "replace").removeprefix("\ufeff")
+    assert "garbage" in text
 
 
 def test_detect_codec_prefers_korean_for_hangul_bytes() -> None:

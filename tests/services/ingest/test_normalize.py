@@ -12,7 +12,7 @@ import pytest
 from services.ingest.normalize import BadEmail, normalize_event, normalize_raw, normalize_subject
 from services.ingest.settings import IngestSettings
 from shared.events import EmailEvent
-from tests.services.ingest.conftest import load
+from tests.services.ingest.conftest import BAD_EMAIL_REASON, load
 
 # --------------------------------------------------------------------------- charsets, end to end
 
@@ -128,14 +128,34 @@ def _nested(depth: int) -> bytes:
     return message
 
 
-def test_deeply_nested_forwards_are_bounded() -> None:
-    incoming = normalize_raw(_nested(60), IngestSettings(max_mime_depth=8))
-    depth, message = 0, incoming.message
+@pytest.mark.parametrize(
+    ("max_mime_depth", "warnings"),
+    [
+        # Two MIME levels per attached message: the walk stops at wrap-55, whose attachment is listed.
+        (8, ["MIME nesting deeper than 8: text parts below it taken as they are"]),
+        # A looser MIME limit: the forward limit (4) stops first, and says so.
+        (
+            30,
+            [
+                "MIME nesting deeper than 30: text parts below it taken as they are",
+                "forwards nested deeper than 4 ignored",
+            ],
+        ),
+    ],
+)
+def test_deeply_nested_forwards_are_bounded(max_mime_depth: int, warnings: list[str]) -> None:
+    incoming = normalize_raw(_nested(60), IngestSettings(max_mime_depth=max_mime_depth))
+    chain, message = [incoming.message], incoming.message
     while message.forwarded:
-        message = message.forwarded[0]
-        depth += 1
-    assert depth <= 8
-    assert incoming.warnings
+        (message,) = message.forwarded
+        chain.append(message)
+    assert [(m.message_id, m.sender_email, m.text) for m in chain] == [
+        (f"wrap-{level}@x", f"level{level}@example.com", f"level {level}") for level in range(59, 54, -1)
+    ]
+    assert incoming.warnings == warnings
+    assert incoming.message.warnings == warnings
+    if max_mime_depth == 8:
+        assert [(a.content_type, a.filename) for a in chain[-1].attachments] == [("message/rfc822", None)]
 
 
 def test_many_parts_are_bounded() -> None:
@@ -151,8 +171,9 @@ def test_many_parts_are_bounded() -> None:
     ).encode()
     incoming = normalize_raw(raw, IngestSettings(max_mime_parts=50))
     assert incoming.message.text == "hello"
-    assert len(incoming.message.attachments) < 50
-    assert any("MIME parts" in w for w in incoming.warnings)
+    # The budget of 50 parts: the multipart, its text part and the first 48 attachments.
+    assert [a.filename for a in incoming.message.attachments] == [f"f{i}.bin" for i in range(48)]
+    assert incoming.warnings == ["MIME parts beyond 50 ignored"]
 
 
 def test_pathological_multipart_nesting_is_rejected_or_bounded() -> None:
@@ -190,24 +211,35 @@ def test_inline_reply_keeps_the_answers() -> None:
 
 
 @pytest.mark.parametrize(
-    ("name", "sender", "company", "text"),
+    ("name", "sender", "company", "text", "date"),
     [
-        ("forward_gmail_ko.eml", "seoyeon.kim@hanbit-trading.co.kr", "한빛무역", "X 제품 100개 견적 부탁드립니다."),
+        (
+            "forward_gmail_ko.eml",
+            "seoyeon.kim@hanbit-trading.co.kr",
+            "한빛무역",
+            "X 제품 100개 견적 부탁드립니다.",
+            # '2026년 3월 2일 (월) 오전 9:00' in the forwarding message's zone (+0900)
+            datetime(2026, 3, 2, 0, 0, tzinfo=UTC),
+        ),
         (
             "forward_outlook_en.eml",
             "emily.carter@northwind-supply.com",
             None,
             "We are looking for 400 pcs of stainless steel ball valves DN50.",
+            # 'Monday, April 6, 2026 10:00 AM' in the forwarding message's zone (+0000)
+            datetime(2026, 4, 6, 10, 0, tzinfo=UTC),
         ),
     ],
 )
-def test_inline_forwards_keep_their_sender(name: str, sender: str, company: str | None, text: str) -> None:
+def test_inline_forwards_keep_their_sender(
+    name: str, sender: str, company: str | None, text: str, date: datetime
+) -> None:
     message = load(name).message
     (forwarded,) = message.forwarded
     assert forwarded.sender_email == sender
     assert forwarded.text.startswith(text)
     assert forwarded.sender_company == company
-    assert forwarded.date is not None
+    assert forwarded.date == date
     assert forwarded.message_id.startswith("fwd-")
     assert text not in message.text
 
@@ -219,7 +251,12 @@ def test_signatures_disclaimers_and_phone_blocks_are_removed() -> None:
     ko = load("signature_disclaimer_ko.eml").message
     assert ko.text == "안녕하세요, 김서연 과장님.\n\n100개 주문 시 5% 할인하여 개당 9,500원에 드릴 수 있습니다."
     assert ko.sender_company == "대양부품㈜"
-    assert ko.signature is not None and "010-9876-5432" in ko.signature
+    assert ko.signature == (
+        "감사합니다.\n\n박준호 과장\n대양부품㈜ 영업팀\nTel. 02-1234-5678 / Fax. 02-1234-5679\nM. 010-9876-5432\n"
+        "서울특별시 금천구 가산디지털1로 123, 5층\n\n"
+        "※ 본 메일은 발신자가 지정한 수신인만을 위한 것이며 기밀 정보를 포함할 수 있습니다. "
+        "잘못 수신하신 경우 즉시 삭제해 주시기 바랍니다."
+    )
     mobile = load("signature_mobile_ko.eml").message
     assert mobile.text == "네, 그 조건으로 진행하겠습니다."
 
@@ -324,7 +361,7 @@ def test_cpython_email_corpus_normalizes_or_is_rejected_with_a_reason() -> None:
             normalize_raw(Path(path).read_bytes(), IngestSettings())
             normalized.append(path)
         except BadEmail as exc:
-            assert str(exc)
+            assert BAD_EMAIL_REASON.fullmatch(str(exc)), str(exc)
             rejected.append((Path(path).name, str(exc)))
     assert len(normalized) + len(rejected) == len(CPYTHON_CORPUS)
     assert len(normalized) >= 41, rejected

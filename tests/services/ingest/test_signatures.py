@@ -73,7 +73,7 @@ def test_talon_positive_examples(name: str) -> None:
             "Price is USD 20.\n\nBest regards,\nDaniel Lee\nSeoul Valve Co., Ltd.",
             "Daniel Lee",
             "Price is USD 20.",
-            None,
+            "Best regards,\nDaniel Lee\nSeoul Valve Co., Ltd.",
         ),
         ("네, 진행하겠습니다.\n\niPhone에서 보냄", None, "네, 진행하겠습니다.", "iPhone에서 보냄"),
         ("OK for me.\n\nSent from my iPhone", None, "OK for me.", "Sent from my iPhone"),
@@ -85,13 +85,10 @@ def test_talon_positive_examples(name: str) -> None:
         ),
     ],
 )
-def test_signature_styles(text: str, name: str | None, body: str, signature: str | None) -> None:
+def test_signature_styles(text: str, name: str | None, body: str, signature: str) -> None:
     result = split_signature(text, name, None)
     assert result.text == body
-    if signature is not None:
-        assert result.signature == signature
-    else:
-        assert result.signature
+    assert result.signature == signature
 
 
 def test_disclaimers_are_cut_in_korean_and_english() -> None:

@@ -79,8 +79,24 @@ def test_cut_text_of_a_json_event_is_on_the_message() -> None:
 
 
 def test_forwarded_messages_do_not_repeat_the_warnings() -> None:
-    incoming = load("forward_rfc822_attached.eml")
-    assert all(forward.warnings == [] for forward in incoming.message.forwarded)
+    (forward,) = load("forward_rfc822_attached.eml").message.forwarded
+    assert forward.message_id == "original-inquiry@hanbit-trading.co.kr"
+    assert forward.warnings == []
+    # A warning on the outer message (its text has no charset) stays there, not on the attached one.
+    inner = (
+        b"From: Kim <kim@hanbit-trading.co.kr>\r\nSubject: orig\r\nMessage-ID: <inner@test>\r\n"
+        b"Content-Type: text/plain\r\n\r\n" + "견적 부탁드립니다".encode("cp949") + b"\r\n"
+    )
+    body = (
+        b"--b\r\nContent-Type: text/plain\r\n\r\n" + "아래 확인 바랍니다".encode("cp949") + b"\r\n"
+        b"--b\r\nContent-Type: message/rfc822\r\n\r\n" + inner + b"\r\n--b--\r\n"
+    )
+    message = normalize_raw(_raw(body, 'multipart/mixed; boundary="b"'), IngestSettings()).message
+    assert message.text == "아래 확인 바랍니다"
+    assert message.warnings == ["no charset declared; decoded as cp949"]
+    (forward,) = message.forwarded
+    assert (forward.message_id, forward.text) == ("inner@test", "견적 부탁드립니다")
+    assert forward.warnings == []
 
 
 async def test_warnings_reach_the_thread_event_and_its_stored_state() -> None:

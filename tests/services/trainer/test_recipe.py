@@ -58,11 +58,11 @@ def test_overrides_and_base_model_replace_recipe_values() -> None:
 
 def test_the_recipe_max_steps_caps_stages_with_budgets_of_their_own() -> None:
     recipe = load_recipe(RECIPES_DIR / "gemma3-270m-cpu.yaml")
-    assert [recipe.stage_max_steps(s) for s in recipe.stages] == [30, None, 60]
+    assert [recipe.stage_max_steps(s) for s in recipe.stages] == [15, None, 60]
     capped = load_recipe(RECIPES_DIR / "gemma3-270m-cpu.yaml", overrides=["max_steps=2"])
     assert [capped.stage_max_steps(s) for s in capped.stages] == [2, 2, 2]
     loose = load_recipe(RECIPES_DIR / "gemma3-270m-cpu.yaml", overrides=["max_steps=40"])
-    assert [loose.stage_max_steps(s) for s in loose.stages] == [30, 40, 40]
+    assert [loose.stage_max_steps(s) for s in loose.stages] == [15, 40, 40]
 
 
 def test_stage_values_fall_back_to_the_recipe() -> None:

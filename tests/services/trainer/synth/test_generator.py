@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import email
+import email.utils
 import hashlib
 import json
+import mailbox
+import re
 from email import policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -41,11 +44,30 @@ def test_layout_and_expected_json_follow_the_spec(tmp_path: Path) -> None:
     assert result.threads == 10
     cases = load_cases(tmp_path)
     assert len(cases) == 10
+    indices = []
     for case in cases:
         data = json.loads((case.mbox.parent / "expected.json").read_text(encoding="utf-8"))
         KeyFacts.model_validate(data["expected"])  # every field, strict
         assert set(data["expected"]) == set(KeyFacts.model_fields)
-        assert data["summary"] and data["tags"] and data["language"] in ("ko", "en", "mixed")
+        assert data["id"] == case.mbox.parent.name == f"synth-1-{data['index']:05d}"
+        assert data["seed"] == 1
+        indices.append(data["index"])
+        # What is written is the generator's own truth, summary and tags for that thread, unchanged.
+        assert data == generate_thread(1, data["index"]).expected
+        assert data["language"] in ("ko", "en", "mixed")
+        assert data["messages"] == len(mailbox.mbox(str(case.mbox)))
+        english = data["language"] == "en"
+        lines = data["summary"].splitlines()
+        headings = [line for line in lines if re.match(r"\d+\. ", line)]
+        assert [h.split(".")[0] for h in headings] == [str(n) for n in range(1, data["messages"] + 1)]
+        assert all(h.endswith(":") for h in headings)
+        assert lines[0] == headings[0] and lines[-1].startswith("Final terms: " if english else "최종 조건: ")
+        senders = [lines[i + 1] for i, line in enumerate(lines) if line in headings]
+        assert all(s.startswith("• From: " if english else "• 발신자: ") for s in senders), senders
+        assert data["tags"][0] == ("trade" if english else "거래")
+        assert len(data["tags"]) >= 2 and len(set(data["tags"])) == len(data["tags"])
+        assert all(isinstance(tag, str) and tag for tag in data["tags"])
+    assert sorted(indices) == list(range(10))
 
 
 def _messages(index: int, seed: int = 0) -> list[EmailMessage]:
@@ -67,7 +89,9 @@ def test_messages_are_threaded_rfc5322_with_encoded_korean_subjects() -> None:
         raw = generate_thread(0, index).messages
         parsed = _messages(index)
         for number, message in enumerate(parsed):
-            assert message["Message-ID"] and message["Date"] and message["From"]
+            assert re.fullmatch(r"<[^<>@\s]+@[^<>@\s]+>", str(message["Message-ID"])), message["Message-ID"]
+            assert email.utils.parsedate_to_datetime(str(message["Date"])).tzinfo is not None
+            assert "@" in email.utils.parseaddr(str(message["From"]))[1], message["From"]
             if number:
                 assert message["In-Reply-To"] == parsed[number - 1]["Message-ID"]
                 assert parsed[0]["Message-ID"] in str(message["References"])
@@ -114,7 +138,8 @@ def test_money_formats() -> None:
     assert korean_amount(500_000_000) == "5억"
     assert korean_amount(32_000_000) == "3,200만"
     assert korean_amount(150_000_000) == "1억 5,000만"
-    assert "21.80" in fmt_money(21.8, "USD", "en", rng)
+    assert fmt_money(21.8, "USD", "en", rng) == "US$21.80"
+    assert {fmt_money(21.8, "USD", "en", rng) for _ in range(200)} == {"$21.80", "US$21.80", "USD 21.80", "21.80 USD"}
 
 
 def test_cli_synth_and_synth_datasets(tmp_path: Path) -> None:
@@ -129,7 +154,8 @@ def test_cli_synth_and_synth_datasets(tmp_path: Path) -> None:
     assert len(load_cases(tmp_path / "t")) == 4
     built = runner.invoke(app, ["synth-datasets", str(tmp_path / "t"), "--out", str(tmp_path / "d")])
     assert built.exit_code == 0, built.output
-    assert (tmp_path / "d" / "extraction.train.jsonl").exists()
+    records = (tmp_path / "d" / "extraction.train.jsonl").read_text(encoding="utf-8").splitlines()
+    assert records and all(isinstance(json.loads(line), dict) for line in records)
     assert runner.invoke(app, ["synth", "--n", "0", "--out", str(tmp_path / "x")]).exit_code != 0
     assert runner.invoke(app, ["synth", "--agent", "--n", "1", "--out", str(tmp_path / "x")]).exit_code != 0
 
