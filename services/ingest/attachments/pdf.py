@@ -8,10 +8,16 @@ from __future__ import annotations
 
 import functools
 import io
+import logging
 from typing import Any
 
 from services.ingest.attachments.limits import Budget, Unreadable
 from services.ingest.attachments.render import Extracted
+
+# Both libraries log every oddity of a broken file ("EOF marker not found") as a warning: from a sender's
+# attachment that is noise in the service log; the part's warning says what matters.
+for _name in ("pypdf", "pdfminer"):
+    logging.getLogger(_name).setLevel(logging.ERROR)
 
 
 def _check(data: bytes) -> int:

@@ -15,6 +15,7 @@ import pickle
 import resource
 import struct
 import sys
+import warnings
 from typing import IO
 
 from services.ingest.attachments.readers import read_file
@@ -44,6 +45,7 @@ def main() -> None:
     for name in PRELOAD:  # paid once per worker, not per attachment
         with contextlib.suppress(ImportError):
             __import__(name)
+    warnings.simplefilter("ignore")  # openpyxl and friends warn about features of the file, not about us
     source, sink = sys.stdin.buffer, sys.stdout.buffer
     sys.stdout = sys.stderr  # a library that prints must not corrupt the answer stream
     while (frame := read_frame(source)) is not None:
