@@ -60,7 +60,7 @@ def _font() -> str:
     return "font-family: 'Noto Sans CJK KR', 'Noto Sans CJK', 'DejaVu Sans', sans-serif;"
 
 
-def quote_html(quote: Quote, pages: int = 1) -> str:
+def quote_html(quote: Quote, pages: int = 1, *, ruled: bool = True) -> str:
     table = "".join(f"<th>{escape(c)}</th>" for c in quote.header)
     rows = "".join("<tr>" + "".join(f"<td>{escape(c)}</td>" for c in r) + "</tr>" for r in [*quote.rows, quote.total])
     notes = "".join(f"<p>{escape(n)}</p>" for n in quote.notes)
@@ -68,14 +68,20 @@ def quote_html(quote: Quote, pages: int = 1) -> str:
     filler = "".join(f'<div style="page-break-before: always"><p>Page {i + 2}</p></div>' for i in range(pages - 1))
     return (
         f"<html><head><meta charset='utf-8'><style>body {{{_font()}}} table {{border-collapse: collapse}}"
-        f" td, th {{border: 1px solid #000; padding: 3px}}</style></head><body>{page}{filler}</body></html>"
+        f" td, th {{{'border: 1px solid #000; padding: 3px' if ruled else 'padding: 3px 12px'}}}</style></head>"
+        f"<body>{page}{filler}</body></html>"
     )
 
 
-def pdf_quote(quote: Quote) -> bytes:
+def pdf_quote(quote: Quote, *, ruled: bool = True) -> bytes:
+    """The quote as a PDF; ``ruled=False`` draws the table without lines (aligned columns only)."""
     from weasyprint import HTML
 
-    return HTML(string=quote_html(quote)).write_pdf()
+    return HTML(string=quote_html(quote, ruled=ruled)).write_pdf()
+
+
+def borderless_pdf_quote(quote: Quote) -> bytes:
+    return pdf_quote(quote, ruled=False)
 
 
 def many_pages_pdf(pages: int, quote: Quote = EN_QUOTE) -> bytes:

@@ -48,6 +48,81 @@ def _outside(obj: dict[str, Any], boxes: list[tuple[float, float, float, float]]
     return obj.get("object_type") != "char" or not _inside(obj, boxes)
 
 
+Piece = tuple[float, "str | list[list[str]]"]
+MIN_TABLE_ROWS = 2
+MIN_TABLE_COLUMNS = 3
+
+
+def _segments(words: list[dict[str, Any]], gap: float) -> list[tuple[float, float, str]]:
+    """A line's words joined into runs; a gap wider than ``gap`` starts a new run (a new cell)."""
+    runs: list[tuple[float, float, str]] = []
+    for word in sorted(words, key=lambda w: w["x0"]):
+        if runs and word["x0"] - runs[-1][1] <= gap:
+            x0, _, text = runs[-1]
+            runs[-1] = (x0, word["x1"], f"{text} {word['text']}")
+        else:
+            runs.append((word["x0"], word["x1"], word["text"]))
+    return runs
+
+
+def _columns(block: list[list[tuple[float, float, str]]]) -> list[tuple[float, float]]:
+    """Column extents: the x ranges that some run of the block covers, separated by gaps none covers."""
+    spans = sorted((x0, x1) for line in block for x0, x1, _ in line)
+    columns: list[tuple[float, float]] = []
+    for x0, x1 in spans:
+        if columns and x0 <= columns[-1][1]:
+            columns[-1] = (columns[-1][0], max(columns[-1][1], x1))
+        else:
+            columns.append((x0, x1))
+    return columns
+
+
+def layout_tables(page: Any) -> list[Piece]:
+    """Tables drawn without rules (aligned columns, what many quote generators print), from word positions.
+
+    Lines whose words fall into three or more runs separated by wide gaps, two or more in a row, form a
+    block (a line of two runs, such as a total, may join one); the block's columns are the x ranges its
+    runs cover. Everything else is a line of text. Returns (top, text or rows) pieces in page order.
+    """
+    words = page.extract_words(keep_blank_chars=False, use_text_flow=False)
+    if not words:
+        return []
+    heights = sorted(w["bottom"] - w["top"] for w in words)
+    gap = 0.6 * heights[len(heights) // 2]
+    lines: list[list[dict[str, Any]]] = []
+    for word in sorted(words, key=lambda w: (round(w["top"]), w["x0"])):
+        if lines and abs(lines[-1][0]["top"] - word["top"]) <= 2:
+            lines[-1].append(word)
+        else:
+            lines.append([word])
+    runs = [_segments(line, gap) for line in lines]
+    pieces: list[Piece] = []
+    index = 0
+    while index < len(lines):
+        end = index
+        while end < len(lines) and (len(runs[end]) >= MIN_TABLE_COLUMNS or (end > index and len(runs[end]) == 2)):
+            end += 1
+        if end - index >= MIN_TABLE_ROWS and len(runs[index]) >= MIN_TABLE_COLUMNS:
+            block = runs[index:end]
+            columns = _columns(block)
+            rows = []
+            for line in block:
+                cells = [""] * len(columns)
+                for x0, x1, text in line:
+                    centre = (x0 + x1) / 2
+                    column = next((i for i, (a, b) in enumerate(columns) if a <= centre <= b), 0)
+                    cells[column] = f"{cells[column]} {text}".strip()
+                rows.append(cells)
+            pieces.append((lines[index][0]["top"], rows))
+            index = end
+            continue
+        pieces.append(
+            (lines[index][0]["top"], " ".join(w["text"] for w in sorted(lines[index], key=lambda w: w["x0"])))
+        )
+        index += 1
+    return pieces
+
+
 def read_pdf(data: bytes, budget: Budget) -> Extracted:
     import pdfplumber
 
@@ -64,10 +139,17 @@ def read_pdf(data: bytes, budget: Budget) -> Extracted:
                     break
                 found = page.find_tables()
                 boxes = [t.bbox for t in found]
-                pieces: list[tuple[float, str | list[list[str]]]] = []
-                outside = page.filter(functools.partial(_outside, boxes=boxes))
-                for line in outside.extract_text_lines(keep_blank_chars=False):
-                    pieces.append((line["top"], line["text"]))
+                pieces: list[Piece] = []
+                if not found:
+                    pieces = layout_tables(page)
+                    if any(not isinstance(piece, str) for _, piece in pieces):
+                        cells = sum(len(r) for _, piece in pieces if not isinstance(piece, str) for r in piece)
+                        if not budget.take_cells(cells):
+                            break
+                else:
+                    outside = page.filter(functools.partial(_outside, boxes=boxes))
+                    for line in outside.extract_text_lines(keep_blank_chars=False):
+                        pieces.append((line["top"], line["text"]))
                 for table in found:
                     rows = [[c or "" for c in row] for row in table.extract()]
                     if not budget.take_cells(sum(len(r) for r in rows)):

@@ -45,13 +45,14 @@ def en_body() -> Extraction:
     ("name", "ctype", "build"),
     [
         ("견적서.pdf", files.PDF, files.pdf_quote),
+        ("견적서.pdf", files.PDF, files.borderless_pdf_quote),
         ("견적서.xlsx", files.XLSX, files.xlsx_quote),
         ("견적서.xls", "application/vnd.ms-excel", files.xls_quote),
         ("견적서.docx", files.DOCX, files.docx_quote),
         ("견적서.hwpx", "application/hwp+zip", files.hwpx_quote),
         ("견적서.hwp", "application/x-hwp", files.hwp_quote),
     ],
-    ids=["pdf", "xlsx", "xls", "docx", "hwpx", "hwp"],
+    ids=["pdf", "pdf-without-rules", "xlsx", "xls", "docx", "hwpx", "hwp"],
 )
 def test_korean_prices_only_in_the_attachment(name: str, ctype: str, build: object, ko_body: Extraction) -> None:
     attached = facts(thread_of(files.ko_thread((name, ctype, build(files.KO_QUOTE)))))  # type: ignore[operator]
@@ -67,8 +68,12 @@ def test_korean_prices_only_in_the_attachment(name: str, ctype: str, build: obje
 
 @pytest.mark.parametrize(
     ("name", "ctype", "build"),
-    [("quotation.pdf", files.PDF, files.pdf_quote), ("quotation.xlsx", files.XLSX, files.xlsx_quote)],
-    ids=["pdf", "xlsx"],
+    [
+        ("quotation.pdf", files.PDF, files.pdf_quote),
+        ("quotation.pdf", files.PDF, files.borderless_pdf_quote),
+        ("quotation.xlsx", files.XLSX, files.xlsx_quote),
+    ],
+    ids=["pdf", "pdf-without-rules", "xlsx"],
 )
 def test_english_prices_only_in_the_attachment(name: str, ctype: str, build: object, en_body: Extraction) -> None:
     attached = facts(thread_of(files.en_thread((name, ctype, build(files.EN_QUOTE)))))  # type: ignore[operator]

@@ -46,6 +46,15 @@ def test_english_pdf_quote() -> None:
     assert "Incoterm: FOB Busan" in part.text
 
 
+@pytest.mark.parametrize(("quote", "row"), [(files.KO_QUOTE, KO_ROW), (files.EN_QUOTE, EN_ROW)], ids=["ko", "en"])
+def test_pdf_table_without_rules_is_read_from_the_column_layout(quote: files.Quote, row: str) -> None:
+    part = read("quote.pdf", files.borderless_pdf_quote(quote))
+    lines = part.text.splitlines()
+    assert " | ".join(quote.header) in lines and row in lines
+    assert quote.notes[0] in lines  # prose stays prose
+    assert part.tables[0][0] == quote.header
+
+
 @pytest.mark.parametrize(
     ("quote", "row"),
     [
