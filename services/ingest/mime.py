@@ -31,6 +31,7 @@ from services.ingest.charsets import (
     header_cut_warning,
 )
 from services.ingest.html_text import has_data_table, html_to_text
+from services.ingest.outlook import OutlookError, outlook_kind, to_rfc5322
 from shared.events import Attachment
 
 _MESSAGE_ID = re.compile(r"<([^<>\s]+)>")
@@ -347,8 +348,24 @@ def _walk(part: Message, walk: _Walk, depth: int) -> _Body:
         else:
             body.plain.append(text)
         return body
-    body.attach(filename, ctype, _payload_bytes(part))
+    data = _payload_bytes(part)
+    if outlook_kind(data) == "msg":  # an Outlook item attached as a file: a forwarded message like message/rfc822
+        inner = _outlook_item(data, walk, depth)
+        if inner is not None:
+            body.forwarded.append(inner)
+            body.attachments.append(Attachment(filename=filename, content_type=ctype, size=len(data)))
+            return body
+    body.attach(filename, ctype, data)
     return body
+
+
+def _outlook_item(data: bytes, walk: _Walk, depth: int) -> ParsedMail | None:
+    try:
+        inner = message_from_bytes(to_rfc5322(data))
+    except (OutlookError, RecursionError) as exc:
+        walk.warn(f"an attached Outlook item could not be read: {str(exc)[:200]}")
+        return None
+    return _parse(inner, walk, depth + 1)
 
 
 def _flat_text(top: Message, walk: _Walk) -> _Body:

@@ -107,3 +107,20 @@ def test_bare_winmail_dat_without_a_sender_is_refused() -> None:
     dat = files.winmail_dat("본문", [])
     with pytest.raises(BadEmail, match=r"winmail\.dat names no sender"):
         normalize_raw(dat, IngestSettings())
+
+
+def test_an_attached_outlook_item_is_a_forwarded_message(msg: bytes) -> None:
+    raw = files.mail(
+        files.BUYER,
+        ("구매팀", "purchase@hanbit-trading.co.kr"),
+        "FW: X 제품 견적",
+        "공급사 견적 메일 전달합니다.",
+        hours=5,
+        message_id="<fw-1@hanbit-trading.co.kr>",
+        attachments=[("RE X 제품 견적 요청.msg", "application/vnd.ms-outlook", msg)],
+    )
+    message = normalize_raw(raw, IngestSettings()).message
+    [forwarded] = message.forwarded
+    assert (forwarded.sender_email, forwarded.message_id) == (files.SUPPLIER[1], "answer-1@daeyang-parts.co.kr")
+    assert ROW in forwarded.attachment_parts[0].text.splitlines()
+    assert [a.filename for a in message.attachments] == ["RE X 제품 견적 요청.msg"]
