@@ -69,6 +69,10 @@ def register(runtime: ServiceRuntime, settings: IngestSettings) -> None:
     """Subscribe ingest to the raw topic on the runtime's broker."""
     broker = runtime.broker
     repository = ThreadRepository(runtime.store, settings)
+    if settings.read_attachments and settings.attachment_sandbox:
+        from services.ingest.attachments.sandbox import POOL
+
+        POOL.warm(settings.attachment_memory_mb)
     tracer = runtime.telemetry.tracer
     guard = MessageGuard(broker, settings, topics.EMAILS_RAW, tracer, group_id=INGEST_GROUP)
     publisher = broker.publisher(

@@ -97,6 +97,12 @@ class WorkerPool:
                 return
         worker.kill()
 
+    def warm(self, memory_mb: int) -> None:
+        """Start a worker ahead of the first attachment: its interpreter and imports take about half a second,
+        which the first mail with an attachment would otherwise wait for."""
+        with contextlib.suppress(OSError):  # the first read tries again and reports it
+            self._release(_Worker(memory_mb))
+
     def close(self) -> None:
         with self._lock:
             idle, self._idle = self._idle, []
