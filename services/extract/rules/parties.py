@@ -196,11 +196,13 @@ def infer_roles(views: list[MessageView]) -> dict[str, str]:
     score: dict[str, int] = defaultdict(int)
     for view in views:
         key = party_key(view)
+        if view.attachment is not None:  # a document, not a message: only a priced table says who sent it
+            if priced_table(view.text):
+                score[key] += 2  # a quote form or price list is what a supplier sends
+            continue
         given[key][view.role] += 1
         body = view.body
         score[key] += 2 * len(OFFER.findall(body)) - 2 * len(ASK.findall(body))
-        if view.attachment is not None and priced_table(view.text):
-            score[key] += 2  # a priced quote form attached is what a supplier sends
         if re.search(r"\d.{0,3}(?:원|USD|\$|€|KRW|EUR)", body) and not re.search(
             r"\?|budget|예산|target|could you do|희망", body, re.I
         ):

@@ -12,7 +12,7 @@ from __future__ import annotations
 from services.ingest.attachments.limits import AttachmentLimits
 from services.ingest.attachments.readers import AttachedFile, kind_of, read_file
 from services.ingest.settings import IngestSettings
-from shared.events import AttachmentPart
+from shared.events import AttachmentKind, AttachmentPart
 
 __all__ = ["AttachedFile", "AttachmentLimits", "read_attachments"]
 
@@ -76,12 +76,14 @@ def _bound_message(parts: list[AttachmentPart], budget: int) -> None:
         budget = max(0, budget - _size(part))
 
 
-def _read(file: AttachedFile, kind: str, settings: IngestSettings, limits: AttachmentLimits) -> AttachmentPart:
+def _read(
+    file: AttachedFile, kind: AttachmentKind, settings: IngestSettings, limits: AttachmentLimits
+) -> AttachmentPart:
     if settings.attachment_sandbox:
         from services.ingest.attachments.sandbox import read_isolated
 
-        return read_isolated(file, kind, limits)  # type: ignore[arg-type]
-    return read_file(file, kind, limits)  # type: ignore[arg-type]
+        return read_isolated(file, kind, limits)
+    return read_file(file, kind, limits)
 
 
 def _read_tnef(file: AttachedFile, settings: IngestSettings, limits: AttachmentLimits) -> list[AttachmentPart]:
