@@ -10,8 +10,8 @@ COPY pyproject.toml README.md ./
 COPY requirements ./requirements
 COPY shared ./shared
 COPY services ./services
-# The trainer needs the `train` extra (torch, transformers, peft, trl): build with --build-arg EXTRAS=pdf,train
-ARG EXTRAS=pdf
+# The trainer needs the `train` extra (torch, transformers, peft, trl): build with --build-arg EXTRAS=pdf,attachments,train
+ARG EXTRAS=pdf,attachments
 RUN pip install -c requirements/constraints.txt ".[${EXTRAS}]"
 RUN useradd --create-home --uid 10001 quoteflow && mkdir -p /data && chown quoteflow /data
 USER quoteflow

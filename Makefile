@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV ?= .venv
 BIN := $(VENV)/bin
-EXTRAS ?= dev,eval,pdf,train,llm
+EXTRAS ?= dev,eval,pdf,attachments,train,llm
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml requirements/constraints.txt | sha1sum | cut -c1-12)
 
 .PHONY: install run test lint typecheck unit docs bench lock clean

@@ -20,7 +20,7 @@ T = TypeVar("T")
 console = Console()
 err_console = Console(stderr=True)
 
-PathsArg = Annotated[list[Path], typer.Argument(help=".eml or .mbox files, or folders of them.")]
+PathsArg = Annotated[list[Path], typer.Argument(help=".eml, .msg (Outlook) or .mbox files, or folders of them.")]
 
 
 class UserError(Exception):

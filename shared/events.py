@@ -26,6 +26,7 @@ Incoterm = Literal["EXW", "FCA", "FAS", "FOB", "CFR", "CIF", "CPT", "CIP", "DAP"
 Role = Literal["buyer", "supplier", "unknown"]
 Language = Literal["ko", "en", "mixed"]
 VatStatus = Literal["excluded", "included", "exempt"]
+AttachmentKind = Literal["pdf", "xlsx", "xls", "docx", "csv", "text", "hwp", "hwpx", "tnef", "image", "other"]
 
 
 def utc_now() -> datetime:
@@ -115,6 +116,12 @@ class Evidence(StrictModel):
     start: int = Field(ge=0, description="Start offset in that message's `text`.")
     end: int = Field(ge=0, description="End offset (exclusive) in that message's `text`.")
     text: str = Field(description="The quoted span, for reviewers.")
+    attachment: int | None = Field(
+        default=None,
+        ge=0,
+        description="Index into that message's `attachment_parts` when the span is in an attachment's text: "
+        "`start` and `end` are then offsets in that part's `text`. None: the message's own text.",
+    )
 
 
 PARTY_FIELDS: tuple[str, ...] = tuple(Party.model_fields)
@@ -132,6 +139,34 @@ class Attachment(StrictModel):
     filename: str | None = Field(default=None, description="File name as sent.")
     content_type: str = Field(default="application/octet-stream", description="MIME type.")
     size: int = Field(default=0, ge=0, description="Decoded size in bytes.")
+
+
+class AttachmentPart(StrictModel):
+    """Text and tables read from one attached file, so extract reads a price list as it reads the body.
+
+    The bytes never travel; only what was read from them, within ingest's attachment limits.
+    """
+
+    filename: str | None = Field(default=None, description="File name as sent (inside winmail.dat: as packed).")
+    content_type: str = Field(default="application/octet-stream", description="MIME type as sent.")
+    kind: AttachmentKind = Field(
+        description="Format the file was read as (from its content, then its name and type): pdf, xlsx, xls, "
+        "docx, csv, text, hwp, hwpx, tnef (winmail.dat), image or other."
+    )
+    text: str = Field(
+        default="",
+        description="The readable text in reading order; each table row is one line of cells joined by ' | ' "
+        "(a header row first), so evidence offsets point into it. Empty when nothing could be read.",
+    )
+    tables: list[list[list[str]]] = Field(
+        default_factory=list, description="Tables as rows of cell strings, in the order they appear in `text`."
+    )
+    pages: int | None = Field(default=None, ge=0, description="Pages (PDF) or sheets (spreadsheets) the file has.")
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="Why the text is partial or missing: encrypted, corrupt, over a limit (size, pages, cells, "
+        "decompression ratio, time), unreadable kind.",
+    )
 
 
 class EmailEvent(StrictModel):
@@ -180,6 +215,11 @@ class NormalizedMessage(StrictModel):
         default_factory=list, description="Forwarded messages inside this one, each with its own sender."
     )
     attachments: list[Attachment] = Field(default_factory=list, description="Attachment metadata.")
+    attachment_parts: list[AttachmentPart] = Field(
+        default_factory=list,
+        description="Text and tables read from the attachments (PDF, spreadsheets, Word, CSV, HWP/HWPX, files "
+        "inside winmail.dat), in attachment order; attachments with nothing to read (images) have none.",
+    )
     content_hash: str = Field(
         description="Hash of the message's raw bytes (of a JSON event's canonical form), for de-duplication; "
         "for a forwarded message inside another, of its sender, date and text."

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from faststream.kafka.annotations import KafkaMessage
 
 from services.ingest.normalize import BadEmail, IncomingEmail, normalize_event, normalize_raw
+from services.ingest.outlook import outlook_kind
 from services.ingest.settings import IngestSettings
 from services.ingest.threads import ThreadRepository
 from shared import topics
@@ -39,7 +40,7 @@ def decode_incoming(body: bytes, settings: IngestSettings, *, tenant: str | None
         return normalize_event(
             _with_tenant(event, tenant, settings), settings, arrival=arrival, received_at=_received(arrival)
         )
-    if b"\0" in body[:4096]:
+    if b"\0" in body[:4096] and outlook_kind(body) is None:
         raise BadEmail("binary data, not an e-mail")
     return normalize_raw(body, settings, tenant=tenant, arrival=arrival, received_at=_received(arrival))
 
@@ -68,6 +69,10 @@ def register(runtime: ServiceRuntime, settings: IngestSettings) -> None:
     """Subscribe ingest to the raw topic on the runtime's broker."""
     broker = runtime.broker
     repository = ThreadRepository(runtime.store, settings)
+    if settings.read_attachments and settings.attachment_sandbox:
+        from services.ingest.attachments.sandbox import POOL
+
+        POOL.warm(settings.attachment_memory_mb)
     tracer = runtime.telemetry.tracer
     guard = MessageGuard(broker, settings, topics.EMAILS_RAW, tracer, group_id=INGEST_GROUP)
     publisher = broker.publisher(

@@ -1,4 +1,5 @@
-"""Reading mail files: .eml (one message), .mbox (one thread), maildir folders (one thread), folders of them."""
+"""Reading mail files: .eml and Outlook .msg (one message), .mbox (one thread), maildir folders (one thread),
+folders of them. A .msg (or a bare winmail.dat) is converted to MIME by normalization (:mod:`.outlook`)."""
 
 from __future__ import annotations
 
@@ -64,6 +65,8 @@ MBOX_MAX_BYTES = 256 * 1024 * 1024
 
 
 MESSAGE = "message (QUOTEFLOW_MAX_EMAIL_BYTES)"
+MAIL_SUFFIXES = (".eml", ".mbox", ".msg")
+"""What a folder scan picks up (besides maildirs and winmail.dat files)."""
 
 
 class MailFileError(OSError):
@@ -208,7 +211,9 @@ def _expand(path: Path) -> list[Path]:
         for candidate in sorted(path.rglob("*")):
             if any(candidate.is_relative_to(m) for m in maildirs):
                 continue
-            if candidate.is_file() and candidate.suffix.lower() in (".eml", ".mbox"):
+            if candidate.is_file() and (
+                candidate.suffix.lower() in MAIL_SUFFIXES or candidate.name.lower() == "winmail.dat"
+            ):
                 found.append(candidate)
         return found
     if path.exists() or path.is_symlink():
@@ -217,7 +222,7 @@ def _expand(path: Path) -> list[Path]:
 
 
 def read_mail_files(paths: Iterable[Path], limits: ReadLimits | None = None) -> list[MailFile]:
-    """Expand folders; read .eml, .mbox and maildirs (one thread each). Unknown extensions are read as .eml.
+    """Expand folders; read .eml, .msg, .mbox and maildirs (one thread each). Unknown extensions are read as .eml.
 
     Nothing is read past ``limits`` (default: QUOTEFLOW_MAX_EMAIL_BYTES per message, MBOX_MAX_BYTES
     per mbox or maildir), and only regular files are read: MailFileError says which file and why.

@@ -20,6 +20,7 @@ from email.parser import BytesParser
 from email.policy import compat32
 from email.utils import getaddresses, parsedate_to_datetime
 
+from services.ingest.attachments.readers import AttachedFile
 from services.ingest.charsets import (
     MAX_HEADER_CHARS,
     bound_header,
@@ -30,6 +31,7 @@ from services.ingest.charsets import (
     header_cut_warning,
 )
 from services.ingest.html_text import has_data_table, html_to_text
+from services.ingest.outlook import OutlookError, outlook_kind, to_rfc5322
 from shared.events import Attachment
 
 _MESSAGE_ID = re.compile(r"<([^<>\s]+)>")
@@ -76,6 +78,8 @@ class ParsedMail:
     body: str
     body_from_html: bool = False
     attachments: list[Attachment] = field(default_factory=list)
+    files: list[AttachedFile] = field(default_factory=list)
+    """The attachments' bytes (parallel to ``attachments``), for :mod:`services.ingest.attachments`."""
     forwarded: list[ParsedMail] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     received: datetime | None = None
@@ -109,13 +113,19 @@ class _Body:
     plain: list[str] = field(default_factory=list)
     html: list[str] = field(default_factory=list)
     attachments: list[Attachment] = field(default_factory=list)
+    files: list[AttachedFile] = field(default_factory=list)
     forwarded: list[ParsedMail] = field(default_factory=list)
 
     def extend(self, other: _Body) -> None:
         self.plain.extend(other.plain)
         self.html.extend(other.html)
         self.attachments.extend(other.attachments)
+        self.files.extend(other.files)
         self.forwarded.extend(other.forwarded)
+
+    def attach(self, filename: str | None, ctype: str, data: bytes) -> None:
+        self.attachments.append(Attachment(filename=filename, content_type=ctype, size=len(data)))
+        self.files.append(AttachedFile(filename=filename, content_type=ctype, data=data))
 
     def has_text(self) -> bool:
         return any(p.strip() for p in self.plain) or any(h.strip() for h in self.html)
@@ -339,8 +349,23 @@ def _walk(part: Message, walk: _Walk, depth: int) -> _Body:
             body.plain.append(text)
         return body
     data = _payload_bytes(part)
-    body.attachments.append(Attachment(filename=filename, content_type=ctype, size=len(data)))
+    if outlook_kind(data) == "msg":  # an Outlook item attached as a file: a forwarded message like message/rfc822
+        inner = _outlook_item(data, walk, depth)
+        if inner is not None:
+            body.forwarded.append(inner)
+            body.attachments.append(Attachment(filename=filename, content_type=ctype, size=len(data)))
+            return body
+    body.attach(filename, ctype, data)
     return body
+
+
+def _outlook_item(data: bytes, walk: _Walk, depth: int) -> ParsedMail | None:
+    try:
+        inner = message_from_bytes(to_rfc5322(data))
+    except (OutlookError, RecursionError) as exc:
+        walk.warn(f"an attached Outlook item could not be read: {str(exc)[:200]}")
+        return None
+    return _parse(inner, walk, depth + 1)
 
 
 def _flat_text(top: Message, walk: _Walk) -> _Body:
@@ -360,8 +385,7 @@ def _flat_text(top: Message, walk: _Walk) -> _Body:
         elif ctype.startswith("multipart/"):
             body.plain.append(_text_of(part, walk))
         else:
-            size = len(_payload_bytes(part)) if not part.is_multipart() else 0
-            body.attachments.append(Attachment(filename=_filename(part), content_type=ctype, size=size))
+            body.attach(_filename(part), ctype, _payload_bytes(part) if not part.is_multipart() else b"")
     return body
 
 
@@ -380,6 +404,7 @@ def _choose_alternative(options: list[_Body]) -> _Body:
     for option in options:
         if option is not best:
             chosen.attachments.extend(option.attachments)
+            chosen.files.extend(option.files)
             chosen.forwarded.extend(f for f in option.forwarded if f not in chosen.forwarded)
     return chosen
 
@@ -408,6 +433,7 @@ def _parse(msg: Message, walk: _Walk, depth: int) -> ParsedMail:
         body=text,
         body_from_html=from_html,
         attachments=body.attachments,
+        files=body.files,
         forwarded=body.forwarded,
         received=received_date(_header(msg, "received", walk)),
     )

@@ -19,11 +19,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from services.ingest.attachments import AttachedFile, read_attachments
 from services.ingest.charsets import bound_header, header_cut_warning
 from services.ingest.dates import believable_date, parse_loose_date
 from services.ingest.html_text import html_to_text
 from services.ingest.language import detect_language
 from services.ingest.mime import Address, Limits, MimeError, ParsedMail, clean_id, parse_addresses, parse_mime
+from services.ingest.outlook import OutlookError, outlook_kind, to_rfc5322
 from services.ingest.quoting import ForwardedBlock, is_forward_subject, split_reply
 from services.ingest.settings import IngestSettings
 from services.ingest.signatures import company_from_signature, split_display_name, split_signature
@@ -165,6 +167,7 @@ class _Source:
     date: datetime | None
     body: str
     attachments: list[Attachment] = field(default_factory=list)
+    files: list[AttachedFile] = field(default_factory=list)
     mime_forwards: list[ParsedMail] = field(default_factory=list)
 
 
@@ -179,6 +182,7 @@ def _from_parsed(parsed: ParsedMail) -> _Source:
         date=parsed.date,
         body=parsed.body,
         attachments=parsed.attachments,
+        files=parsed.files,
         mime_forwards=parsed.forwarded,
     )
 
@@ -242,6 +246,8 @@ def _build_message(
     elif source.mime_forwards or reply.forwarded:
         warnings.append(f"forwards nested deeper than {MAX_FORWARD_DEPTH} ignored")
     digest = raw_hash or content_hash(sender_email, date, text, (f.text for f in forwarded))
+    parts, attachment_warnings = read_attachments(source.files, settings)
+    warnings.extend(attachment_warnings)
     company = display_company or company_from_signature(cut.signature, display_name, sender_email)
     return NormalizedMessage(
         message_id=source.message_id or f"{'fwd' if depth else 'generated'}-{digest}",
@@ -259,6 +265,7 @@ def _build_message(
         signature=cut.signature,
         forwarded=forwarded,
         attachments=source.attachments,
+        attachment_parts=parts,
         content_hash=digest,
         arrival=arrival,
     )
@@ -300,11 +307,18 @@ def normalize_raw(
     arrival: int = 0,
     received_at: datetime | None = None,
 ) -> IncomingEmail:
-    """Parse RFC 5322 bytes; raise :class:`BadEmail` (with the reason) when they are not an e-mail.
+    """Parse RFC 5322 bytes (or an Outlook .msg / winmail.dat, see :mod:`.outlook`); raise :class:`BadEmail`
+    (with the reason) when they are not an e-mail.
 
     ``received_at`` (when the pipeline got the message) bounds a Date header set in the future."""
     if len(raw) > settings.max_email_bytes:
         raise BadEmail(f"message of {len(raw)} bytes exceeds the limit of {settings.max_email_bytes}")
+    raw_hash = raw_digest(raw)
+    if outlook_kind(raw) is not None:  # an Outlook .msg or a bare winmail.dat: read as the mail it holds
+        try:
+            raw = to_rfc5322(raw)
+        except OutlookError as exc:
+            raise BadEmail(str(exc)) from exc
     if not raw.strip():
         raise BadEmail("empty message")
     if b"\0" in raw[:4096]:
@@ -328,7 +342,7 @@ def normalize_raw(
             tenant=tenant or settings.tenant,
             arrival=arrival,
             warnings=warnings,
-            raw_hash=raw_digest(raw),
+            raw_hash=raw_hash,
         )
     except RecursionError as exc:
         raise BadEmail("message nesting too deep to normalize") from exc

@@ -31,3 +31,51 @@ class IngestSettings(Settings):
     dedup_ttl_days: int = Field(
         default=30, ge=1, description="How long a processed Message-ID (and raw-bytes hash) is remembered."
     )
+    read_attachments: bool = Field(
+        default=True,
+        description="Read the text and tables of attached files (PDF, XLSX, XLS, DOCX, CSV, HWP, HWPX, winmail.dat) "
+        "into the message's attachment_parts.",
+    )
+    max_attachments: int = Field(
+        default=10, ge=0, description="Attachments read per message at most (the rest are listed)."
+    )
+    max_attachment_bytes: int = Field(
+        default=5 * 1024 * 1024, ge=1024, description="Larger attached files are listed but not read (with a warning)."
+    )
+    max_attachment_pages: int = Field(
+        default=50, ge=1, description="PDF pages (and spreadsheet sheets) read per attachment; the rest is skipped."
+    )
+    max_attachment_cells: int = Field(
+        default=20_000, ge=100, description="Table cells read per attachment (spreadsheets, PDF and Word tables)."
+    )
+    max_attachment_chars: int = Field(
+        default=50_000,
+        ge=1000,
+        description="Text kept per attachment; longer text is cut (with a warning). All attachments of a message "
+        "together keep at most max_text_chars (text and table cells).",
+    )
+    max_decompressed_bytes: int = Field(
+        default=64 * 1024 * 1024,
+        ge=1024 * 1024,
+        description="Uncompressed size a zip-based file (XLSX, DOCX, HWPX) or a compressed HWP stream may reach.",
+    )
+    max_decompression_ratio: int = Field(
+        default=100,
+        ge=2,
+        description="Largest uncompressed/compressed ratio of any member of a zip-based file: a zip bomb is refused "
+        "before anything is inflated.",
+    )
+    attachment_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="Wall-clock time per attachment. Readers stop at it with what they have; a reader still busy a "
+        "second later is killed (see attachment_sandbox).",
+    )
+    attachment_sandbox: bool = Field(
+        default=True,
+        description="Read each attachment in a worker process (kept warm) with a memory cap, killed when it overruns "
+        "attachment_timeout_s. Off: read in-process, with the cooperative time checks only.",
+    )
+    attachment_memory_mb: int = Field(
+        default=1024, ge=64, description="Address-space cap of the worker process that reads attachments (MiB)."
+    )

@@ -31,6 +31,9 @@ from shared.llm_format.answers import LlmAnswer, facts_answer, summary_answer
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 TRUNCATION_FLOOR_CHARS = 400
+ATTACHMENT_PROMPT_CHARS = 2500
+"""Most of one attachment's text shown to the model: a quote's table and terms fit, a 50-page catalogue does not
+take the whole context (the rules engine reads all of it)."""
 _CONTROL_TOKENS = re.compile(r"<(/?)(start_of_turn|end_of_turn|bos|eos|pad|unk|mask)>", re.IGNORECASE)
 _REPLY_PREFIX = re.compile(r"^\s*((re|fw|fwd|aw|wg|sv|회신|답장|전달)\s*(\[\d+\])?\s*[:：]\s*)+", re.IGNORECASE)
 
@@ -159,6 +162,13 @@ def _message_view(number: int, message: NormalizedMessage, *, show_subject: bool
         text += f"\n\n[forwarded from {forwarded.sender_name or forwarded.sender_email or 'unknown'}]\n{forwarded.text}"
     if message.signature:
         text += f"\n-- \n{message.signature}"
+    for part in message.attachment_parts:
+        if not part.text.strip():
+            continue
+        shown = part.text.strip()
+        cut = len(shown) > ATTACHMENT_PROMPT_CHARS
+        shown = shown[:ATTACHMENT_PROMPT_CHARS].rstrip() + ("\n[... attachment truncated ...]" if cut else "")
+        text += f"\n\n[attachment {part.filename or 'unnamed'} ({part.kind})]\n{shown}"
     return _MessageView(
         number=number,
         role=message.role,

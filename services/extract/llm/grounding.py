@@ -28,7 +28,7 @@ from shared.events import (
     NormalizedThread,
 )
 
-Kind = Literal["text", "signature", "header"]
+Kind = Literal["text", "signature", "header", "attachment"]
 Side = Literal["supplier", "buyer", "any"]
 
 CURRENCY_MARKERS: dict[str, tuple[str, ...]] = {
@@ -112,6 +112,8 @@ class Source:
     squashed: str = ""
     squashed_to_raw: list[int] = field(default_factory=list)
     suspicious: list[tuple[int, int]] = field(default_factory=list)
+    attachment: int | None = None
+    """Index of the message's attachment part this source is (kind ``attachment``)."""
 
     def __post_init__(self) -> None:
         folded = unicodedata.normalize("NFKC", self.text)
@@ -164,6 +166,9 @@ class ThreadText:
         for message in reversed(_flatten(thread.messages)):
             role = message.role
             self.sources.append(Source(message.message_id, role, "text", message.text))
+            for index, part in enumerate(message.attachment_parts):
+                if part.text:
+                    self.sources.append(Source(message.message_id, role, "attachment", part.text, attachment=index))
             if message.signature:
                 self.sources.append(Source(message.message_id, role, "signature", message.signature))
             header = "\n".join(
@@ -362,7 +367,7 @@ def ground(facts: KeyFacts, thread: NormalizedThread, text: ThreadText | None = 
         side = FIELD_SIDES.get(path.rsplit(".", 1)[-1], "any")
         if side != "any" and side in text.known_roles and all(s.source.role not in (side, "unknown") for s in honest):
             result.doubts.append(f"review {path}={value!r}: stated only by the {honest[0].source.role}, not the {side}")
-        evidence_source = next((s for s in honest if s.source.kind == "text" and s.end > s.start), None)
+        evidence_source = next((s for s in honest if s.source.kind in ("text", "attachment") and s.end > s.start), None)
         if evidence_source is not None:
             result.evidence.append(
                 Evidence(
@@ -371,6 +376,7 @@ def ground(facts: KeyFacts, thread: NormalizedThread, text: ThreadText | None = 
                     start=evidence_source.start,
                     end=evidence_source.end,
                     text=evidence_source.source.text[evidence_source.start : evidence_source.end],
+                    attachment=evidence_source.source.attachment,
                 )
             )
     _drop_empty_parties_and_items(data)

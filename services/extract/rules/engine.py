@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from services.extract.engine import Extraction
-from services.extract.rules import dates, items, terms
+from services.extract.rules import attachments, dates, items, terms
 from services.extract.rules.money import Money, find_money
 from services.extract.rules.negotiation import Decision, Source, Statement, Track
 from services.extract.rules.numbers import clean_number
@@ -191,7 +191,9 @@ def views_of(thread: NormalizedThread) -> list[MessageView]:
 
 def _source(view: MessageView, clause: Clause, start: int, end: int) -> Source:
     absolute_start, absolute_end = clause.start + start, clause.start + end
-    return Source(view.message_id, absolute_start, absolute_end, view.text[absolute_start:absolute_end])
+    return Source(
+        view.message_id, absolute_start, absolute_end, view.text[absolute_start:absolute_end], view.attachment
+    )
 
 
 def _decision(view: MessageView) -> Decision | None:
@@ -490,17 +492,18 @@ def _price_statement(view: MessageView, clause: Clause, amount: Money, common: d
 def collect(thread: NormalizedThread) -> tuple[list[MessageView], ThreadState]:
     """Read every message into statements."""
     views = views_of(thread)
-    roles = infer_roles(views)
-    for view in views:
+    reading = attachments.with_attachments(views)  # a sender whose attachment is a priced quote offers
+    roles = infer_roles(reading)
+    for view in reading:
         view.role = roles.get(party_key(view), view.role)  # type: ignore[assignment]
     state = ThreadState()
     subject_name = _subject_product(thread.subject)
-    for view in views:
+    for view in reading:
         state.message_focus = None
         korean = view.language in ("ko", "mixed") or bool(re.search(r"[가-힣]", view.body))
         if view.role == "supplier":
             state.supplier_orders.add(view.index)
-            decision = _decision(view)
+            decision = _decision(view) if view.attachment is None else None  # a document accepts nothing
             if decision:
                 state.decisions[view.index] = decision
         else:
@@ -518,7 +521,7 @@ def collect(thread: NormalizedThread) -> tuple[list[MessageView], ThreadState]:
             if clause.kind == "table":
                 columns = items.parse_header(clause.text)
                 if columns:
-                    header, header_currency = columns, items.header_currency(clause.text)
+                    header, header_currency = columns, items.header_currency(clause.text) or view.default_currency
                     continue
                 if header is not None:
                     table_row = items.parse_table_row(clause.text, header)
@@ -581,7 +584,14 @@ class Resolved:
 
 def _evidence(path: str, sources: tuple[Source, ...] | list[Source]) -> list[Evidence]:
     return [
-        Evidence(field=path, message_id=s.message_id, start=s.start, end=max(s.start, s.end), text=s.text)
+        Evidence(
+            field=path,
+            message_id=s.message_id,
+            start=s.start,
+            end=max(s.start, s.end),
+            text=s.text,
+            attachment=s.attachment,
+        )
         for s in sources
     ]
 
@@ -681,10 +691,7 @@ def resolve(views: list[MessageView], state: ThreadState) -> Resolved:
         currency = Counter(c for c, _ in pool).most_common(1)[0][0]
         currency_evidence = _evidence("currency", [next(src for c, src in pool if c == currency)])
     if currency:
-        evidence += [
-            Evidence(field="currency", message_id=e.message_id, start=e.start, end=e.end, text=e.text)
-            for e in currency_evidence
-        ]
+        evidence += [e.model_copy(update={"field": "currency"}) for e in currency_evidence]
     buyer_views = [v for v in views if v.role != "supplier"]
     supplier_views = [v for v in views if v.role == "supplier"]
     buyer, buyer_evidence = _party("buyer", build_party(buyer_views))

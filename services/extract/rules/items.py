@@ -580,6 +580,7 @@ _HEADER = {
     "amount": re.compile(r"금액|amount|total|합계|소계|ext", re.I),
     "discount": re.compile(r"할인|discount|dc", re.I),
 }
+_STRONG_PRODUCT = re.compile(r"품명|제품명|품목명|상품명|description|product|goods", re.I)
 _CURRENCY_IN_HEADER = re.compile(r"\((?P<c>USD|KRW|EUR|JPY|GBP|CNY|AUD|원|\$|€|¥|£)\)|(?P<c2>USD|KRW|EUR|JPY|원)")
 _CURRENCY_WORDS = {"원": "KRW", "$": "USD", "€": "EUR", "¥": "JPY", "£": "GBP"}
 
@@ -607,6 +608,15 @@ def parse_header(row: str) -> dict[str, int] | None:
                     continue
                 columns[role] = index
                 break
+    if "product" in columns:
+        # 'Item' or 'No.' first often holds the line number: a later 'Description' / '품명' names the product.
+        cells = [cell for _, cell in _cells(row)]
+        if not _STRONG_PRODUCT.search(cells[columns["product"]]):
+            stronger = next(
+                (i for i, cell in enumerate(cells) if i > columns["product"] and _STRONG_PRODUCT.search(cell)), None
+            )
+            if stronger is not None and stronger not in columns.values():
+                columns["product"] = stronger
     if "product" in columns and ("price" in columns or "quantity" in columns):
         return columns
     return None

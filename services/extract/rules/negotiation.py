@@ -23,6 +23,8 @@ class Source:
     start: int
     end: int
     text: str
+    attachment: int | None = None
+    """Index of the message's attachment part the span is in; None for the message's own text."""
 
 
 @dataclass

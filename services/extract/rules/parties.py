@@ -8,6 +8,7 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass
 
+from services.extract.rules.attachments import priced_table
 from services.extract.rules.text import CLOSING, NAME_LINE, MessageView
 
 COMPANY_SUFFIX = re.compile(
@@ -57,7 +58,7 @@ ASK = re.compile(
 OFFER = re.compile(
     r"we can offer|we offer|our (?:best )?price|our quotation|quotation attached|attached (?:is |please find )?our|please find (?:attached )?our|we can supply|we can provide"
     r"|we can give|we are pleased to|our lead time|we can deliver|we can ship|thank you for your (?:inquiry|enquiry|interest|order)"
-    r"|저희|당사|제공(?:해|하)|드릴 수|드리겠|공급 가능|공급해|단가는|견적서를? ?(?:첨부|보내 ?드|송부)|문의(?:해 주셔서|주셔서) 감사",
+    r"|저희|당사|제공(?:해|하)|드릴 수|드리겠|공급 가능|공급해|단가는|견적서를? ?(?:첨부|보내 ?드|송부)|첨부(?:된|한|해 ?드린|드린) ?견적서|문의(?:해 주셔서|주셔서) 감사",
     re.I,
 )
 
@@ -195,6 +196,10 @@ def infer_roles(views: list[MessageView]) -> dict[str, str]:
     score: dict[str, int] = defaultdict(int)
     for view in views:
         key = party_key(view)
+        if view.attachment is not None:  # a document, not a message: only a priced table says who sent it
+            if priced_table(view.text):
+                score[key] += 2  # a quote form or price list is what a supplier sends
+            continue
         given[key][view.role] += 1
         body = view.body
         score[key] += 2 * len(OFFER.findall(body)) - 2 * len(ASK.findall(body))

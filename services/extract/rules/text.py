@@ -60,6 +60,10 @@ class MessageView:
     index: int = 0
     clauses: list[Clause] = field(default_factory=list)
     source: NormalizedMessage | None = None
+    attachment: int | None = None
+    """Index into ``source.attachment_parts`` when this view reads an attachment part (see rules/attachments.py)."""
+    default_currency: str | None = None
+    """Currency of the view's tables when their cells carry none (an attachment's stated currency)."""
 
     @property
     def body(self) -> str:

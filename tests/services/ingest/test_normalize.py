@@ -75,7 +75,11 @@ def test_rfc2231_attachment_names_and_sizes_are_recorded_not_stored() -> None:
     incoming = load("rfc2231_attachment.eml")
     names = [(a.filename, a.content_type, a.size) for a in incoming.message.attachments]
     assert names == [("견적서_2026.pdf", "application/pdf", 230), ("도면.png", "image/png", 64)]
-    assert "PDF" not in incoming.message.model_dump_json()
+    # The bytes never travel: only what could be read from them (this truncated PDF: nothing, and why).
+    assert "%PDF" not in incoming.message.model_dump_json()
+    [part] = incoming.message.attachment_parts
+    assert (part.filename, part.kind, part.text) == ("견적서_2026.pdf", "pdf", "")
+    assert part.warnings and part.warnings[0].startswith("corrupt PDF")
 
 
 def test_html_only_price_table_keeps_rows() -> None:
