@@ -204,6 +204,41 @@ def rollback(
     console.print(f"in service now: [green]{event.adapter_id}[/] (rolled back from {event.previous_adapter_id})")
 
 
+@adapters_app.command("regate")
+def regate(
+    adapter_id: Annotated[str, typer.Argument(help="An adapter in the registry, e.g. one the gate refused.")],
+    recipe: Annotated[Path | None, typer.Option("--recipe", help="Recipe YAML its run used.")] = None,
+) -> None:
+    """Export, check and gate an adapter again without training it again (after a check or gate changed).
+
+    The verdict is recorded in the registry; a promoted adapter is announced when a broker is configured, else
+    when the trainer service next starts.
+    """
+    from services.trainer.registry import RegistryError
+    from services.trainer.scheduler import regate_blocking
+    from services.trainer.settings import TrainerSettings
+    from services.trainer.training.recipe import RecipeError, load_recipe
+    from shared.telemetry import configure_logging
+
+    settings = TrainerSettings()
+    configure_logging(settings)
+    try:
+        chosen = load_recipe(recipe or settings.recipe, base_model=settings.base_model)
+        report = regate_blocking(settings, chosen, adapter_id, err_console)
+    except (RecipeError, RegistryError, FileNotFoundError, ValueError) as exc:
+        raise UserError(str(exc)) from exc
+
+    async def announce() -> bool:
+        async with _connections(settings) as (_store, announcer):
+            if announcer is None or not report.event.promoted:
+                return False
+            await announcer.announce(report.event)  # type: ignore[attr-defined]
+            return True
+
+    report.announced = run_async(announce())
+    _print_report(report)
+
+
 @adapters_app.command("bundle")
 def bundle(adapter_id: Annotated[str, typer.Argument(help="A promoted adapter with a checked GGUF LoRA.")]) -> None:
     """Ship an adapter in the repository (models/adapters/<id>/): a fresh checkout's LLM engine starts with it."""

@@ -22,7 +22,7 @@ from typing import Any
 from rich.console import Console
 
 from services.trainer.corrections import CorrectionStore
-from services.trainer.registry import AdapterAnnouncer, AdapterRegistry
+from services.trainer.registry import AdapterAnnouncer, AdapterRegistry, RegistryError
 from services.trainer.settings import TrainerSettings
 from services.trainer.training.recipe import Recipe, load_recipe
 from shared.events import AdapterEvent
@@ -245,6 +245,39 @@ def train_blocking(settings: TrainerSettings, recipe: Recipe, console: Console |
         losses={stage.name: stage.losses for stage in outcome.losses},
         announced=False,
     )
+
+
+def regate_blocking(
+    settings: TrainerSettings, recipe: Recipe, adapter_id: str, console: Console | None = None
+) -> RunReport:
+    """Export, check and gate an earlier run's adapter again on this run's data, and record the verdict."""
+    from services.trainer.training.data import build_training_data
+    from services.trainer.training.run import git_hash, regate_adapter
+
+    registry = AdapterRegistry(settings.adapters_dir)
+    entry = registry.load().adapters.get(adapter_id)
+    if entry is None:
+        raise RegistryError(f"adapter {adapter_id!r} is not in {registry.path}")
+    in_service = registry.promoted()
+    if in_service is not None and in_service.adapter_id == adapter_id:
+        raise RegistryError(f"adapter {adapter_id!r} is in service already")
+    data = build_training_data(
+        training_sets=_synthetic_sets(settings, recipe.seed),
+        corrections=CorrectionStore(settings.dataset_dir, _NO_STORE).load(),
+        heldout_percent=recipe.heldout_percent,
+        seed=recipe.seed,
+    )
+    outcome = regate_adapter(
+        adapter_dir=Path(entry.path),
+        recipe=recipe,
+        data=data,
+        in_service=in_service,
+        margin=settings.promotion_margin,
+        console=console,
+    )
+    event = outcome.to_event(recipe, in_service, entry.git_hash or git_hash())
+    registry.record(event, outcome.formats)
+    return RunReport(event=event, loss_curve=outcome.loss_curve, losses={}, announced=False)
 
 
 _NO_STORE = MemoryStore()  # reading the corrections files needs no store

@@ -14,8 +14,13 @@ beside TGI's ``adapter_config.json`` + ``adapter_model.safetensors``. The file i
 Gemma's attention and MLP projections go into GGUF unpermuted (only Llama-style q/k are permuted), so
 only the Gemma family is mapped; another architecture is refused rather than converted wrongly.
 
-After writing, :func:`check_gguf_lora` runs llama.cpp (base GGUF + adapter) and transformers + PEFT
-greedily on the same prompt tokens; any difference in the generated tokens fails the export.
+After writing, :func:`check_gguf_lora` compares llama.cpp (base GGUF + adapter) with transformers + PEFT on
+the same tokens: PEFT's greedy answer is fed to both, and at every position llama.cpp must pick PEFT's next
+token, unless PEFT itself barely preferred it (a near tie). llama.cpp multiplies Q4_K weights with 8-bit
+activations where transformers uses the dequantized weights in fp32, so logits differ by ~0.5 on average (up
+to ~2.4 on the chosen token, measured on a trained Gemma 3 270M adapter): exact greedy equality fails on the
+first near tie (seen at a lead of 0.29), while a wrongly converted file (a wrong alpha, swapped A/B) disagrees
+at most positions by wide margins.
 """
 
 from __future__ import annotations
@@ -135,7 +140,11 @@ class GgufCheck:
     max_new_tokens: int
     seconds: float = 0.0
     compared_tokens: list[int] = field(default_factory=list)  # per prompt: PEFT's answer length (≤ max_new_tokens)
-    mismatches: list[dict[str, Any]] = field(default_factory=list)
+    mismatches: list[dict[str, Any]] = field(default_factory=list)  # greedy answers that part, and where
+    positions: int = 0  # next-token choices compared on PEFT's answers (teacher-forced), the end included
+    agreement: float = 0.0  # share of them where llama.cpp picks PEFT's token
+    disagreements: list[dict[str, Any]] = field(default_factory=list)  # prompt, position, PEFT's lead there
+    tie_margin: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -194,8 +203,14 @@ def check_gguf_lora(
     max_new_tokens: int,
     *,
     threads: int,
+    tie_margin: float = 1.0,
+    min_agreement: float = 0.9,
 ) -> GgufCheck:
-    """Greedy tokens of llama.cpp with the adapter must equal those of the PEFT model, prompt by prompt."""
+    """llama.cpp with the adapter must choose PEFT's next token along PEFT's greedy answers (near ties aside).
+
+    Passed when at least ``min_agreement`` of the positions agree and PEFT led by less than ``tie_margin``
+    logits wherever they do not. The free-running greedy answers are compared too, for the report.
+    """
     import llama_cpp
 
     if not prompts:
@@ -220,23 +235,64 @@ def check_gguf_lora(
             raise RuntimeError(f"{exc}: {tail_of(log)}") from exc
         try:
             got = [llama_greedy(llm, ids, max_new_tokens, end_ids) for ids in encoded]
+            # After llama.cpp's own answers: a file it refuses fails in seconds, before transformers generates.
+            expected = [peft_greedy(model, ids, max_new_tokens, end_ids) for ids in encoded]
+            choices = [
+                _next_token_choices(model, llm, ids, answer, llama_cpp)
+                for ids, answer in zip(encoded, expected, strict=True)
+            ]
         finally:
             llm.close()
-    # After llama.cpp: a file it refuses fails in seconds, before the slower transformers generation.
-    expected = [peft_greedy(model, ids, max_new_tokens, end_ids) for ids in encoded]
     mismatches = [
         _mismatch(model, tokenizer, index, encoded[index], a, b)
         for index, (a, b) in enumerate(zip(expected, got, strict=True))
         if a != b
     ]
+    positions = sum(len(per_prompt) for per_prompt in choices)
+    disagreements = [
+        {"prompt": index, "position": position, "peft_lead": round(lead, 4)}
+        for index, per_prompt in enumerate(choices)
+        for position, (same, lead) in enumerate(per_prompt)
+        if not same
+    ]
+    agreement = 1 - len(disagreements) / positions if positions else 0.0
+    near_ties = all(d["peft_lead"] < tie_margin for d in disagreements)
     return GgufCheck(
-        passed=not mismatches,
+        passed=positions > 0 and agreement >= min_agreement and near_ties,
         samples=len(encoded),
         max_new_tokens=max_new_tokens,
         seconds=round(time.perf_counter() - started, 3),
         compared_tokens=[len(tokens) for tokens in expected],
         mismatches=mismatches,
+        positions=positions,
+        agreement=round(agreement, 4),
+        disagreements=disagreements,
+        tie_margin=tie_margin,
     )
+
+
+def _next_token_choices(
+    model: Any, llm: Any, prompt: list[int], answer: list[int], llama_cpp: Any
+) -> list[tuple[bool, float]]:
+    """Per position of PEFT's answer (and the one after it): whether llama.cpp picks PEFT's next token, and by
+    how many logits PEFT preferred its token over llama.cpp's choice (0 where they agree)."""
+    import numpy as np
+    import torch
+
+    with torch.no_grad():
+        ids = torch.tensor([prompt + answer], dtype=torch.long, device=model.device)
+        peft_logits = model(input_ids=ids, logits_to_keep=len(answer) + 1).logits[0].float().cpu().numpy()
+    vocab = int(llm.n_vocab())
+    llm.reset()
+    llm.eval(prompt)
+    choices: list[tuple[bool, float]] = []
+    for position in range(len(answer) + 1):
+        logits = np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(llm.ctx, -1), shape=(vocab,))
+        theirs, ours = int(logits.argmax()), int(peft_logits[position].argmax())
+        choices.append((theirs == ours, float(peft_logits[position][ours] - peft_logits[position][theirs])))
+        if position < len(answer):
+            llm.eval([answer[position]])
+    return choices
 
 
 @contextlib.contextmanager

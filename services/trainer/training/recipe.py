@@ -52,6 +52,15 @@ class ExportRecipe(BaseModel):
         default=3, ge=1, description="Prompts (held-out first) llama.cpp and PEFT must answer alike, greedily."
     )
     gguf_check_max_new_tokens: int = Field(default=24, ge=1, description="Tokens compared per prompt.")
+    gguf_check_tie_margin: float = Field(
+        default=1.0,
+        gt=0,
+        description="PEFT's logit lead under which llama.cpp choosing another next token is a near tie, not a "
+        "conversion error (Q4_K weights with 8-bit activations against fp32 differ by ~0.5).",
+    )
+    gguf_check_min_agreement: float = Field(
+        default=0.9, gt=0, le=1, description="Share of compared next tokens on which llama.cpp must pick PEFT's."
+    )
     stage_snapshots: bool = Field(
         default=False,
         description="Also save the adapter after each stage but the last (stages/<n>-<name>/), for a per-stage table.",

@@ -181,13 +181,143 @@ def train_and_evaluate(
 
     model.save_pretrained(str(staging), safe_serialization=True)
     curve = plot_loss_curves(losses, staging / "loss.png", f"{adapter_id}: training loss per stage")
+    verdict = export_and_gate(
+        model, tokenizer, recipe, data, staging, final_dir, base_path, in_service, margin, console
+    )
+    report = {
+        "adapter_id": adapter_id,
+        "base_model": base_path,
+        "datasets": data.counts(),
+        "heldout_examples": verdict.heldout_examples,
+        "stages": [s.to_dict() for s in losses],
+        **verdict.report_fields(),
+        "stage_snapshots": stage_snapshots,
+        "promoted": verdict.decision.promote,
+        "reason": verdict.decision.reason,
+        "provenance": dict(provenance or {}),
+    }
+    (staging / "training_report.json").write_text(json.dumps(report, indent=2, ensure_ascii=False))
+    staging.rename(final_dir)
+    shutil.rmtree(work_dir, ignore_errors=True)
+    return RunOutcome(
+        adapter_id=adapter_id,
+        adapter_path=final_dir,
+        base_model=base_path,
+        metrics=verdict.metrics,
+        baseline_metrics=verdict.baseline_metrics,
+        decision=verdict.decision,
+        dataset_size=data.size,
+        losses=losses,
+        loss_curve=final_dir / curve.name,
+        formats=verdict.formats,
+    )
+
+
+def regate_adapter(
+    *,
+    adapter_dir: Path,
+    recipe: Recipe,
+    data: TrainingData,
+    in_service: AdapterEvent | None,
+    margin: float,
+    console: Console | None = None,
+) -> RunOutcome:
+    """Export, check and gate an adapter trained before, again, without training it again.
+
+    For a check or gate that changed (or a newer llama.cpp) since the run: the PEFT weights are loaded onto
+    the run's base model, the GGUF LoRA is written and checked afresh and the gate scores it against what
+    serves now on the same held-out data. The training report keeps the run's stages and gets the new
+    verdict, with the previous one under ``regated``.
+    """
+    from peft import PeftModel
+
+    from services.trainer.training.model import load_base
+
+    console = console or Console(stderr=True)
+    report_path = adapter_dir / "training_report.json"
+    report: dict[str, Any] = json.loads(report_path.read_text(encoding="utf-8"))
+    base_path = str(report["base_model"])
+    quiet_libraries()
+    import torch
+
+    if not torch.cuda.is_available():
+        torch.set_num_threads(recipe.cpu_threads or usable_cores())
+    base, tokenizer = load_base(base_path, recipe)
+    model = PeftModel.from_pretrained(base, str(adapter_dir))
+    (adapter_dir / "adapter.rejected.gguf").unlink(missing_ok=True)
+    verdict = export_and_gate(
+        model, tokenizer, recipe, data, adapter_dir, adapter_dir, base_path, in_service, margin, console
+    )
+    previous = {key: report.get(key) for key in ("promoted", "reason", "metrics", "baseline_metrics", "eval_backend")}
+    previous["gguf"] = (report.get("formats") or {}).get("gguf")
+    report.update(verdict.report_fields())
+    report.update(
+        {
+            "heldout_examples": verdict.heldout_examples,
+            "promoted": verdict.decision.promote,
+            "reason": verdict.decision.reason,
+            "regated": {"at": datetime.now(UTC).isoformat(), "git_hash": git_hash(), "previous": previous},
+        }
+    )
+    report_path.write_text(json.dumps(report, indent=2, ensure_ascii=False), encoding="utf-8")
+    return RunOutcome(
+        adapter_id=str(report["adapter_id"]),
+        adapter_path=adapter_dir,
+        base_model=base_path,
+        metrics=verdict.metrics,
+        baseline_metrics=verdict.baseline_metrics,
+        decision=verdict.decision,
+        dataset_size=data.size,
+        loss_curve=adapter_dir / "loss.png",
+        formats=verdict.formats,
+    )
+
+
+@dataclass
+class GateVerdict:
+    """The adapter's exported formats, its held-out metrics against what serves, and whether it may serve."""
+
+    formats: dict[str, Any]
+    metrics: dict[str, float]
+    baseline_metrics: dict[str, float]
+    decision: GateDecision
+    heldout_examples: int
+    eval_seconds: float
+    eval_backend: str
+    similarity: str | None
+
+    def report_fields(self) -> dict[str, Any]:
+        return {
+            "metrics": self.metrics,
+            "baseline_metrics": self.baseline_metrics,
+            "eval_seconds": round(self.eval_seconds, 3),
+            "eval_backend": self.eval_backend,
+            "similarity": self.similarity,
+            "formats": self.formats,
+        }
+
+
+def export_and_gate(
+    model: Any,
+    tokenizer: Any,
+    recipe: Recipe,
+    data: TrainingData,
+    staging: Path,
+    final_dir: Path,
+    base_path: str,
+    in_service: AdapterEvent | None,
+    margin: float,
+    console: Console,
+) -> GateVerdict:
+    """The trained adapter in ``staging`` written in both formats, checked, and scored by the gate."""
     formats = export_formats(model, tokenizer, recipe, staging, final_dir, base_path, check_prompts(data, recipe))
     gguf = formats["gguf"]
     if gguf.get("check"):
         check = gguf["check"]
         console.print(
             f"GGUF LoRA: {gguf.get('bytes', 0) / 1e6:.1f} MB in {gguf.get('seconds', 0):.1f} s; llama.cpp vs PEFT "
-            f"greedy on {check['samples']} prompt(s): {'equal' if check['passed'] else 'DIFFERENT'}"
+            f"next tokens on {check['samples']} prompt(s): {check['agreement']:.0%} alike"
+            f"{'' if check['passed'] else ', DIFFERENT'}"
         )
 
     cases = data.heldout[: recipe.eval.max_examples]
@@ -213,37 +343,15 @@ def train_and_evaluate(
     if gguf.get("required") and not gguf.get("exported"):
         decision = GateDecision(False, f"not promoted: no checked GGUF LoRA for the embedded LLM ({gguf['reason']})")
 
-    report = {
-        "adapter_id": adapter_id,
-        "base_model": base_path,
-        "datasets": data.counts(),
-        "heldout_examples": len(cases),
-        "stages": [s.to_dict() for s in losses],
-        "metrics": metrics,
-        "baseline_metrics": baseline_metrics,
-        "eval_seconds": round(eval_seconds, 3),
-        "eval_backend": gate.backend,
-        "similarity": similarity.description if similarity is not None else None,
-        "formats": formats,
-        "stage_snapshots": stage_snapshots,
-        "promoted": decision.promote,
-        "reason": decision.reason,
-        "provenance": dict(provenance or {}),
-    }
-    (staging / "training_report.json").write_text(json.dumps(report, indent=2, ensure_ascii=False))
-    staging.rename(final_dir)
-    shutil.rmtree(work_dir, ignore_errors=True)
-    return RunOutcome(
-        adapter_id=adapter_id,
-        adapter_path=final_dir,
-        base_model=base_path,
+    return GateVerdict(
+        formats=formats,
         metrics=metrics,
         baseline_metrics=baseline_metrics,
         decision=decision,
-        dataset_size=data.size,
-        losses=losses,
-        loss_curve=final_dir / curve.name,
-        formats=formats,
+        heldout_examples=len(cases),
+        eval_seconds=eval_seconds,
+        eval_backend=gate.backend,
+        similarity=similarity.description if similarity is not None else None,
     )
 
 
@@ -289,8 +397,9 @@ def export_formats(
 ) -> dict[str, Any]:
     """The adapter's formats for the registry: PEFT (always), GGUF LoRA when the base model is the packaged GGUF.
 
-    The GGUF file is kept only when llama.cpp (base GGUF + adapter) answers every check prompt greedily with the
-    same tokens as transformers + PEFT; otherwise it is renamed ``adapter.rejected.gguf`` (extract never loads it)
+    The GGUF file is kept only when llama.cpp (base GGUF + adapter) picks PEFT's next token along PEFT's greedy
+    answers to the check prompts, near ties aside (:func:`~services.trainer.training.gguf_lora.check_gguf_lora`);
+    otherwise it is renamed ``adapter.rejected.gguf`` (extract never loads it)
     and ``required`` without ``exported`` keeps the adapter from being promoted.
     """
     from services.trainer.training.gguf_lora import ADAPTER_GGUF, GgufExportError, check_gguf_lora, export_gguf_lora
@@ -326,6 +435,8 @@ def export_formats(
             prompts,
             recipe.export.gguf_check_max_new_tokens,
             threads=recipe.cpu_threads or usable_cores(),
+            tie_margin=recipe.export.gguf_check_tie_margin,
+            min_agreement=recipe.export.gguf_check_min_agreement,
         )
     except (ImportError, RuntimeError, ValueError) as exc:  # llama-cpp-python missing, or it refused the file
         export.path.rename(staging / "adapter.rejected.gguf")
@@ -336,8 +447,10 @@ def export_formats(
         gguf.update({"exported": True, "path": str(final_dir / ADAPTER_GGUF), "reason": "llama.cpp answers like PEFT"})
     else:
         export.path.rename(staging / "adapter.rejected.gguf")
+        wide = sum(1 for d in check.disagreements if d["peft_lead"] >= check.tie_margin)
         gguf["reason"] = (
-            f"llama.cpp answers differently from PEFT on {len(check.mismatches)} of {check.samples} prompt(s)"
+            f"llama.cpp answers differently from PEFT: {len(check.disagreements)} of {check.positions} next tokens "
+            f"differ ({wide} beyond a near tie of {check.tie_margin} logits)"
         )
     return formats
 
