@@ -4,7 +4,8 @@ The model is the embedded LLM's GGUF (no hub), dequantized to fp32 by transforme
 a temporary data dir for the whole session. Two short email→JSON conversations and three optimiser steps must
 lower the loss; the adapter is then written as PEFT and as GGUF LoRA, and llama.cpp (base GGUF + adapter.gguf)
 must choose PEFT's next token along the answers transformers + PEFT generate greedily (near ties aside).
-A couple of minutes on two cores, most of it the one conversion. Skipped without llama-cpp-python, the packaged model or gguf.
+A couple of minutes on two cores, most of it the one conversion. Skipped without llama-cpp-python, the packaged
+model or gguf.
 """
 
 from __future__ import annotations
