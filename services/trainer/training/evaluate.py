@@ -13,6 +13,7 @@ more than the margin below the adapter in service, or whose tag F1 or SemScore d
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +22,13 @@ from typing import TYPE_CHECKING, Any, Protocol
 from services.trainer.training.chat import ChatMessage, render_chat
 from services.trainer.training.data import EvalCase, SummaryCase
 from shared.events import KeyFacts
-from shared.llm_format.answers import InvalidAnswer, parse_summary_tags, read_facts
+from shared.llm_format.answers import (
+    InvalidAnswer,
+    facts_schema,
+    parse_summary_tags,
+    read_facts,
+    summary_tags_schema,
+)
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
@@ -73,7 +80,9 @@ def decide(
 class Answerer(Protocol):
     """Greedy answers to chat prompts (the model's next turn, special tokens removed)."""
 
-    def answer(self, prompts: Sequence[Sequence[ChatMessage]], max_new_tokens: int) -> list[str]: ...
+    def answer(
+        self, prompts: Sequence[Sequence[ChatMessage]], max_new_tokens: int, schema: dict[str, Any] | None = None
+    ) -> list[str]: ...
 
 
 class TransformersAnswerer:
@@ -82,7 +91,10 @@ class TransformersAnswerer:
     def __init__(self, model: Any, tokenizer: PreTrainedTokenizerBase, batch_size: int) -> None:
         self.model, self.tokenizer, self.batch_size = model, tokenizer, batch_size
 
-    def answer(self, prompts: Sequence[Sequence[ChatMessage]], max_new_tokens: int) -> list[str]:
+    def answer(
+        self, prompts: Sequence[Sequence[ChatMessage]], max_new_tokens: int, schema: dict[str, Any] | None = None
+    ) -> list[str]:
+        """Unconstrained (``schema`` is not applied: transformers has no grammar here)."""
         return generate_answers(self.model, self.tokenizer, prompts, max_new_tokens, self.batch_size)
 
 
@@ -94,11 +106,21 @@ class LlamaCppAnswerer:
     """
 
     def __init__(
-        self, base_gguf: Path, adapter_gguf: Path | None, tokenizer: PreTrainedTokenizerBase, *, threads: int
+        self,
+        base_gguf: Path,
+        adapter_gguf: Path | None,
+        tokenizer: PreTrainedTokenizerBase,
+        *,
+        threads: int,
+        grammar: bool = True,
     ) -> None:
         self.base_gguf, self.adapter_gguf, self.tokenizer, self.threads = base_gguf, adapter_gguf, tokenizer, threads
+        self.grammar = grammar
 
-    def answer(self, prompts: Sequence[Sequence[ChatMessage]], max_new_tokens: int) -> list[str]:
+    def answer(
+        self, prompts: Sequence[Sequence[ChatMessage]], max_new_tokens: int, schema: dict[str, Any] | None = None
+    ) -> list[str]:
+        """Greedy answers; with ``schema`` (and ``grammar``) under the grammar the embedded server applies."""
         from services.trainer.training.gguf_lora import end_token_ids, llama_greedy
 
         encoded = [list(self.tokenizer(_prompt_text(p), add_special_tokens=False)["input_ids"]) for p in prompts]
@@ -106,8 +128,21 @@ class LlamaCppAnswerer:
             return []
         end_ids = end_token_ids(self.tokenizer)
         with self._llama(max(len(ids) for ids in encoded) + max_new_tokens + 8) as llm:
-            answers = [llama_greedy(llm, ids, max_new_tokens, end_ids) for ids in encoded]
+            grammar = self._grammar(schema) if schema is not None and self.grammar else None
+            answers = [llama_greedy(llm, ids, max_new_tokens, end_ids, grammar=grammar) for ids in encoded]
         return [str(self.tokenizer.decode(tokens, skip_special_tokens=True)) for tokens in answers]
+
+    @staticmethod
+    def _grammar(schema: dict[str, Any]) -> Any:
+        """The serving grammar of ``schema``: bounded strings, llama-cpp-python's converter, tightened
+        (extract's own functions, so the gate scores what the embedded server would write)."""
+        import llama_cpp
+
+        from services.extract.llm.client import schema_grammar
+        from shared.llm_format.answers import bounded_schema
+
+        gbnf = schema_grammar(json.dumps(bounded_schema(schema), ensure_ascii=False, sort_keys=False))
+        return llama_cpp.LlamaGrammar.from_string(gbnf, verbose=False)
 
     @contextlib.contextmanager
     def _llama(self, context: int) -> Iterator[Any]:
@@ -228,8 +263,11 @@ def evaluate_answerer(
     """Generate and score both tasks: the metrics the gate compares."""
     metrics: dict[str, float] = {"heldout_examples": 0.0}
     if cases:
-        metrics = score_answers(cases, answerer.answer([c.prompt for c in cases], recipe.max_new_tokens))
+        answers = answerer.answer([c.prompt for c in cases], recipe.max_new_tokens, facts_schema())
+        metrics = score_answers(cases, answers)
     if summary_cases and similarity is not None:
-        answers = answerer.answer([c.prompt for c in summary_cases], recipe.summary_max_new_tokens)
+        answers = answerer.answer(
+            [c.prompt for c in summary_cases], recipe.summary_max_new_tokens, summary_tags_schema()
+        )
         metrics.update(score_summaries(summary_cases, answers, similarity))
     return metrics

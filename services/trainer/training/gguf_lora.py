@@ -175,10 +175,13 @@ def peft_greedy(model: Any, prompt_ids: Sequence[int], max_new_tokens: int, end_
     return _until_end(tokens, end_ids)
 
 
-def llama_greedy(llm: Any, prompt_ids: Sequence[int], max_new_tokens: int, end_ids: Sequence[int]) -> list[int]:
-    """llama.cpp greedy continuation (temperature 0, no penalties), stopped like :func:`peft_greedy`."""
+def llama_greedy(
+    llm: Any, prompt_ids: Sequence[int], max_new_tokens: int, end_ids: Sequence[int], *, grammar: Any = None
+) -> list[int]:
+    """llama.cpp greedy continuation (temperature 0, no penalties), stopped like :func:`peft_greedy`; under
+    ``grammar`` (a ``LlamaGrammar``) when given."""
     tokens: list[int] = []
-    for token in llm.generate(list(prompt_ids), temp=0.0, top_k=1, repeat_penalty=1.0, reset=True):
+    for token in llm.generate(list(prompt_ids), temp=0.0, top_k=1, repeat_penalty=1.0, reset=True, grammar=grammar):
         if int(token) in end_ids:
             break
         tokens.append(int(token))

@@ -90,6 +90,11 @@ class EvalRecipe(BaseModel):
         description="An adapter whose key-facts or summary answers parse as their JSON less often than this on the "
         "held-out split is refused (serving constrains JSON by grammar; the model must not rely on it).",
     )
+    grammar: bool = Field(
+        default=True,
+        description="llama.cpp answers under each task's schema grammar, as the embedded server writes them "
+        "(transformers answers are unconstrained).",
+    )
     semantic_model: bool = Field(
         default=True, description="SemScore and tag F1 with the packaged MiniLM (false: character n-grams only)."
     )

@@ -512,7 +512,9 @@ class GateSetup:
     def _llama(self, adapter: Path | None) -> Answerer:
         assert self.base_gguf is not None
         threads = self.recipe.cpu_threads or usable_cores()
-        return LlamaCppAnswerer(self.base_gguf, adapter, self.tokenizer, threads=threads)
+        return LlamaCppAnswerer(
+            self.base_gguf, adapter, self.tokenizer, threads=threads, grammar=self.recipe.eval.grammar
+        )
 
     def _transformers(self) -> Answerer:
         return TransformersAnswerer(self.model, self.tokenizer, self.recipe.eval.batch_size)
