@@ -53,6 +53,7 @@ def _no_env_leak(monkeypatch: pytest.MonkeyPatch) -> None:
     for key in list(os.environ):
         if key.startswith("QUOTEFLOW_"):
             monkeypatch.delenv(key)
+    monkeypatch.setenv("QUOTEFLOW_BUNDLED_ADAPTER", "false")  # an empty registry, unless a test asks for it
 
 
 def _start(servers: list[ChildServer]) -> None:

@@ -120,6 +120,18 @@ def git_hash(repo: Path | None = None) -> str | None:
     return result.stdout.strip() or None if result.returncode == 0 else None
 
 
+def _same_base(recorded: str | None, base_path: str) -> bool:
+    """Whether an adapter trained on ``recorded`` fits ``base_path``: the same folder, or both the HF copy of the
+    packaged GGUF (a shipped adapter names the copy where it was trained, on another machine)."""
+    from services.trainer.training.packaged import HF_COPY_DIR, is_packaged_copy
+
+    if recorded is None:
+        return False
+    return recorded == base_path or (
+        Path(recorded).name == HF_COPY_DIR == Path(base_path).name and is_packaged_copy(base_path)
+    )
+
+
 def _adapter_base(path: Path) -> str | None:
     try:
         config: dict[str, Any] = json.loads((path / "adapter_config.json").read_text())
@@ -535,7 +547,9 @@ class GateSetup:
             with self.model.disable_adapter():
                 return score(self._transformers()), "baseline: base model without adapter"
         service_path = Path(in_service.path)
-        same_base = (service_path / "adapter_config.json").exists() and _adapter_base(service_path) == self.base_path
+        same_base = (service_path / "adapter_config.json").exists() and _same_base(
+            _adapter_base(service_path), self.base_path
+        )
         if same_base and llama and (service_path / ADAPTER_GGUF).is_file():
             return score(self._llama(service_path / ADAPTER_GGUF)), f"baseline: {in_service.adapter_id} re-evaluated"
         if same_base:

