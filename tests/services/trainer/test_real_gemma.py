@@ -11,6 +11,7 @@ model or gguf.
 from __future__ import annotations
 
 import json
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -185,5 +186,5 @@ def test_the_gate_answers_under_the_serving_grammar(trained: Trained, packaged_g
     free = LlamaCppAnswerer(packaged_gemma.gguf, None, trained.tokenizer, threads=2, grammar=False)
     [answer] = constrained.answer([prompt], 6, facts_schema())
     [unconstrained] = free.answer([prompt], 6, facts_schema())
-    assert answer.startswith('{"buyer": '), answer  # the schema's first key, whatever the base model prefers
+    assert re.match(r'\{\s*"buyer', answer), answer  # the schema's first key, whatever the base model prefers
     assert unconstrained != answer
