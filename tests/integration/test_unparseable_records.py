@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaProducer
@@ -74,23 +75,29 @@ async def test_non_utf8_header_is_dead_lettered_and_its_neighbours_quoted(stack:
 
 
 @pytest.mark.parametrize(
-    ("topic", "body"),
+    ("topic", "body", "subscribers"),
     [
-        (topics.THREADS_NORMALIZED, b'{"thread_id": "t-bad", "messages": []}'),
-        (topics.FACTS_EXTRACTED, b'{"thread_id": "t-bad", "facts": {}}'),
+        (topics.THREADS_NORMALIZED, b'{"thread_id": "t-bad", "messages": []}', {"extract"}),
+        (topics.FACTS_EXTRACTED, b'{"thread_id": "t-bad", "facts": {}}', {"quote"}),
         (
             topics.FACTS_CORRECTED,
             FactsCorrected(thread_id="t-bad", facts=KeyFacts()).model_dump_json().encode(),
+            {"trainer", "quote"},  # the trainer stores corrections, quote renders them as a new revision
         ),
     ],
 )
 async def test_every_subscriber_dead_letters_a_non_utf8_header(
-    stack: Settings, services: None, topic: str, body: bytes
+    stack: Settings, services: None, topic: str, body: bytes, subscribers: set[str]
 ) -> None:
     key = f"bad-{topic}".encode()
     await _send(stack, topic, [(key, body, BAD_HEADERS)])
+
+    def letters() -> list[Any]:
+        return [r for r in dead.records if r.key == key]  # type: ignore[attr-defined]
+
     async with TopicReader(stack, topics.dlq(topic)) as dead:
-        await _read_until(dead, lambda: any(r.key == key for r in dead.records))  # type: ignore[attr-defined]
-    letters = [r for r in dead.records if r.key == key]  # type: ignore[attr-defined]
-    assert len(letters) == 1
-    assert "not valid UTF-8" in dict(letters[0].headers)["x-quoteflow-dlq-error-message"].decode()
+        await _read_until(dead, lambda: len(letters()) >= len(subscribers))
+    services_that_refused = [dict(r.headers)["x-quoteflow-dlq-service"].decode() for r in letters()]
+    assert sorted(services_that_refused) == sorted(subscribers)  # each subscribing service once
+    for letter in letters():
+        assert "not valid UTF-8" in dict(letter.headers)["x-quoteflow-dlq-error-message"].decode()
