@@ -12,11 +12,23 @@ install: $(STAMP)
 
 # llama-cpp-python builds llama.cpp from source (cmake + gcc, minutes); without the LLaVA part it takes half as long.
 # pip keeps the built wheel in its cache, so later installs take seconds.
-$(STAMP): export CMAKE_ARGS ?= -DLLAVA_BUILD=OFF
+# On x86-64 it is built for AVX2, not -march=native: on Intel CPUs with AMX, llama.cpp's AMX kernels crash on
+# Q4_K models such as the packaged Gemma (segfault in ggml_backend_amx_mul_mat, ggml-org/llama.cpp#20824).
+# A build that has AMX anyway (a wheel cached before) is dropped from pip's cache and built again.
+LLAMA_CMAKE_ARGS := -DLLAVA_BUILD=OFF $(if $(filter x86_64,$(shell uname -m)),-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON)
+LLAMA_HAS_AMX := import llama_cpp, sys; sys.exit(b"AMX_INT8 = 1" not in llama_cpp.llama_print_system_info())
+
+$(STAMP): export CMAKE_ARGS ?= $(LLAMA_CMAKE_ARGS)
 $(STAMP): pyproject.toml requirements/constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -c requirements/constraints.txt -e '.[$(EXTRAS)]'
+	@if $(BIN)/python -c '$(LLAMA_HAS_AMX)' 2>/dev/null; then \
+	  echo "llama-cpp-python was built with AMX kernels (they crash on Q4_K): rebuilding it for AVX2"; \
+	  $(BIN)/python -m pip cache remove 'llama_cpp_python*' >/dev/null 2>&1 || true; \
+	  $(BIN)/python -m pip install --quiet --force-reinstall --no-deps \
+	    -c requirements/constraints.txt 'llama-cpp-python[server]'; \
+	fi
 	@rm -f $(VENV)/.installed-*
 	@touch $@
 
@@ -49,7 +61,7 @@ bench: install
 	$(BIN)/python -m bench
 
 ## Re-resolve the pinned versions after changing dependencies in pyproject.toml.
-lock: export CMAKE_ARGS ?= -DLLAVA_BUILD=OFF
+lock: export CMAKE_ARGS ?= $(LLAMA_CMAKE_ARGS)
 lock:
 	rm -rf .lockenv && $(PYTHON) -m venv .lockenv
 	.lockenv/bin/pip install --quiet --upgrade pip

@@ -276,7 +276,7 @@ def dlq_replay(topic: TopicArg, limit: Annotated[int, typer.Option(help="Most re
 
 COMMAND_MODULES = (
     "services.ingest.commands",
-    "services.extract.commands",
+    "services.commands.extract",
     "services.quote.commands",
     "services.trainer.commands",
     "services.trainer.synth.commands",

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
 import sys
-from collections.abc import Coroutine, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+
+from shared.errors import UserError as UserError  # re-exported: commands import it from here
+from shared.loop import run_async as run_async  # re-exported: commands import it from here
 
 if TYPE_CHECKING:
     from services.ingest.mailfiles import MailFile
@@ -21,10 +23,6 @@ console = Console()
 err_console = Console(stderr=True)
 
 PathsArg = Annotated[list[Path], typer.Argument(help=".eml, .msg (Outlook) or .mbox files, or folders of them.")]
-
-
-class UserError(Exception):
-    """A problem the user can fix; printed as one line, exit code 1."""
 
 
 JSON_MAX_BYTES = 64 * 1024 * 1024
@@ -90,13 +88,3 @@ def check_tenant_option(value: str | None) -> str | None:
 def tenant_option(help_text: str) -> Any:
     """A ``--tenant`` option checked against the tenant-id rule (shared/tenants.py)."""
     return typer.Option("--tenant", help=help_text, callback=check_tenant_option)
-
-
-def run_async(coro: Coroutine[Any, Any, T]) -> T:
-    """Run the CLI's coroutine on uvloop where it is installed (Linux, macOS): a faster event loop
-    for a service that spends much of its time in Kafka and Redis I/O."""
-    try:
-        import uvloop
-    except ImportError:  # pragma: no cover - Windows
-        return asyncio.run(coro)
-    return uvloop.run(coro)

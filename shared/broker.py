@@ -30,7 +30,7 @@ from faststream.opentelemetry.middleware import TelemetryMiddleware
 from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
 from opentelemetry.trace import TracerProvider
 
-from shared.ops import Metrics, attach_metrics
+from shared.ops import Metrics
 from shared.settings import Settings
 from shared.telemetry import Telemetry
 
@@ -148,10 +148,7 @@ def build_broker(settings: Settings, telemetry: Telemetry, metrics: Metrics | No
     """The service's KafkaBroker (publisher + subscribers), traced (and measured) by faststream's middlewares."""
     if settings.kafka_bootstrap is None:
         raise ValueError("kafka_bootstrap is not set: start the embedded stack first")
-    broker = KafkaBroker(settings.kafka_bootstrap, **broker_options(settings, telemetry, metrics))
-    if metrics is not None:
-        attach_metrics(broker, settings.service_name, metrics)
-    return broker
+    return KafkaBroker(settings.kafka_bootstrap, **broker_options(settings, telemetry, metrics))
 
 
 def _broker_logger(service_name: str) -> logging.Logger:

@@ -25,11 +25,10 @@ import asyncio
 import json
 import logging
 import time
-import weakref
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import Any, TypeVar
 
 from aiokafka import TopicPartition
 from aiokafka.errors import KafkaError
@@ -39,13 +38,15 @@ from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from pydantic import BaseModel, ValidationError
 
-from shared.ops import metrics_for
+from shared.ops import Metrics
 from shared.settings import Settings
 from shared.topics import dlq
 
 logger = logging.getLogger(__name__)
 
 DLQ_HEADER_PREFIX = "x-quoteflow-dlq-"
+
+EventT = TypeVar("EventT", bound=BaseModel)
 
 
 class PermanentError(Exception):
@@ -166,15 +167,6 @@ class OffsetCommitter:
         await self.flush()
 
 
-_COMMITTERS: weakref.WeakKeyDictionary[Any, list[OffsetCommitter]] = weakref.WeakKeyDictionary()
-
-
-async def flush_commits(broker: KafkaBroker) -> None:
-    """Commit what is pending before the broker's consumers stop (graceful shutdown)."""
-    for committer in _COMMITTERS.get(broker, []):
-        await committer.close()
-
-
 TENANT_HEADER = "x-quoteflow-tenant"
 _PROPAGATOR = TraceContextTextMapPropagator()
 
@@ -249,11 +241,9 @@ class MessageGuard:
     group_id: str = ""
     on_dead_letter: Callable[[str, BaseException], None] | None = None
     _attempts: dict[tuple[int, int], int] = field(default_factory=dict)
-    committer: OffsetCommitter = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.committer = OffsetCommitter(self.settings.commit_interval_ms / 1000)
-        _COMMITTERS.setdefault(self.broker, []).append(self.committer)
+    committer: OffsetCommitter = field(kw_only=True)
+    """Commits what is done; the service's own, flushed when it stops."""
+    metrics: Metrics | None = field(default=None, kw_only=True)
 
     async def run_batch(self, message: KafkaMessage, process: Process, records: Sequence[Any] | None = None) -> None:
         """Handle every record of a fetched batch (faststream ``batch=True`` subscriber), or only ``records``
@@ -339,8 +329,10 @@ class MessageGuard:
                 outcome = "dead_letter" if done else "retry"
                 return done
             finally:
-                if (found := metrics_for(self.broker)) is not None:
-                    found[1].processing.labels(found[0], self.topic, outcome).observe(time.perf_counter() - started)
+                if self.metrics is not None:
+                    self.metrics.processing.labels(self.metrics.service, self.topic, outcome).observe(
+                        time.perf_counter() - started
+                    )
         self._attempts.pop(position, None)
         return True
 
@@ -356,8 +348,8 @@ class MessageGuard:
             self._attempts.pop(position, None)
             return True
         self._attempts[position] = attempt
-        if (found := metrics_for(self.broker)) is not None:
-            found[1].retries.labels(found[0], self.topic).inc()
+        if self.metrics is not None:
+            self.metrics.retries.labels(self.metrics.service, self.topic).inc()
         delay = min(self.settings.retry_backoff_s * 2 ** (attempt - 1), self.settings.retry_backoff_max_s)
         logger.warning(
             "%s: attempt %d failed on %s[%d]@%d (%s), retrying in %.1fs",
@@ -395,8 +387,8 @@ class MessageGuard:
             service=self.settings.service_name,
             record=record,
         )
-        if (found := metrics_for(self.broker)) is not None:
-            found[1].dead_letters.labels(found[0], self.topic, type(exc).__name__).inc()
+        if self.metrics is not None:
+            self.metrics.dead_letters.labels(self.metrics.service, self.topic, type(exc).__name__).inc()
         if self.on_dead_letter is not None:
             self.on_dead_letter(self.topic, exc)
 
@@ -414,7 +406,7 @@ async def publish_event(
     await publisher.publish(event.model_dump_json().encode(), topic, key=key.encode(), headers=headers)
 
 
-def parse_event(model: type[Any], body: bytes) -> Any:
+def parse_event(model: type[EventT], body: bytes) -> EventT:
     """Validate a JSON payload against a versioned model; any problem is a PermanentError."""
     if not body:
         raise PermanentError("empty message")

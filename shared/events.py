@@ -368,6 +368,18 @@ class FactsCorrected(StrictModel):
     )
 
 
+class FewShotEntry(StrictModel):
+    """One few-shot example in the store (hash ``fewshot:{tenant}``, field: thread id, see shared/keys.py): the
+    trainer writes every accepted correction with its thread; extract's LLM engine shows the nearest ones to
+    the model. Not an event on a topic, but a contract between the two services all the same."""
+
+    schema_version: Literal[1] = Field(default=1, description="Version of this model.")
+    thread: NormalizedThread = Field(description="The corrected thread, as ingest normalized it.")
+    facts: KeyFacts = Field(description="Its corrected key facts.")
+    summary: str | None = Field(default=None, description="Its corrected summary, when the reviewer wrote one.")
+    tags: list[str] | None = Field(default=None, description="Its corrected tags, when given.")
+
+
 # --------------------------------------------------------------------------- models.adapters
 
 

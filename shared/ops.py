@@ -11,7 +11,6 @@ The OpenTelemetry collector scrapes /metrics and exports OTLP (deploy/otel-colle
 from __future__ import annotations
 
 import logging
-import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -24,8 +23,9 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class Metrics:
-    """The metrics a service records besides faststream's own."""
+    """The metrics a service records besides faststream's own, labelled with the service's name."""
 
+    service: str
     registry: CollectorRegistry
     dead_letters: Counter
     retries: Counter
@@ -40,6 +40,7 @@ class Metrics:
 def build_metrics(service: str) -> Metrics:
     registry = CollectorRegistry(auto_describe=True)
     return Metrics(
+        service=service,
         registry=registry,
         dead_letters=Counter(
             "quoteflow_dead_letters",
@@ -83,18 +84,6 @@ def build_metrics(service: str) -> Metrics:
             registry=registry,
         ),
     )
-
-
-_BY_BROKER: weakref.WeakKeyDictionary[Any, tuple[str, Metrics]] = weakref.WeakKeyDictionary()
-
-
-def attach_metrics(broker: Any, service: str, metrics: Metrics) -> None:
-    """Remember which metrics belong to a broker, so handlers' guards can find them."""
-    _BY_BROKER[broker] = (service, metrics)
-
-
-def metrics_for(broker: Any) -> tuple[str, Metrics] | None:
-    return _BY_BROKER.get(broker)
 
 
 def update_consumer_lag(broker: Any, service: str, metrics: Metrics) -> None:

@@ -10,15 +10,17 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from faststream import FastStream
 from faststream.kafka import KafkaBroker
 
 from shared.broker import build_broker, ensure_topics
-from shared.consumer import flush_commits
+from shared.consumer import MessageGuard, OffsetCommitter, Process
 from shared.ops import Metrics, OpsServer, build_metrics, update_consumer_lag
 from shared.settings import Settings
 from shared.store import Store, build_store
+from shared.subscribe import Planner, Subscription, subscribe
 from shared.telemetry import Telemetry, build_telemetry
 from shared.topics import ALL_TOPICS
 
@@ -35,6 +37,8 @@ class ServiceRuntime:
     store: Store
     telemetry: Telemetry
     metrics: Metrics
+    committer: OffsetCommitter
+    """Commits the offsets of every subscriber of the service once their records are done."""
     on_start: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     on_stop: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     started: bool = False
@@ -50,10 +54,32 @@ class ServiceRuntime:
     async def stop(self) -> None:
         """Stop consuming first (in-flight handlers finish), then close the store and flush traces."""
         if self.started:
-            await flush_commits(self.broker)
+            await self.committer.close()
             await self.broker.stop()
             self.started = False
         await self._after_stop()
+
+    def subscribe(
+        self,
+        subscription: Subscription,
+        process: Process | None = None,
+        *,
+        planner: Planner | None = None,
+        router: Any = None,
+    ) -> MessageGuard:
+        """Consume a topic with this service's broker, settings, tracer, metrics and committer
+        (:func:`shared.subscribe.subscribe`)."""
+        return subscribe(
+            self.broker,
+            subscription,
+            process,
+            settings=self.settings,
+            tracer=self.telemetry.tracer,
+            metrics=self.metrics,
+            committer=self.committer,
+            planner=planner,
+            router=router,
+        )
 
     def app(self) -> FastStream:
         """The FastStream application for running this service alone (SIGTERM stops it gracefully)."""
@@ -66,7 +92,7 @@ class ServiceRuntime:
         )
 
     async def _flush_commits(self) -> None:
-        await flush_commits(self.broker)
+        await self.committer.close()
 
     async def _mark_started(self) -> None:
         self.started = True
@@ -117,4 +143,25 @@ def build_runtime(
         store=store or build_store(settings),
         telemetry=telemetry,
         metrics=metrics,
+        committer=OffsetCommitter(settings.commit_interval_ms / 1000),
     )
+
+
+def module_app(build_service: Callable[[], ServiceRuntime]) -> Callable[[str], Any]:
+    """A module ``__getattr__`` that gives a service's ``main`` module faststream's module-level ``app``.
+
+    ``faststream run services.ingest.main:app`` (and faststream's other tooling) finds the FastStream
+    application where faststream's examples keep it. It is built on first access, from the environment
+    (QUOTEFLOW_KAFKA_BOOTSTRAP, QUOTEFLOW_REDIS_URL, ...), not at import: importing a service's code
+    (tests, ``quoteflow run``, the trainer's evaluation) must not need a broker address.
+    """
+    built: list[FastStream] = []
+
+    def __getattr__(name: str) -> Any:  # the module attribute hook (PEP 562)
+        if name != "app":
+            raise AttributeError(name)
+        if not built:
+            built.append(build_service().app())
+        return built[0]
+
+    return __getattr__

@@ -126,6 +126,17 @@ class Settings(BaseSettings):
         default=Path(".quoteflow"), description="Folder for local state (datasets, registry, embedded Redis data)."
     )
 
+    # The adapter registry (shared/registry.py): the trainer writes it, extract reads which adapter to serve.
+    adapters_dir: Path = Field(
+        default=Path(".quoteflow/adapters"),
+        description="Folder TGI loads adapters from (docker-compose mounts it); holds registry.json.",
+    )
+    bundled_adapter: bool = Field(
+        default=True,
+        description="An empty registry starts with the adapter shipped in models/adapters/ (Gemma 3 270M, for the "
+        "embedded LLM); false for a fresh registry, e.g. beside TGI serving another base model.",
+    )
+
     @property
     def embedded_kafka(self) -> bool:
         return self.kafka_bootstrap is None

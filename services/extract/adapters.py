@@ -35,20 +35,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from faststream.kafka.annotations import KafkaMessage
 from pydantic import ValidationError
 
 from services.extract.settings import ExtractSettings
 from shared import topics
-from shared.broker import subscriber_options
-from shared.consumer import Delivery, MessageGuard, parse_event
+from shared.consumer import Delivery, parse_event
 from shared.events import AdapterEvent
+from shared.keys import PROMOTED_ADAPTER_KEY
 from shared.service import ServiceRuntime
 from shared.store import Store
+from shared.subscribe import Subscription
 
 logger = logging.getLogger(__name__)
-
-PROMOTED_KEY = "adapters:promoted"
 
 
 class PreparedSwitch(Protocol):
@@ -105,14 +103,14 @@ class AdapterState:
         """Read ``adapters:promoted``; a missing or malformed key keeps what we have (and says so)."""
         if self.store is None or self.pinned:
             return
-        raw = await self.store.get(PROMOTED_KEY)
+        raw = await self.store.get(PROMOTED_ADAPTER_KEY)
         self._loaded_at = self.clock()
         if raw is None:
             return
         try:
             event = AdapterEvent.model_validate_json(raw)
         except ValidationError as exc:
-            logger.error("ignoring malformed %s in the store: %s", PROMOTED_KEY, str(exc)[:300])
+            logger.error("ignoring malformed %s in the store: %s", PROMOTED_ADAPTER_KEY, str(exc)[:300])
             return
         if event.promoted and event.adapter_id != self.wanted_id:
             logger.info("promoted adapter from the store: %s (was %s)", event.adapter_id, self.wanted_id)
@@ -159,7 +157,7 @@ class AdapterState:
             try:
                 await self.refresh()
             except Exception as exc:  # the store is down: the next read tries again
-                logger.warning("reading %s failed: %s: %s", PROMOTED_KEY, type(exc).__name__, exc)
+                logger.warning("reading %s failed: %s: %s", PROMOTED_ADAPTER_KEY, type(exc).__name__, exc)
 
     async def aclose(self) -> None:
         """Stop watching and a switch under way (its server is stopped by the switch)."""
@@ -210,24 +208,21 @@ def worker_group_id() -> str:
 
 def register_adapter_updates(runtime: ServiceRuntime, settings: ExtractSettings, state: AdapterState) -> str:
     """Subscribe ``state`` to quoteflow.models.adapters; returns the worker's group id."""
-    broker = runtime.broker
     group_id = worker_group_id()
-    guard = MessageGuard(broker, settings, topics.MODELS_ADAPTERS, runtime.telemetry.tracer, group_id=group_id)
-    options = subscriber_options(settings, group_id=group_id)
-    options["auto_offset_reset"] = "latest"
-
-    @broker.subscriber(
-        topics.MODELS_ADAPTERS,
-        title="models.adapters",
-        description="Trained LoRA adapters and the evaluation verdict; the promoted one is used for extraction.",
-        **options,
-    )
-    async def on_adapters(bodies: list[bytes], msg: KafkaMessage) -> None:
-        await guard.run_batch(msg, process)
 
     async def process(delivery: Delivery) -> None:
         event = parse_event(AdapterEvent, delivery.body)
         if state.apply(event) and not state.switching:
             logger.info("extract now uses adapter %s", state.adapter_id)
 
+    # A group of this worker alone, from the latest record: every worker hears of every promotion from now on
+    # (what was promoted before, it reads from the store at start-up).
+    subscription = Subscription(
+        topics.MODELS_ADAPTERS,
+        group_id,
+        title="models.adapters",
+        description="Trained LoRA adapters and the evaluation verdict; the promoted one is used for extraction.",
+        start_from_latest=True,
+    )
+    runtime.subscribe(subscription, process)
     return group_id

@@ -54,7 +54,7 @@ def registry_adapter(adapters_dir: Path, adapter_id: str, *, promoted_only: bool
     ``promoted_only``: it must have passed the gate and be on the promotion stack (in service,
     or below it for a rollback); otherwise any adapter the registry lists (an explicit choice).
     """
-    from services.trainer.registry import AdapterRegistry, RegistryError
+    from shared.registry import AdapterRegistry, RegistryError
 
     registry = AdapterRegistry(adapters_dir)
     try:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import itertools
 import logging
+from typing import Any
 
-from faststream.kafka.annotations import KafkaMessage
 from opentelemetry import trace
 
 from services.extract.burst import BatchPlan, plan_batch, position
@@ -13,15 +13,17 @@ from services.extract.engine import Extraction, ExtractionEngine
 from services.extract.metrics import extract_metrics, track_llm_usage
 from services.extract.settings import ExtractSettings
 from shared import topics
-from shared.broker import subscriber_options
-from shared.consumer import Delivery, MessageGuard, batch_records, parse_event, publish_event
+from shared.consumer import Delivery, parse_event, publish_event
 from shared.events import FactsExtracted, KeyFacts, NormalizedThread
-from shared.ops import metrics_for
 from shared.service import ServiceRuntime
+from shared.subscribe import BatchSelection, Subscription
 
 logger = logging.getLogger(__name__)
 
 EXTRACT_GROUP = "quoteflow-extract"
+NORMALIZED_THREADS = Subscription(
+    topics.THREADS_NORMALIZED, EXTRACT_GROUP, title="threads.normalized", description="Normalized threads from ingest."
+)
 
 
 def bears_prices(facts: KeyFacts) -> bool:
@@ -67,10 +69,8 @@ def register(runtime: ServiceRuntime, settings: ExtractSettings, engine: Extract
     """
     broker = runtime.broker
     tracer = runtime.telemetry.tracer
-    found = metrics_for(broker)
-    service_name, own_metrics = (found[0], extract_metrics(found[1].registry)) if found else ("extract", None)
+    service_name, own_metrics = runtime.metrics.service, extract_metrics(runtime.metrics.registry)
     turns = itertools.count()
-    guard = MessageGuard(broker, settings, topics.THREADS_NORMALIZED, tracer, group_id=EXTRACT_GROUP)
     publisher = broker.publisher(
         topics.FACTS_EXTRACTED,
         title="facts.extracted",
@@ -78,29 +78,20 @@ def register(runtime: ServiceRuntime, settings: ExtractSettings, engine: Extract
         schema=FactsExtracted,
     )
 
-    @broker.subscriber(
-        topics.THREADS_NORMALIZED,
-        title="threads.normalized",
-        description="Normalized threads from ingest.",
-        **subscriber_options(settings, group_id=EXTRACT_GROUP),
-    )
-    async def on_threads(bodies: list[bytes], msg: KafkaMessage) -> None:
-        plan = plan_batch(batch_records(msg), max_extractions=settings.records_per_batch(), first_partition=next(turns))
-        if plan.handed_back:
-            guard.hand_back(msg, plan.handed_back)
+    def select(records: list[Any]) -> BatchSelection:
+        plan = plan_batch(records, max_extractions=settings.records_per_batch(), first_partition=next(turns))
 
         async def run(delivery: Delivery) -> None:
             await process(plan, delivery)
 
-        await guard.run_batch(msg, run, records=plan.now)
+        return BatchSelection(now=plan.now, later=plan.handed_back, process=run)
 
     async def process(plan: BatchPlan, delivery: Delivery) -> None:
         where = position(delivery.record)
         if (newer := plan.superseded.get(where)) is not None:
             trace.get_current_span().set_attribute("quoteflow.extract.superseded_by_offset", newer[2])
             logger.debug("%s[%d]@%d superseded by the version at offset %d", *where, newer[2])
-            if own_metrics is not None:
-                own_metrics.superseded.labels(service_name).inc()
+            own_metrics.superseded.labels(service_name).inc()
             return
         thread = plan.threads.pop(where, None) or parse_event(NormalizedThread, delivery.body)
         with tracer.start_as_current_span("extract.engine") as span:
@@ -114,7 +105,8 @@ def register(runtime: ServiceRuntime, settings: ExtractSettings, engine: Extract
                 span.set_attribute("quoteflow.llm.calls", usage.calls)
                 span.set_attribute("quoteflow.llm.prompt_tokens", usage.prompt_tokens)
                 span.set_attribute("quoteflow.llm.generated_tokens", usage.generated_tokens)
-                if own_metrics is not None:
-                    own_metrics.observe_thread(service_name, usage)
+                own_metrics.observe_thread(service_name, usage)
         event = to_event(thread, extraction)
         await publish_event(publisher, event, key=thread.thread_id, tenant=thread.tenant)
+
+    runtime.subscribe(NORMALIZED_THREADS, planner=select)

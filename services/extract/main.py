@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from services.cli_support import UserError
 from services.extract.adapters import AdapterState, register_adapter_updates
 from services.extract.embedded_server import (
     ADAPTER_GGUF,
@@ -23,8 +22,9 @@ from services.extract.rules import RulesEngine
 from services.extract.settings import ExtractSettings
 from shared.embedded import EmbeddedServerError
 from shared.embedded_llm import AdapterFile, AdapterLoadError, EmbeddedLlm, start_embedded_llm
+from shared.errors import UserError
 from shared.events import AdapterEvent
-from shared.service import ServiceRuntime, build_runtime
+from shared.service import ServiceRuntime, build_runtime, module_app
 from shared.store import Store
 from shared.telemetry import Telemetry
 
@@ -58,7 +58,7 @@ def adapter_choice(settings: ExtractSettings, adapters_dir: Path, *, serving: bo
     ``serving`` (the extract service): the adapter must also have passed the evaluation gate. The
     CLI and eval may pin any adapter the registry has, for comparisons.
     """
-    from services.trainer.registry import AdapterRegistry, RegistryError
+    from shared.registry import AdapterRegistry, RegistryError
 
     value = (settings.llm_adapter or "").strip()
     if not value:
@@ -91,7 +91,7 @@ def embedded_adapters(adapters_dir: Path) -> list[AdapterFile]:
     llama.cpp loads LoRA adapters as GGUF only; a PEFT (safetensors) adapter is not offered,
     and extract then refuses it like any adapter the server lacks, with the base model answering.
     """
-    from services.trainer.registry import AdapterRegistry, RegistryError
+    from shared.registry import AdapterRegistry, RegistryError
 
     try:
         promoted = AdapterRegistry(adapters_dir).promoted()
@@ -125,9 +125,7 @@ def start_embedded_server(
     one is dropped instead, with an error in the log, and the base model serves.
     """
     if adapters is None:
-        from services.trainer.settings import TrainerSettings
-
-        adapters = embedded_adapters(TrainerSettings().adapters_dir)
+        adapters = embedded_adapters(settings.adapters_dir)
     try:
         try:
             llm = start_embedded_llm(settings.data_dir, adapters=adapters, context_tokens=settings.llm_context_tokens)
@@ -181,9 +179,8 @@ def build_engine(
     from services.extract.llm.client import InferenceBackend, build_backend
     from services.extract.llm.engine import LlmEngine
     from services.extract.llm.fewshot import FewShotSelector
-    from services.trainer.settings import TrainerSettings
 
-    adapters_dir = TrainerSettings().adapters_dir
+    adapters_dir = settings.adapters_dir
     choice = adapter_choice(settings, adapters_dir, serving=serving)
     api_key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else None
     backend: InferenceBackend
@@ -241,7 +238,7 @@ def build_engine(
 
 
 def _promoted_id(adapters_dir: Path) -> str | None:
-    from services.trainer.registry import AdapterRegistry, RegistryError
+    from shared.registry import AdapterRegistry, RegistryError
 
     try:
         promoted = AdapterRegistry(adapters_dir).promoted()
@@ -336,3 +333,7 @@ def _reload_metrics(runtime: ServiceRuntime) -> Callable[[str, float], None]:
             seconds.labels(runtime.name).set(took_s)
 
     return record
+
+
+# `app`, a FastStream application built on first access: `faststream run services.extract.main:app`.
+__getattr__ = module_app(build_service)

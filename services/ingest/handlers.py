@@ -6,22 +6,22 @@ import asyncio
 import logging
 from datetime import UTC, datetime
 
-from faststream.kafka.annotations import KafkaMessage
-
 from services.ingest.normalize import BadEmail, IncomingEmail, normalize_event, normalize_raw
 from services.ingest.outlook import outlook_kind
 from services.ingest.settings import IngestSettings
 from services.ingest.threads import ThreadRepository
 from shared import topics
-from shared.broker import subscriber_options
-from shared.consumer import Delivery, MessageGuard, parse_event, publish_event
+from shared.consumer import Delivery, parse_event, publish_event
 from shared.events import EmailEvent, NormalizedThread
-from shared.ops import metrics_for
 from shared.service import ServiceRuntime
+from shared.subscribe import Subscription
 
 logger = logging.getLogger(__name__)
 
 INGEST_GROUP = "quoteflow-ingest"
+RAW_EMAILS = Subscription(
+    topics.EMAILS_RAW, INGEST_GROUP, title="emails.raw", description="Raw RFC 5322 bytes or a JSON EmailEvent."
+)
 
 
 def decode_incoming(body: bytes, settings: IngestSettings, *, tenant: str | None, arrival: int) -> IncomingEmail:
@@ -74,22 +74,12 @@ def register(runtime: ServiceRuntime, settings: IngestSettings) -> None:
 
         POOL.warm(settings.attachment_memory_mb)
     tracer = runtime.telemetry.tracer
-    guard = MessageGuard(broker, settings, topics.EMAILS_RAW, tracer, group_id=INGEST_GROUP)
     publisher = broker.publisher(
         topics.THREADS_NORMALIZED,
         title="threads.normalized",
         description="The conversation so far, with sender roles and only new text.",
         schema=NormalizedThread,
     )
-
-    @broker.subscriber(
-        topics.EMAILS_RAW,
-        title="emails.raw",
-        description="Raw RFC 5322 bytes or a JSON EmailEvent.",
-        **subscriber_options(settings, group_id=INGEST_GROUP),
-    )
-    async def on_raw_emails(bodies: list[bytes], msg: KafkaMessage) -> None:
-        await guard.run_batch(msg, process)
 
     async def process(delivery: Delivery) -> None:
         with tracer.start_as_current_span("ingest.normalize") as span:
@@ -110,11 +100,11 @@ def register(runtime: ServiceRuntime, settings: IngestSettings) -> None:
                     incoming.message.message_id,
                     "Message-ID" if reason == "message_id" else "raw bytes",
                 )
-                if (found := metrics_for(broker)) is not None:
-                    service, metrics = found
-                    metrics.duplicates_dropped.labels(service, reason).inc()
+                runtime.metrics.duplicates_dropped.labels(runtime.metrics.service, reason).inc()
                 return
             with tracer.start_as_current_span("ingest.assemble_thread"):
                 thread = await repository.assemble(incoming, held.thread_id, held.state)
             await publish_event(publisher, thread, key=thread.thread_id, tenant=thread.tenant)
             await repository.commit(incoming, thread, held.state)
+
+    runtime.subscribe(RAW_EMAILS, process)

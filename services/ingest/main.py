@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from services.ingest.handlers import register
 from services.ingest.settings import IngestSettings
-from shared.service import ServiceRuntime, build_runtime
+from shared.service import ServiceRuntime, build_runtime, module_app
 from shared.store import Store
 from shared.telemetry import Telemetry
 
@@ -16,3 +16,7 @@ def build_service(
     runtime = build_runtime("ingest", settings, store=store, telemetry=telemetry)
     register(runtime, settings)
     return runtime
+
+
+# `app`, a FastStream application built on first access: `faststream run services.ingest.main:app`.
+__getattr__ = module_app(build_service)

@@ -44,6 +44,7 @@ from services.ingest.normalize import IncomingEmail, initial_role, normalize_sub
 from services.ingest.settings import IngestSettings
 from shared.consumer import TransientError
 from shared.events import Language, NormalizedMessage, NormalizedThread, Role, utc_now
+from shared.keys import thread_key
 from shared.store import Snapshot, Store
 
 logger = logging.getLogger(__name__)
@@ -412,7 +413,7 @@ class ThreadRepository:
         """Everything assembling ``incoming`` into ``thread_id`` reads, in one round trip (under the lock)."""
         subject_key = self._subject_key(incoming)
         return await self.store.read(
-            keys=[*self._ref_keys(incoming), *self._seen_keys(incoming), f"thread:{incoming.tenant}:{thread_id}"],
+            keys=[*self._ref_keys(incoming), *self._seen_keys(incoming), thread_key(incoming.tenant, thread_id)],
             hashes=[self._roles_key(incoming.tenant, thread_id), *([subject_key] if subject_key else [])],
         )
 
@@ -464,7 +465,7 @@ class ThreadRepository:
         return ThreadMatch(thread_id_for(incoming.tenant, root), "new")
 
     async def load(self, tenant: str, thread_id: str) -> NormalizedThread | None:
-        raw = await self.store.get(f"thread:{tenant}:{thread_id}")
+        raw = await self.store.get(thread_key(tenant, thread_id))
         return NormalizedThread.model_validate_json(raw) if raw else None
 
     def _known_roles(self, state: Snapshot, tenant: str, thread_id: str) -> dict[str, Role]:
@@ -482,7 +483,7 @@ class ThreadRepository:
         :meth:`locked` (read here when not given)."""
         thread_id = thread_id or await self.find_thread_id(incoming)
         state = state or await self.read_state(incoming, thread_id)
-        raw = state.values.get(f"thread:{incoming.tenant}:{thread_id}")
+        raw = state.values.get(thread_key(incoming.tenant, thread_id))
         current = NormalizedThread.model_validate_json(raw) if raw else None
         messages = [m for m in (current.messages if current else []) if m.message_id != incoming.message.message_id]
         message = incoming.message
@@ -630,7 +631,7 @@ class ThreadRepository:
             existing = await self.store.hgetall(subject_key)
         # One round trip, all or nothing: the dedup marks never land without the thread state.
         writes = self.store.batch()
-        writes.set(f"thread:{tenant}:{thread.thread_id}", thread.model_dump_json(), ttl_s=thread_ttl)
+        writes.set(thread_key(tenant, thread.thread_id), thread.model_dump_json(), ttl_s=thread_ttl)
         for ref in [incoming.message.message_id, *incoming.references]:
             writes.set(f"msg:{tenant}:{ref}", thread.thread_id, ttl_s=thread_ttl)
         roles_key = self._roles_key(tenant, thread.thread_id)

@@ -22,23 +22,30 @@ from collections.abc import Callable
 from datetime import date, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from faststream.kafka.annotations import KafkaMessage
 from prometheus_client import CollectorRegistry, Counter
 
 from services.quote.numbering import QuoteBook, QuoteSlot, Verdict
 from services.quote.render import QuoteRenderer, pdf_path, render_pdf, render_quote
 from services.quote.settings import QuoteSettings
 from shared import topics
-from shared.broker import subscriber_options
-from shared.consumer import Delivery, MessageGuard, TransientError, parse_event, publish_event
+from shared.consumer import Delivery, TransientError, parse_event, publish_event
 from shared.events import FactsCorrected, FactsExtracted, QuoteGenerated
-from shared.ops import metrics_for
 from shared.service import ServiceRuntime
+from shared.subscribe import Subscription
 
 logger = logging.getLogger(__name__)
 
 QUOTE_GROUP = "quoteflow-quote"
 QUOTE_CORRECTIONS_GROUP = "quoteflow-quote-corrections"
+EXTRACTED_FACTS = Subscription(
+    topics.FACTS_EXTRACTED, QUOTE_GROUP, title="facts.extracted", description="Extraction results from extract."
+)
+CORRECTED_FACTS = Subscription(
+    topics.FACTS_CORRECTED,
+    QUOTE_CORRECTIONS_GROUP,
+    title="facts.corrected",
+    description="Corrected key facts (the review desk, downstream systems): a new revision of the quote.",
+)
 
 
 class UnknownThread(Exception):
@@ -145,36 +152,14 @@ def register(runtime: ServiceRuntime, settings: QuoteSettings, today: Callable[[
     broker = runtime.broker
     book = QuoteBook(runtime.store)
     renderer = QuoteRenderer(settings)
-    found = metrics_for(broker)
-    service_name, stale = (found[0], stale_facts_counter(found[1].registry)) if found else ("quote", None)
+    service_name, stale = runtime.metrics.service, stale_facts_counter(runtime.metrics.registry)
     tracer = runtime.telemetry.tracer
-    guard = MessageGuard(broker, settings, topics.FACTS_EXTRACTED, tracer, group_id=QUOTE_GROUP)
     publisher = broker.publisher(
         topics.QUOTES_GENERATED,
         title="quotes.generated",
         description="Rendered quote documents (Markdown and HTML) with totals and revision.",
         schema=QuoteGenerated,
     )
-
-    @broker.subscriber(
-        topics.FACTS_EXTRACTED,
-        title="facts.extracted",
-        description="Extraction results from extract.",
-        **subscriber_options(settings, group_id=QUOTE_GROUP),
-    )
-    async def on_facts(bodies: list[bytes], msg: KafkaMessage) -> None:
-        await guard.run_batch(msg, process)
-
-    corrections_guard = MessageGuard(broker, settings, topics.FACTS_CORRECTED, tracer, group_id=QUOTE_CORRECTIONS_GROUP)
-
-    @broker.subscriber(
-        topics.FACTS_CORRECTED,
-        title="facts.corrected",
-        description="Corrected key facts (the review desk, downstream systems): a new revision of the quote.",
-        **subscriber_options(settings, group_id=QUOTE_CORRECTIONS_GROUP),
-    )
-    async def on_corrections(bodies: list[bytes], msg: KafkaMessage) -> None:
-        await corrections_guard.run_batch(msg, process_correction)
 
     async def process(delivery: Delivery) -> None:
         await render_and_publish(parse_event(FactsExtracted, delivery.body), remember=True)
@@ -205,8 +190,7 @@ def register(runtime: ServiceRuntime, settings: QuoteSettings, today: Callable[[
         )
         if decision.verdict is Verdict.STALE:
             logger.warning("stale facts for %s, no revision: %s", event.thread_id, decision.detail)
-            if stale is not None:
-                stale.labels(service_name, decision.reason).inc()
+            stale.labels(service_name, decision.reason).inc()
             return
         if decision.slot is None:
             if remember:
@@ -228,3 +212,6 @@ def register(runtime: ServiceRuntime, settings: QuoteSettings, today: Callable[[
         if remember:  # after the publish: a correction's revision never overtakes this one
             await runtime.store.set(facts_key(event.tenant, event.thread_id), event.model_dump_json())
         await book.record(event.tenant, event.thread_id, slot, facts_hash)
+
+    runtime.subscribe(EXTRACTED_FACTS, process)
+    runtime.subscribe(CORRECTED_FACTS, process_correction)

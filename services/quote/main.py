@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from services.quote.handlers import local_today, register
 from services.quote.settings import QuoteSettings
-from shared.service import ServiceRuntime, build_runtime
+from shared.service import ServiceRuntime, build_runtime, module_app
 from shared.store import Store
 from shared.telemetry import Telemetry
 
@@ -17,3 +17,7 @@ def build_service(
     runtime = build_runtime("quote", settings, store=store, telemetry=telemetry)
     register(runtime, settings, today=local_today(settings.timezone))
     return runtime
+
+
+# `app`, a FastStream application built on first access: `faststream run services.quote.main:app`.
+__getattr__ = module_app(build_service)

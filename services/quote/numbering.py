@@ -36,10 +36,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
+from shared.ordering import FactsOrder
 from shared.store import Store
 
 MAX_CLAIM_ATTEMPTS = 20
@@ -52,33 +53,6 @@ class QuoteSlot:
 
     quote_number: str
     revision: int
-
-
-@dataclass(frozen=True)
-class FactsOrder:
-    """Where a set of facts stands in the thread's history: thread start, thread version, extraction time."""
-
-    thread_version: int
-    extracted_at: datetime | None = None
-    thread_started_at: datetime | None = None
-
-    def older_than(self, other: FactsOrder) -> bool:
-        """Strictly older. Thread starts decide first when both are known (versions count from them);
-        extraction times only break ties of the thread version, when both are known."""
-        if self.thread_started_at is not None and other.thread_started_at is not None:
-            mine, theirs = _aware(self.thread_started_at), _aware(other.thread_started_at)
-            if mine != theirs:
-                return mine < theirs
-        if self.thread_version != other.thread_version:
-            return self.thread_version < other.thread_version
-        if self.extracted_at is None or other.extracted_at is None:
-            return False
-        return _aware(self.extracted_at) < _aware(other.extracted_at)
-
-
-def _aware(moment: datetime) -> datetime:
-    """A producer may send a naive timestamp: read it as UTC, so any two extraction times compare."""
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 class Verdict(StrEnum):

@@ -434,14 +434,13 @@ def build_context(
 
 
 def render_pdf(html: str) -> bytes:
-    """Print the HTML document to PDF with WeasyPrint; only inline (data:) resources are loaded."""
+    """Print the HTML document to PDF (:func:`shared.pdf.html_to_pdf`); without WeasyPrint a QuoteConfigError."""
+    from shared.pdf import PdfUnavailableError, html_to_pdf
+
     try:
-        from weasyprint import HTML
-        from weasyprint.urls import URLFetcher
-    except ImportError as exc:  # pragma: no cover - the pdf extra is missing
-        raise QuoteConfigError("PDF output needs WeasyPrint (the pdf extra: pip install weasyprint)") from exc
-    fetcher = URLFetcher(allowed_protocols=("data",), allow_redirects=False)
-    return HTML(string=html, url_fetcher=fetcher).write_pdf()  # type: ignore[no-any-return]
+        return html_to_pdf(html)
+    except PdfUnavailableError as exc:
+        raise QuoteConfigError(str(exc)) from exc
 
 
 def pdf_path(pdf_dir: Path, tenant: str, quote_number: str, revision: int) -> Path:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import logging
 import warnings
 
-from services.quote.numbering import FactsOrder
 from services.review.records import (
     DECIDED_STATUSES,
     MAX_QUOTE_REVISIONS,
@@ -28,22 +27,35 @@ from services.review.records import (
 )
 from services.review.settings import ReviewSettings
 from shared import topics
-from shared.broker import subscriber_options
-from shared.consumer import Delivery, MessageGuard, PermanentError, parse_event
+from shared.consumer import Delivery, PermanentError, parse_event
 from shared.events import FactsExtracted, NormalizedThread, QuoteGenerated
 from shared.keys import thread_key
+from shared.ordering import FactsOrder
 from shared.service import ServiceRuntime
 from shared.store import Store
+from shared.subscribe import Subscription
 from shared.tenants import UnsafeNameError, check_plain_name
 
 with warnings.catch_warnings():  # faststream 0.7 announces the integration's move to faststream_fastapi
     warnings.simplefilter("ignore", DeprecationWarning)
-    from faststream.kafka.fastapi import KafkaMessage, KafkaRouter
+    from faststream.kafka.fastapi import KafkaRouter
 
 logger = logging.getLogger(__name__)
 
 REVIEW_FACTS_GROUP = "quoteflow-review-facts"
 REVIEW_QUOTES_GROUP = "quoteflow-review-quotes"
+EXTRACTED_FACTS = Subscription(
+    topics.FACTS_EXTRACTED,
+    REVIEW_FACTS_GROUP,
+    title="facts.extracted",
+    description="Extracted facts with evidence: a review record per thread.",
+)
+GENERATED_QUOTES = Subscription(
+    topics.QUOTES_GENERATED,
+    REVIEW_QUOTES_GROUP,
+    title="quotes.generated",
+    description="Quote revisions shown beside the facts.",
+)
 AUTO_APPROVER = "auto-approval"
 
 
@@ -131,28 +143,6 @@ def apply_quote(record: ReviewRecord | None, quote: QuoteGenerated, settings: Re
 
 def register(runtime: ServiceRuntime, router: KafkaRouter, settings: ReviewSettings, book: ReviewBook) -> None:
     """Subscribe the desk to extracted facts and generated quotes (FastAPI-integrated subscribers)."""
-    broker = runtime.broker
-    tracer = runtime.telemetry.tracer
-    facts_guard = MessageGuard(broker, settings, topics.FACTS_EXTRACTED, tracer, group_id=REVIEW_FACTS_GROUP)
-    quotes_guard = MessageGuard(broker, settings, topics.QUOTES_GENERATED, tracer, group_id=REVIEW_QUOTES_GROUP)
-
-    @router.subscriber(
-        topics.FACTS_EXTRACTED,
-        title="facts.extracted",
-        description="Extracted facts with evidence: a review record per thread.",
-        **subscriber_options(settings, group_id=REVIEW_FACTS_GROUP),
-    )
-    async def on_facts(msg: KafkaMessage) -> None:
-        await facts_guard.run_batch(msg, process_facts)
-
-    @router.subscriber(
-        topics.QUOTES_GENERATED,
-        title="quotes.generated",
-        description="Quote revisions shown beside the facts.",
-        **subscriber_options(settings, group_id=REVIEW_QUOTES_GROUP),
-    )
-    async def on_quotes(msg: KafkaMessage) -> None:
-        await quotes_guard.run_batch(msg, process_quote)
 
     async def process_facts(delivery: Delivery) -> None:
         event = parse_event(FactsExtracted, delivery.body)
@@ -177,3 +167,6 @@ def register(runtime: ServiceRuntime, router: KafkaRouter, settings: ReviewSetti
         quote = parse_event(QuoteGenerated, delivery.body)
         _checked_id(quote.thread_id)
         await book.update(quote.tenant, quote.thread_id, lambda current: apply_quote(current, quote, settings))
+
+    runtime.subscribe(EXTRACTED_FACTS, process_facts, router=router)
+    runtime.subscribe(GENERATED_QUOTES, process_quote, router=router)

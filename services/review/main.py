@@ -29,9 +29,9 @@ from services.review.users import UserDirectory
 from services.review.web import build_web
 from shared import topics
 from shared.broker import broker_options
-from shared.consumer import flush_commits
+from shared.consumer import OffsetCommitter
 from shared.events import FactsCorrected
-from shared.ops import attach_metrics, build_metrics
+from shared.ops import build_metrics
 from shared.service import ServiceRuntime
 from shared.store import Store, build_store
 from shared.telemetry import Telemetry, build_telemetry
@@ -132,7 +132,6 @@ def build_service(
     router = KafkaRouter(
         settings.kafka_bootstrap, schema_url=None, lifespan=lifespan, **broker_options(settings, telemetry, metrics)
     )
-    attach_metrics(router.broker, settings.service_name, metrics)
     runtime = ReviewRuntime(
         name="review",
         settings=settings,
@@ -140,6 +139,7 @@ def build_service(
         store=store or build_store(settings),
         telemetry=telemetry,
         metrics=metrics,
+        committer=OffsetCommitter(settings.commit_interval_ms / 1000),
         router=router,
     )
     book = ReviewBook(runtime.store, settings)
@@ -155,7 +155,7 @@ def build_service(
         runtime.started = True
 
     async def flush(_app: Any) -> None:
-        await flush_commits(router.broker)
+        await runtime.committer.close()
         runtime.started = False
 
     router.after_startup(mark_started)
@@ -171,7 +171,7 @@ def serve_forever(runtime: ReviewRuntime) -> None:
     requests and records finish, offsets are committed) and exit code 0, like the other services."""
     import signal
 
-    from services.cli_support import run_async
+    from shared.loop import run_async
 
     settings = runtime.settings
     assert isinstance(settings, ReviewSettings)
@@ -196,3 +196,17 @@ def serve_forever(runtime: ReviewRuntime) -> None:
             raise RuntimeError("the review desk did not start (see the log)")
 
     run_async(main())
+
+
+def __getattr__(name: str) -> Any:
+    """``app``: the desk's FastAPI application, built on first access from the environment, for an ASGI server
+    (``uvicorn services.review.main:app``); its lifespan starts and stops the service's consumers."""
+    if name != "app":
+        raise AttributeError(name)
+    global _APP
+    if _APP is None:
+        _APP = build_service().web
+    return _APP
+
+
+_APP: FastAPI | None = None

@@ -355,11 +355,11 @@ def build_web(
             raise HTTPException(404, "no such revision")
         import asyncio
 
-        from services.quote.render import QuoteConfigError, render_pdf
+        from shared.pdf import PdfUnavailableError, html_to_pdf
 
         try:
-            pdf = await asyncio.to_thread(render_pdf, found.html)
-        except QuoteConfigError as exc:  # WeasyPrint (the pdf extra) not installed
+            pdf = await asyncio.to_thread(html_to_pdf, found.html)
+        except PdfUnavailableError as exc:
             raise HTTPException(501, str(exc)) from exc
         name = f"{found.quote_number}-r{found.revision}.pdf"
         return Response(

@@ -16,29 +16,17 @@ from pydantic import ValidationError
 
 from services.trainer.training.data import CorrectionRecord
 from shared.consumer import PermanentError
-from shared.events import FactsCorrected, NormalizedThread
-from shared.keys import thread_key
+from shared.events import FactsCorrected, FewShotEntry, NormalizedThread
+from shared.keys import fewshot_key, thread_key
 from shared.store import Store
 
 __all__ = ["CorrectionStore", "fewshot_key", "fewshot_value", "thread_key"]
 
 
-def fewshot_key(tenant: str) -> str:
-    """Redis hash of few-shot examples for the LLM engine (field: thread id)."""
-    return f"fewshot:{tenant}"
-
-
 def fewshot_value(correction: FactsCorrected, thread: NormalizedThread) -> str:
-    """The shared few-shot entry: thread, corrected facts, summary and tags."""
-    return json.dumps(
-        {
-            "thread": thread.model_dump(mode="json"),
-            "facts": correction.facts.model_dump(mode="json"),
-            "summary": correction.summary,
-            "tags": correction.tags,
-        },
-        ensure_ascii=False,
-    )
+    """The few-shot entry extract's LLM engine reads: thread, corrected facts, summary and tags."""
+    entry = FewShotEntry(thread=thread, facts=correction.facts, summary=correction.summary, tags=correction.tags)
+    return entry.model_dump_json()
 
 
 class CorrectionStore:

@@ -13,7 +13,7 @@ from services.trainer.handlers import register
 from services.trainer.registry import AdapterAnnouncer, AdapterRegistry
 from services.trainer.scheduler import TrainingCoordinator, schedule_loop
 from services.trainer.settings import TrainerSettings
-from shared.service import ServiceRuntime, build_runtime
+from shared.service import ServiceRuntime, build_runtime, module_app
 from shared.store import Store
 from shared.telemetry import Telemetry
 
@@ -75,3 +75,7 @@ def build_service(
     )
     runtime.on_stop.insert(0, runtime.stop_scheduler)
     return runtime
+
+
+# `app`, a FastStream application built on first access: `faststream run services.trainer.main:app`.
+__getattr__ = module_app(build_service)

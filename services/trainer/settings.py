@@ -14,21 +14,12 @@ class TrainerSettings(Settings):
 
     service_name: str = "trainer"
     dataset_dir: Path = Field(default=Path(".quoteflow/dataset"), description="Corrections store (JSONL + manifest).")
-    adapters_dir: Path = Field(
-        default=Path(".quoteflow/adapters"),
-        description="Folder TGI loads adapters from (docker-compose mounts it); holds registry.json.",
-    )
     trainer_cache_dir: Path = Field(
         default=Path(".quoteflow/trainer"), description="Built base models, training sets and run scratch space."
     )
     synthetic_threads_dir: Path | None = Field(
         default=None,
         description="Synthetic threads (`quoteflow synth --out DIR` layout) turned into training sets for each run.",
-    )
-    bundled_adapter: bool = Field(
-        default=True,
-        description="An empty registry starts with the adapter shipped in models/adapters/ (Gemma 3 270M, for the "
-        "embedded LLM); false for a fresh registry, e.g. beside TGI serving another base model.",
     )
     recipe: Path | None = Field(default=None, description="Training recipe YAML; unset: the Gemma 2 2B recipe.")
     base_model: str | None = Field(default=None, description="Base model path, overriding the recipe's.")

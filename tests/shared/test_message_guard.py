@@ -13,7 +13,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
-from shared.consumer import Delivery, MessageGuard, PermanentError, TransientError
+from shared.consumer import Delivery, MessageGuard, OffsetCommitter, PermanentError, TransientError
 from shared.settings import Settings
 
 
@@ -75,7 +75,15 @@ def make_guard(broker: FakeBroker, exporter: InMemorySpanExporter) -> MessageGua
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     settings = Settings(commit_interval_ms=0, retry_backoff_s=0, retry_backoff_max_s=0, max_attempts=2)
-    return MessageGuard(broker, settings, "t", provider.get_tracer("test"), group_id="g")  # type: ignore[arg-type]
+    committer = OffsetCommitter(settings.commit_interval_ms / 1000)
+    return MessageGuard(
+        broker,  # type: ignore[arg-type]
+        settings,
+        "t",
+        provider.get_tracer("test"),
+        group_id="g",
+        committer=committer,
+    )
 
 
 async def run(guard: MessageGuard, records: list[Record], process: Any) -> FakeConsumer:

@@ -1,6 +1,7 @@
 """Few-shot examples from the correction store, chosen by similarity to the thread.
 
-The trainer writes corrected threads to the Redis hash ``fewshot:{tenant}``. The
+The trainer writes corrected threads to the Redis hash ``fewshot:{tenant}`` (shared/keys.py, entries
+:class:`shared.events.FewShotEntry`). The
 examples most like the current thread (character 3-gram TF-IDF cosine: works for
 Korean without a tokenizer and needs no model download) teach the base model the
 answer format and what "not stated → null" looks like.
@@ -8,7 +9,6 @@ answer format and what "not stated → null" looks like.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import time
@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from pydantic import ValidationError
 
 from services.extract.llm.seed_examples import seed_examples
-from shared.events import KeyFacts, NormalizedThread
+from shared.events import FewShotEntry, NormalizedThread
+from shared.keys import fewshot_key
 from shared.llm_format.answers import LlmAnswer
 from shared.llm_format.prompts import FewShotExample
 from shared.store import Store
@@ -27,10 +28,6 @@ logger = logging.getLogger(__name__)
 
 NGRAM = 3
 MAX_CHARS = 4000
-
-
-def fewshot_key(tenant: str) -> str:
-    return f"fewshot:{tenant}"
 
 
 def thread_text(thread: NormalizedThread) -> str:
@@ -45,17 +42,13 @@ def char_ngrams(text: str, n: int = NGRAM) -> Counter[str]:
 def parse_example(raw: bytes) -> FewShotExample | None:
     """One hash value; ``None`` (and a log line) for anything malformed, so one bad entry spoils nothing."""
     try:
-        data = json.loads(raw)
-        thread = NormalizedThread.model_validate(data["thread"])
-        answer = LlmAnswer(
-            facts=KeyFacts.model_validate(data["facts"]),
-            summary=data.get("summary"),
-            tags=data.get("tags"),
-        )
-    except (ValueError, KeyError, TypeError, ValidationError) as exc:
+        entry = FewShotEntry.model_validate_json(raw)
+    except ValidationError as exc:
         logger.warning("skipping malformed few-shot example: %s", str(exc)[:200])
         return None
-    return FewShotExample(thread=thread, answer=answer)
+    return FewShotExample(
+        thread=entry.thread, answer=LlmAnswer(facts=entry.facts, summary=entry.summary, tags=entry.tags)
+    )
 
 
 @dataclass

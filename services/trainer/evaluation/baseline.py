@@ -14,7 +14,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from services.extract.engine import Extraction
+from services.extract.api import Extraction
 from shared.events import INCOTERMS, KeyFacts, LineItem, NormalizedMessage, NormalizedThread, Party
 
 CURRENCY_SYMBOLS = {

@@ -86,7 +86,7 @@ def eval_command(
 
 def _engines(choice: str, known: tuple[str, ...]) -> list[str]:
     if choice == "all":
-        from services.extract.settings import ExtractSettings
+        from services.extract.api import ExtractSettings
 
         return ["rules", "baseline"] + (["llm"] if ExtractSettings().llm_url else [])
     names = [c.strip() for c in choice.split(",") if c.strip()]
@@ -98,8 +98,7 @@ def _engines(choice: str, known: tuple[str, ...]) -> list[str]:
 
 def _check_adapter(adapter: str, engines: list[str]) -> None:
     """Refuse an ``--adapter`` without the llm engine, or one the registry does not have, before any scoring."""
-    from services.extract.main import adapter_choice
-    from services.extract.settings import ExtractSettings
+    from services.extract.api import ExtractSettings, adapter_choice
     from services.trainer.settings import TrainerSettings
 
     if not {"llm", "hybrid"} & set(engines):

@@ -57,7 +57,7 @@ class JsonChat:
 
 def configured_llm(max_tokens: int = 512) -> JsonChat | None:
     """The endpoint from QUOTEFLOW_LLM_URL (same setting as the extract service), or None."""
-    from services.extract.settings import ExtractSettings
+    from services.extract.api import ExtractSettings
 
     settings = ExtractSettings()
     if not settings.llm_url:

@@ -64,7 +64,7 @@ _WORKER_ENGINES: dict[str, Any] = {}
 
 def _build_offline_engine(name: str) -> Any:
     if name == "rules":
-        from services.extract.rules import RulesEngine
+        from services.extract.api import RulesEngine
 
         return RulesEngine()
     if name == "baseline":
@@ -171,8 +171,7 @@ async def run_llm(
     Without QUOTEFLOW_LLM_URL the engine starts the embedded CPU model (llamacpp), one request at a time.
     ``adapter``: ``none`` for the base model, an adapter id, or None for the promoted one.
     """
-    from services.extract.main import build_engine
-    from services.extract.settings import ExtractSettings
+    from services.extract.api import ExtractSettings, build_engine
 
     settings = ExtractSettings()
     update: dict[str, Any] = {"engine": name}

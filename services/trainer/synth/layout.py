@@ -47,7 +47,7 @@ def load_case(case_dir: Path) -> ThreadCase:
         raise LayoutError(f"{case_dir}: missing {MBOX_NAME}")
     if not expected_path.is_file():
         raise LayoutError(f"{case_dir}: missing {EXPECTED_NAME}")
-    from services.ingest.mailfiles import read_limited
+    from services.ingest.api import read_limited
 
     try:
         data = json.loads(read_limited(expected_path, EXPECTED_MAX_BYTES, "expected.json").decode("utf-8-sig"))
@@ -103,7 +103,7 @@ def assemble_case_sync(case: ThreadCase) -> NormalizedThread | None:
 
 
 async def assemble_case(case: ThreadCase) -> NormalizedThread | None:
-    from services.ingest.mailfiles import assemble_offline, read_mail_files
+    from services.ingest.api import assemble_offline, read_mail_files
 
     (mail_file,) = read_mail_files([case.mbox])
     return await assemble_offline(mail_file, _ingest_settings())
@@ -115,7 +115,7 @@ _SETTINGS: list[Any] = []
 def _ingest_settings() -> Any:
     """One IngestSettings per process (reading the environment once is enough)."""
     if not _SETTINGS:
-        from services.ingest.settings import IngestSettings
+        from services.ingest.api import IngestSettings
 
         _SETTINGS.append(IngestSettings())
     return _SETTINGS[0]

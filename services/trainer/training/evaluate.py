@@ -138,7 +138,7 @@ class LlamaCppAnswerer:
         (extract's own functions, so the gate scores what the embedded server would write)."""
         import llama_cpp
 
-        from services.extract.llm.client import schema_grammar
+        from services.extract.api import schema_grammar
         from shared.llm_format.answers import bounded_schema
 
         gbnf = schema_grammar(json.dumps(bounded_schema(schema), ensure_ascii=False, sort_keys=False))

@@ -21,7 +21,6 @@ from services.ingest.settings import IngestSettings
 from services.ingest.threads import ThreadRepository
 from shared import topics
 from shared.events import NormalizedThread
-from shared.ops import metrics_for
 from shared.service import ServiceRuntime
 from shared.settings import Settings
 from shared.store import RedisStore
@@ -89,9 +88,7 @@ async def test_raw_mail_to_threads_with_dedup_and_dead_letters(stack: Settings, 
     parsed = [NormalizedThread.model_validate_json(r.value) for r in threads]
     talk_threads = [t for t in parsed if t.subject == "X 제품 가격 문의"]
     assert [t.version for t in talk_threads] == [1, 2, 3, 4, 5, 6]  # no event for either duplicate
-    found = metrics_for(ingest.broker)
-    assert found is not None
-    dropped = found[1].registry.get_sample_value(
+    dropped = ingest.metrics.registry.get_sample_value(
         "quoteflow_duplicates_dropped_total", {"service": "ingest", "reason": "message_id"}
     )
     assert dropped == 2

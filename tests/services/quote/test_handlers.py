@@ -19,7 +19,6 @@ from services.quote.settings import QuoteSettings
 from shared import topics
 from shared.broker import ensure_topics
 from shared.events import FactsCorrected, FactsExtracted, QuoteGenerated
-from shared.ops import metrics_for
 from shared.service import ServiceRuntime, build_runtime
 from shared.settings import Settings
 from tests.services.quote.conftest import load_event
@@ -130,11 +129,8 @@ async def test_bad_facts_go_to_the_dead_letter_topic(stack: Settings, quote_serv
 
 
 async def _stale_count(runtime: ServiceRuntime, reason: str) -> float:
-    found = metrics_for(runtime.broker)
-    assert found is not None
-    service, metrics = found
-    labels = {"service": service, "reason": reason}
-    return metrics.registry.get_sample_value("quoteflow_quote_stale_facts_total", labels) or 0.0
+    labels = {"service": runtime.metrics.service, "reason": reason}
+    return runtime.metrics.registry.get_sample_value("quoteflow_quote_stale_facts_total", labels) or 0.0
 
 
 async def test_a_replayed_older_version_makes_no_revision(stack: Settings, quote_service: ServiceRuntime) -> None:

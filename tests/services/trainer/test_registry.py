@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from services.trainer.registry import PROMOTED_KEY, AdapterAnnouncer, AdapterRegistry, RegistryError
+from services.trainer.registry import AdapterAnnouncer, AdapterRegistry, RegistryError
 from shared.events import AdapterEvent
+from shared.keys import PROMOTED_ADAPTER_KEY
 from shared.store import MemoryStore
 
 
@@ -96,7 +97,7 @@ async def test_announcer_publishes_every_run_and_stores_only_promoted_ones() -> 
     await announcer.announce(_event("a1", True))
     await announcer.announce(_event("a2", False))
     assert [e.adapter_id for e in published] == ["a1", "a2"]
-    stored = await store.get(PROMOTED_KEY)
+    stored = await store.get(PROMOTED_ADAPTER_KEY)
     assert stored is not None and AdapterEvent.model_validate_json(stored).adapter_id == "a1"
 
 

@@ -16,11 +16,12 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from services.trainer.corrections import fewshot_key, thread_key
 from services.trainer.main import TrainerRuntime, build_service
-from services.trainer.registry import PROMOTED_KEY, AdapterRegistry
+from services.trainer.registry import AdapterRegistry
 from services.trainer.settings import TrainerSettings
 from shared import topics
 from shared.consumer import DLQ_HEADER_PREFIX
 from shared.events import AdapterEvent
+from shared.keys import PROMOTED_ADAPTER_KEY
 from shared.settings import Settings
 from tests.services.trainer.corpus import make_correction
 
@@ -129,7 +130,7 @@ async def test_corrections_are_stored_and_bad_ones_dead_lettered(stack: Settings
 
 async def test_start_up_announces_the_adapter_in_service(stack: Settings, trainer: TrainerRuntime) -> None:
     """The registry's adapter in service was not in the store: the service announces it when it starts."""
-    stored = await trainer.store.get(PROMOTED_KEY)
+    stored = await trainer.store.get(PROMOTED_ADAPTER_KEY)
     assert stored is not None and AdapterEvent.model_validate_json(stored).adapter_id == "qf-previous"
     events = _adapter_events(await _records(stack, topics.MODELS_ADAPTERS, lambda rs: len(rs) >= 1))
     assert "qf-previous" in [e.adapter_id for e in events]

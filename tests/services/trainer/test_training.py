@@ -15,11 +15,12 @@ import pytest
 from typer.testing import CliRunner
 
 from services.trainer.corrections import CorrectionStore, thread_key
-from services.trainer.registry import PROMOTED_KEY, AdapterAnnouncer, AdapterRegistry
+from services.trainer.registry import AdapterAnnouncer, AdapterRegistry
 from services.trainer.scheduler import RunReport, TrainingCoordinator
 from services.trainer.settings import TrainerSettings
 from services.trainer.training.recipe import RECIPES_DIR, load_recipe
 from shared.events import AdapterEvent
+from shared.keys import PROMOTED_ADAPTER_KEY
 from shared.store import MemoryStore
 from tests.services.trainer.corpus import make_correction
 
@@ -131,7 +132,7 @@ def test_gate_registry_and_announcement_act_on_the_result(first_run: FirstRun) -
     assert formats["gguf"] == {"required": False, "exported": False, "reason": "the base model has no GGUF"}
     assert not (Path(event.path) / "adapter.gguf").exists()  # a tiny random Gemma 2 has no GGUF to serve it
     assert first_run.published == [event]
-    stored = asyncio.run(first_run.store.get(PROMOTED_KEY))
+    stored = asyncio.run(first_run.store.get(PROMOTED_ADAPTER_KEY))
     assert stored is not None and AdapterEvent.model_validate_json(stored) == event
 
 

@@ -17,12 +17,13 @@ from typing import Any
 import pytest
 
 from services.cli_support import UserError
-from services.extract.adapters import PROMOTED_KEY, AdapterState
+from services.extract.adapters import AdapterState
 from services.extract.embedded_server import AdapterRefused, registry_adapter
 from services.extract.main import adapter_choice, build_engine
 from services.extract.settings import ExtractSettings
 from services.trainer.registry import AdapterRegistry
 from shared.events import AdapterEvent
+from shared.keys import PROMOTED_ADAPTER_KEY
 from shared.store import MemoryStore
 from tests.conftest import EXAMPLES, REPO
 
@@ -80,7 +81,7 @@ def switched_state(store: MemoryStore, served: str | None) -> tuple[AdapterState
 async def test_the_adapter_in_service_changes_only_once_the_server_has_the_new_one() -> None:
     store = MemoryStore()
     state, switch = switched_state(store, "v1")
-    await store.set(PROMOTED_KEY, event("v2").model_dump_json())
+    await store.set(PROMOTED_ADAPTER_KEY, event("v2").model_dump_json())
     assert await state.current() == "v1"  # the switch runs in the background; v1 keeps answering
     await asyncio.sleep(0)
     assert state.switching and state.wanted_id == "v2" and switch.asked == ["v2"]
@@ -96,7 +97,7 @@ async def test_a_failed_switch_keeps_the_adapter_in_service_and_is_retried_on_th
     state, switch = switched_state(store, "v1")
     switch.broken.add("v2")
     switch.gate.set()
-    await store.set(PROMOTED_KEY, event("v2").model_dump_json())
+    await store.set(PROMOTED_ADAPTER_KEY, event("v2").model_dump_json())
     await state.current()
     assert await state.settled() == "v1" and state.wanted_id == "v2" and switch.commits == []
     await state.current()  # the next store read asks again (the real switch skips a file that failed)
@@ -124,7 +125,7 @@ async def test_a_withdrawn_adapter_goes_back_to_the_previous_one_through_the_swi
 
 async def test_a_pinned_adapter_ignores_the_store_and_events() -> None:
     store = MemoryStore()
-    await store.set(PROMOTED_KEY, event("v2").model_dump_json())
+    await store.set(PROMOTED_ADAPTER_KEY, event("v2").model_dump_json())
     state = AdapterState(store=store, configured_id=None, pinned=True, refresh_s=0.0)
     assert await state.current() is None
     assert not state.apply(event("v3"))

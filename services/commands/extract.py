@@ -1,4 +1,4 @@
-"""Extract commands: `quoteflow extract`."""
+"""`quoteflow extract`: mail files → threads (ingest's offline reading) → facts (an extract engine), no broker."""
 
 from __future__ import annotations
 
