@@ -24,8 +24,12 @@ from pathlib import Path
 from typing import Any
 
 from services.trainer.evaluation.llm import JsonChat, configured_llm
+from services.trainer.synth.builder import ThreadBuilder
 from services.trainer.synth.catalog import CURRENCIES
-from services.trainer.synth.generator import Block, Draft, Side, SyntheticThread, ThreadBuilder, render_thread
+from services.trainer.synth.generator import SyntheticThread
+from services.trainer.synth.model import Block, Draft, Side
+from services.trainer.synth.render import render_thread
+from services.trainer.synth.truth import summary, tags
 from services.trainer.synth.writer import write_thread
 
 MAX_TURNS = 8
@@ -96,8 +100,8 @@ def _language_name(lang: str) -> str:
 
 def buyer_prompt(builder: ThreadBuilder, transcript: str, target: dict[str, float], wants_quote: bool) -> str:
     person = builder.buyer
-    needs = "; ".join(f"{i.product}: {i.quantity:,} {i.unit}" for i in builder.items)
-    targets = "; ".join(f"{p}: at most {v:g} {builder.currency} per unit" for p, v in target.items())
+    needs = "; ".join(f"{i.product}: {i.quantity:,} {i.unit}" for i in builder.terms.items)
+    targets = "; ".join(f"{p}: at most {v:g} {builder.terms.currency} per unit" for p, v in target.items())
     return (
         f"You are the buyer {person.name}, {person.title} at {person.company}. Write in {_language_name(person.lang)}, "
         f"in a {person.style} style, to the supplier {builder.supplier.name} of {builder.supplier.company}.\n"
@@ -113,7 +117,8 @@ def buyer_prompt(builder: ThreadBuilder, transcript: str, target: dict[str, floa
 def supplier_prompt(builder: ThreadBuilder, transcript: str, brief: dict[str, Any]) -> str:
     person = builder.supplier
     prices = "; ".join(
-        f"{p}: list {v['list']:g}, floor {v['floor']:g} {builder.currency} per unit" for p, v in brief["items"].items()
+        f"{p}: list {v['list']:g}, floor {v['floor']:g} {builder.terms.currency} per unit"
+        for p, v in brief["items"].items()
     )
     return (
         f"You are the supplier {person.name}, {person.title} at {person.company}. "
@@ -150,15 +155,17 @@ async def converse(chat: JsonChat, builder: ThreadBuilder) -> tuple[list[tuple[S
     """Run the dialogue; returns the e-mails, the supplier's last offer and whether a quote was asked for."""
     rng = builder.rng
     brief: dict[str, Any] = {
-        "items": {i.product: {"list": i.list_price, "floor": round(i.list_price * 0.88, 2)} for i in builder.items},
+        "items": {
+            i.product: {"list": i.list_price, "floor": round(i.list_price * 0.88, 2)} for i in builder.terms.items
+        },
         "max_discount": float(rng.choice((3, 5, 8, 10))),
-        "moq": float(max(1, builder.items[0].quantity // 4)),
+        "moq": float(max(1, builder.terms.items[0].quantity // 4)),
         "lead_time_days": rng.choice((7, 14, 21, 28, 30, 45)),
         "payment_terms": rng.choice(("30% T/T deposit, 70% before shipment", "L/C at sight", "net 30 days")),
         "incoterm": rng.choice(("FOB", "CIF", "EXW", "DAP")),
         "warranty_months": rng.choice((12, 24)),
     }
-    target = {i.product: round(i.list_price * rng.uniform(0.8, 0.95), 2) for i in builder.items}
+    target = {i.product: round(i.list_price * rng.uniform(0.8, 0.95), 2) for i in builder.terms.items}
     wants_quote = rng.random() < 0.7
     emails: list[tuple[Side, str]] = []
     offer: dict[str, Any] = {}
@@ -193,9 +200,9 @@ def truth_from_offer(
     supplier_text = "\n".join(text for side, text in emails if side == "supplier")
     all_text = "\n".join(text for _, text in emails)
     offer, brief = state.get("offer") or {}, state["brief"]
-    currency = builder.currency
+    currency = builder.terms.currency
     items = []
-    for item in builder.items:
+    for item in builder.terms.items:
         offered = next(
             (o for o in offer.get("items", []) if str(o.get("product", "")).strip().lower() == item.product.lower()),
             None,
@@ -272,15 +279,16 @@ async def agent_thread(chat: JsonChat, seed: int, index: int) -> tuple[Synthetic
         title = "inquiry" if number == 0 else ("negotiation" if side == "buyer" else "response")
         first_line = re.split(r"(?<=[.!?。])\s|\n", text.strip(), maxsplit=1)[0][:160]
         builder.drafts.append(Draft(side=side, title_key=title, blocks=[Block(text)], gists=[first_line]))
-    messages, _ = render_thread(builder)
+    thread = builder.finish()
+    messages = render_thread(thread)
     from shared.events import KeyFacts
 
     key_facts = KeyFacts.model_validate(facts)
     expected = {
         "id": f"agent-{seed}-{index:05d}",
         "expected": key_facts.model_dump(mode="json"),
-        "summary": builder.summary(key_facts),
-        "tags": builder.tags(key_facts),
+        "summary": summary(thread, key_facts),
+        "tags": tags(thread, key_facts),
         "language": builder.mode,
         "generator": "agent",
         "seed": seed,
