@@ -68,6 +68,19 @@ def allowed(path: Path, module: str) -> bool:
     return any(within(module, api) for api in PUBLIC_APIS.get(service, ()))
 
 
+def test_the_trainers_synthesizer_and_evaluation_do_not_import_each_other() -> None:
+    """Both stand on the trainer's thread-case layout (cases.py) and its chat client (chat.py), not on each other."""
+    crossing = {"synth": "services.trainer.evaluation", "evaluation": "services.trainer.synth"}
+    found = [
+        f"{path.relative_to(REPO)}:{line} imports {module}"
+        for part, forbidden in crossing.items()
+        for path in sorted((REPO / "services" / "trainer" / part).rglob("*.py"))
+        for line, module in imports_of(path)
+        if within(module, forbidden)
+    ]
+    assert found == []
+
+
 def python_files() -> list[Path]:
     return sorted([*(REPO / "shared").rglob("*.py"), *(REPO / "services").rglob("*.py")])
 

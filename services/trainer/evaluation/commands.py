@@ -44,9 +44,9 @@ def eval_command(
 
     llm and hybrid without QUOTEFLOW_LLM_URL run on the embedded CPU model (tens of seconds per thread).
     """
+    from services.trainer.cases import LayoutError
     from services.trainer.evaluation.report import write_report
     from services.trainer.evaluation.runner import ENGINES, EvalError, evaluate
-    from services.trainer.synth.layout import LayoutError
 
     engines = _engines(engine, ENGINES)
     if adapter is not None:

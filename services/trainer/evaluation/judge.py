@@ -20,7 +20,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from services.trainer.evaluation.llm import JsonChat, LlmUnavailable, configured_llm
+from services.trainer.chat import JsonChat, LlmUnavailable, configured_llm
 from shared.events import KeyFacts
 
 TRUTHFULNESS_SCHEMA = {
@@ -190,7 +190,7 @@ def judge_summaries(
         return "skipped: QUOTEFLOW_LLM_URL is not set (the LLM judge and FineSurE need an LLM endpoint)"
     if not any(s.strip() for inputs in judge_inputs.values() for _, s, _ in inputs):
         return "skipped: no engine produced summaries"
-    from services.trainer.synth.layout import assemble_case
+    from services.trainer.cases import assemble_case
     from shared.llm_format.prompts import render_thread
 
     async def main() -> None:

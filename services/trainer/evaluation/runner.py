@@ -21,8 +21,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from services.trainer.cases import ThreadCase, assemble_case, case_dirs, load_case
 from services.trainer.evaluation.metrics import key_fact_f1
-from services.trainer.synth.layout import ThreadCase, assemble_case, case_dirs, load_case
 from shared.events import KeyFacts, NormalizedThread
 
 ENGINES = ("rules", "llm", "hybrid", "baseline")

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from services.trainer.evaluation.llm import JsonChat, configured_llm
+from services.trainer.chat import JsonChat, configured_llm
 from services.trainer.synth.builder import ThreadBuilder
 from services.trainer.synth.catalog import CURRENCIES
 from services.trainer.synth.generator import SyntheticThread

@@ -56,8 +56,8 @@ def datasets(
     seed: Annotated[int, typer.Option("--seed", help="Seed of the train/validation/test split.")] = 0,
 ) -> None:
     """Build training JSONL (domain text, PIT Q/A, extraction, summary+tags) with thread-disjoint splits."""
+    from services.trainer.cases import LayoutError
     from services.trainer.synth.datasets import build_training_sets
-    from services.trainer.synth.layout import LayoutError
 
     try:
         paths = build_training_sets(threads_dir, out, seed)

@@ -55,8 +55,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from services.trainer.cases import ThreadCase, assemble_case, load_cases
 from services.trainer.synth.glossary import GLOSSARY, Term, definition, term_label
-from services.trainer.synth.layout import ThreadCase, assemble_case, load_cases
 from shared.events import NormalizedThread
 from shared.llm_format.answers import facts_answer, summary_answer
 from shared.llm_format.prompts import render_thread, training_messages

@@ -15,8 +15,8 @@ from email.parser import BytesParser
 from email.utils import parseaddr, parsedate_to_datetime
 from pathlib import Path
 
+from services.trainer.cases import EXPECTED_NAME, MBOX_NAME
 from services.trainer.synth.generator import SyntheticThread, generate_thread
-from services.trainer.synth.layout import EXPECTED_NAME, MBOX_NAME
 
 DEFAULT_COUNT = 1155
 """The talk's number of synthetic conversations."""

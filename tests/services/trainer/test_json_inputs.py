@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from services.cli_support import UserError
+from services.trainer import cases as layout
 from services.trainer.evaluation.commands import _load_old
-from services.trainer.synth import layout
 from tests.conftest import EXAMPLES
 
 BOM = b"\xef\xbb\xbf"

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
+from services.trainer.cases import ThreadCase
 from services.trainer.synth.datasets import extraction_record, summary_record
-from services.trainer.synth.layout import ThreadCase
 from services.trainer.training.chat import render_chat
 from services.trainer.training.data import task_conversation
 from shared.events import KeyFacts

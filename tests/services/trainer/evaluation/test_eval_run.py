@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from services.trainer.cases import assemble_case_sync, load_cases
 from services.trainer.evaluation.baseline import BaselineEngine
 from services.trainer.evaluation.report import write_report
 from services.trainer.evaluation.runner import EvalError, compare, evaluate
-from services.trainer.synth.layout import assemble_case_sync, load_cases
 from services.trainer.synth.writer import write_dataset
 from shared.events import KeyFacts
 from tests.support.tgi_server import TgiTestServer, serving_in_thread

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from services.trainer.chat import JsonChat
 from services.trainer.evaluation.judge import finesure, key_fact_sentences, split_sentences, truthfulness
-from services.trainer.evaluation.llm import JsonChat
 from services.trainer.evaluation.runner import evaluate
 from services.trainer.synth.writer import write_dataset
 from shared.events import KeyFacts, LineItem

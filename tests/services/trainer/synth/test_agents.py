@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from services.trainer.evaluation.llm import JsonChat
+from services.trainer.cases import load_cases
+from services.trainer.chat import JsonChat
 from services.trainer.synth.agents import AgentUnavailable, run_agent_synth, run_agent_synth_async, stated
-from services.trainer.synth.layout import load_cases
 from tests.support.tgi_server import RecordedRequest, Reply, TgiTestServer
 
 BRIEF_PRICE = re.compile(r"([^;:]+?): list ([\d.]+), floor ([\d.]+) (\w{3}) per unit")

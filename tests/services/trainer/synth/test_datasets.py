@@ -85,7 +85,7 @@ def test_build_training_sets_writes_chat_jsonl_without_shared_threads(tmp_path: 
 
 
 def test_missing_directory_is_a_clear_error(tmp_path: Path) -> None:
-    from services.trainer.synth.layout import LayoutError
+    from services.trainer.cases import LayoutError
 
     with pytest.raises(LayoutError, match="no such directory"):
         build_training_sets(tmp_path / "nope", tmp_path / "out", seed=0)

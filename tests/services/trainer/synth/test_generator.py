@@ -12,8 +12,8 @@ from email import policy
 from email.message import EmailMessage
 from pathlib import Path
 
+from services.trainer.cases import load_cases
 from services.trainer.synth.generator import fmt_money, generate_thread, korean_amount
-from services.trainer.synth.layout import load_cases
 from services.trainer.synth.writer import write_dataset
 from shared.events import KeyFacts
 
