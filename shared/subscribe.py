@@ -12,7 +12,7 @@ service's subscribers share one committer it flushes on shutdown. What a service
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,9 +48,9 @@ class BatchSelection:
     process: Process
 
 
-Planner = Callable[[list[Any]], BatchSelection]
-"""Looks at a whole fetched batch before any record of it is handled (extract: skip superseded versions,
-keep the LLM's time budget)."""
+Planner = Callable[[list[Any]], Awaitable[BatchSelection]]
+"""Looks at a whole fetched batch before any record of it is handled (ingest: decode small mails in one
+worker-thread hop; extract: skip superseded versions, keep the LLM's time budget)."""
 
 
 def subscribe(
@@ -91,7 +91,7 @@ def subscribe(
             await guard.run_batch(msg, process)
             return
         assert planner is not None
-        selection = planner(batch_records(msg))
+        selection = await planner(batch_records(msg))
         if selection.later:
             guard.hand_back(msg, selection.later)
         await guard.run_batch(msg, selection.process, records=selection.now)

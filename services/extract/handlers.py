@@ -78,7 +78,7 @@ def register(runtime: ServiceRuntime, settings: ExtractSettings, engine: Extract
         schema=FactsExtracted,
     )
 
-    def select(records: list[Any]) -> BatchSelection:
+    async def select(records: list[Any]) -> BatchSelection:
         plan = plan_batch(records, max_extractions=settings.records_per_batch(), first_partition=next(turns))
 
         async def run(delivery: Delivery) -> None:

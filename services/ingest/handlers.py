@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from services.ingest.normalize import BadEmail, IncomingEmail, normalize_event, normalize_raw
 from services.ingest.outlook import outlook_kind
@@ -14,7 +17,7 @@ from shared import topics
 from shared.consumer import Delivery, parse_event, publish_event
 from shared.events import EmailEvent, NormalizedThread
 from shared.service import ServiceRuntime
-from shared.subscribe import Subscription
+from shared.subscribe import BatchSelection, Subscription
 
 logger = logging.getLogger(__name__)
 
@@ -22,6 +25,20 @@ INGEST_GROUP = "quoteflow-ingest"
 RAW_EMAILS = Subscription(
     topics.EMAILS_RAW, INGEST_GROUP, title="emails.raw", description="Raw RFC 5322 bytes or a JSON EmailEvent."
 )
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """A record decoded ahead of its turn: the message, or the error decoding raised, and when it ran."""
+
+    outcome: IncomingEmail | Exception
+    started_ns: int
+    ended_ns: int
+
+    def result(self) -> IncomingEmail:
+        if isinstance(self.outcome, Exception):
+            raise self.outcome
+        return self.outcome
 
 
 def decode_incoming(body: bytes, settings: IngestSettings, *, tenant: str | None, arrival: int) -> IncomingEmail:
@@ -81,14 +98,46 @@ def register(runtime: ServiceRuntime, settings: IngestSettings) -> None:
         schema=NormalizedThread,
     )
 
-    async def process(delivery: Delivery) -> None:
-        with tracer.start_as_current_span("ingest.normalize") as span:
-            # CPU-bound (MIME, charsets, HTML): in a worker thread, so one big mail does not stall
-            # the event loop, Kafka heartbeats or the other partitions of the batch.
-            incoming = await asyncio.to_thread(
-                decode_incoming, delivery.body, settings, tenant=delivery.tenant, arrival=delivery.timestamp_ms
-            )
-            span.set_attribute("quoteflow.message.language", incoming.message.language)
+    def decode(delivery: Delivery) -> IncomingEmail:
+        return decode_incoming(delivery.body, settings, tenant=delivery.tenant, arrival=delivery.timestamp_ms)
+
+    def decode_small(records: list[Any]) -> dict[tuple[int, int], Decoded]:
+        """Decode the batch's small records in one go (in a worker thread): each result or error, timed."""
+        decoded: dict[tuple[int, int], Decoded] = {}
+        for record in records:
+            delivery, started = Delivery(record), time.time_ns()
+            try:
+                outcome: IncomingEmail | Exception = decode(delivery)
+            except Exception as exc:  # raised again when the record is processed: the guard sorts it
+                outcome = exc
+            decoded[(int(record.partition), int(record.offset))] = Decoded(outcome, started, time.time_ns())
+        return decoded
+
+    async def plan(records: list[Any]) -> BatchSelection:
+        # CPU-bound (MIME, charsets, HTML): in worker threads, so a big mail does not stall the event loop,
+        # Kafka heartbeats or the other partitions of the batch; small ones share one hop.
+        small = [r for r in records if len(r.value or b"") <= settings.batch_decode_max_bytes]
+        decoded = await asyncio.to_thread(decode_small, small) if small else {}
+
+        async def run(delivery: Delivery) -> None:
+            record = delivery.record
+            await process(delivery, decoded.pop((int(record.partition), int(record.offset)), None))
+
+        return BatchSelection(now=records, later=(), process=run)
+
+    async def process(delivery: Delivery, decoded: Decoded | None) -> None:
+        if decoded is None:
+            with tracer.start_as_current_span("ingest.normalize") as span:
+                incoming = await asyncio.to_thread(decode, delivery)
+                span.set_attribute("quoteflow.message.language", incoming.message.language)
+        else:
+            # Decoded with its batch before this record's turn: the span keeps the real times.
+            span = tracer.start_span("ingest.normalize", start_time=decoded.started_ns)
+            try:
+                incoming = decoded.result()
+                span.set_attribute("quoteflow.message.language", incoming.message.language)
+            finally:
+                span.end(end_time=decoded.ended_ns)
         # One message of a thread at a time: replies arriving together on different
         # partitions must not overwrite each other's thread state; copies of one message
         # meet on its Message-ID claim.
@@ -107,4 +156,4 @@ def register(runtime: ServiceRuntime, settings: IngestSettings) -> None:
             await publish_event(publisher, thread, key=thread.thread_id, tenant=thread.tenant)
             await repository.commit(incoming, thread, held.state)
 
-    runtime.subscribe(RAW_EMAILS, process)
+    runtime.subscribe(RAW_EMAILS, planner=plan)

@@ -21,6 +21,12 @@ class IngestSettings(Settings):
         default="supplier", description="The side our own company plays in a thread (senders from own_domains)."
     )
     max_email_bytes: int = Field(default=10 * 1024 * 1024, ge=1024, description="Larger raw messages go to the DLQ.")
+    batch_decode_max_bytes: int = Field(
+        default=64 * 1024,
+        ge=0,
+        description="Messages up to this size are decoded together, one worker-thread hop per fetched batch "
+        "(the hop costs more CPU than decoding a small mail); larger ones each in a worker thread of their own.",
+    )
     max_mime_parts: int = Field(default=200, ge=1, description="MIME parts walked per message at most.")
     max_mime_depth: int = Field(default=8, ge=1, description="Deepest nesting of multiparts/forwards followed.")
     max_text_chars: int = Field(

@@ -409,13 +409,23 @@ class ThreadRepository:
         msg = incoming.message
         return [f"seen:{incoming.tenant}:id:{msg.message_id}", f"seen:{incoming.tenant}:raw:{msg.content_hash}"]
 
+    def _state_keys(self, incoming: IncomingEmail, thread_id: str) -> tuple[list[str], list[str]]:
+        """The keys and hashes assembling ``incoming`` into ``thread_id`` reads."""
+        subject_key = self._subject_key(incoming)
+        return (
+            [*self._ref_keys(incoming), *self._seen_keys(incoming), thread_key(incoming.tenant, thread_id)],
+            [self._roles_key(incoming.tenant, thread_id), *([subject_key] if subject_key else [])],
+        )
+
+    def _match_keys(self, incoming: IncomingEmail) -> tuple[list[str], list[str]]:
+        """The keys and hashes :meth:`match_thread` reads."""
+        subject_key = self._subject_key(incoming)
+        return self._ref_keys(incoming), [subject_key] if subject_key else []
+
     async def read_state(self, incoming: IncomingEmail, thread_id: str) -> Snapshot:
         """Everything assembling ``incoming`` into ``thread_id`` reads, in one round trip (under the lock)."""
-        subject_key = self._subject_key(incoming)
-        return await self.store.read(
-            keys=[*self._ref_keys(incoming), *self._seen_keys(incoming), thread_key(incoming.tenant, thread_id)],
-            hashes=[self._roles_key(incoming.tenant, thread_id), *([subject_key] if subject_key else [])],
-        )
+        keys, hashes = self._state_keys(incoming, thread_id)
+        return await self.store.read(keys=keys, hashes=hashes)
 
     async def duplicate_reason(self, incoming: IncomingEmail, state: Snapshot | None = None) -> DuplicateReason | None:
         """Why the message was processed before, or None: the same Message-ID in this tenant
@@ -440,7 +450,8 @@ class ThreadRepository:
         """The thread of ``incoming`` and how it was found (see :func:`subject_join_allowed` for the fallback)."""
         subject_key = self._subject_key(incoming)
         if state is None:
-            state = await self.store.read(keys=self._ref_keys(incoming), hashes=[subject_key] if subject_key else [])
+            keys, hashes = self._match_keys(incoming)
+            state = await self.store.read(keys=keys, hashes=hashes)
         for key in self._ref_keys(incoming):
             found = state.values.get(key)
             if found:
@@ -529,53 +540,69 @@ class ThreadRepository:
         deadline = loop.time() + self.lock_wait_s
         claim = claim_key(incoming.tenant, incoming.message.message_id)
         claim_token = uuid.uuid4().hex
-        await self._take(claim, claim_token, deadline, MessageBusy, f"message {incoming.message.message_id}")
-        claim_keeper = loop.create_task(self._keep_alive(claim, claim_token, "message claim"))
+        # The claim and the first thread lookup share a round trip; the lookup is repeated under the lock.
+        first_look = await self._take(
+            claim, claim_token, deadline, MessageBusy, f"message {incoming.message.message_id}", incoming
+        )
+        held_keys = [(claim, claim_token)]
+        keeper = loop.create_task(self._keep_alive(held_keys))
         try:
             held = replace(
-                await self._acquire(incoming, deadline),
+                await self._acquire(incoming, deadline, first_look),
                 message_id=incoming.message.message_id,
                 claim_token=claim_token,
             )
+            held_keys.append((held.key, held.token))
             self._held[held.key] = held
-            keeper = loop.create_task(self._keep_alive(held.key, held.token, f"thread {held.thread_id}"))
             try:
                 yield held
             finally:
-                keeper.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await keeper
                 self._held.pop(held.key, None)
-                await self._release(held.key, held.token)
         finally:
-            claim_keeper.cancel()
+            keeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await claim_keeper
-            await self._release(claim, claim_token)
+                await keeper
+            await self._release(held_keys)
 
-    async def _take(self, key: str, token: str, deadline: float, busy: type[ThreadBusy], what: str) -> None:
-        """``SET NX`` ``key`` to ``token``, retrying with jittered back-off until ``deadline``."""
+    async def _take(
+        self, key: str, token: str, deadline: float, busy: type[ThreadBusy], what: str, incoming: IncomingEmail
+    ) -> Snapshot:
+        """``SET NX`` ``key`` to ``token``, retrying with jittered back-off until ``deadline``; returns what
+        :meth:`match_thread` reads, read in the same round trip as the successful SET."""
         loop = asyncio.get_running_loop()
         pause = _LOCK_RETRY_FIRST_S
-        while not await self.store.set(key, token, ttl_s=self.lock_ttl_s, only_if_absent=True):
+        keys, hashes = self._match_keys(incoming)
+        while True:
+            taken, snapshot = await self.store.take_and_read(
+                key, token, ttl_s=self.lock_ttl_s, keys=keys, hashes=hashes
+            )
+            if taken:
+                return snapshot
             if loop.time() >= deadline:
                 raise busy(f"{what} stayed locked for {self.lock_wait_s:g} s")
             await asyncio.sleep(pause * (0.5 + random.random()))  # jitter: workers do not retry in step
             pause = min(pause * 2, _LOCK_RETRY_MAX_S)
 
-    async def _acquire(self, incoming: IncomingEmail, deadline: float | None = None) -> ThreadLock:
+    async def _acquire(
+        self, incoming: IncomingEmail, deadline: float | None = None, first_look: Snapshot | None = None
+    ) -> ThreadLock:
+        """Lock the message's thread, reading its state in the same round trip (the reads run after the lock
+        is taken); if the state says the message belongs to another thread by now, lock that one instead."""
         loop = asyncio.get_running_loop()
         deadline = deadline if deadline is not None else loop.time() + self.lock_wait_s
         pause = _LOCK_RETRY_FIRST_S
-        thread_id = await self.find_thread_id(incoming)
+        thread_id = await self.find_thread_id(incoming, first_look)
         while True:
             held = ThreadLock(incoming.tenant, thread_id, uuid.uuid4().hex)
-            if await self.store.set(held.key, held.token, ttl_s=self.lock_ttl_s, only_if_absent=True):
-                state = await self.read_state(incoming, thread_id)
+            keys, hashes = self._state_keys(incoming, thread_id)
+            taken, state = await self.store.take_and_read(
+                held.key, held.token, ttl_s=self.lock_ttl_s, keys=keys, hashes=hashes
+            )
+            if taken:
                 current = await self.find_thread_id(incoming, state)
                 if current == thread_id:
                     return replace(held, state=state)
-                await self._release(held.key, held.token)  # the message belongs to another thread by now
+                await self._release([(held.key, held.token)])  # the message belongs to another thread by now
                 thread_id = current
                 continue
             if loop.time() >= deadline:
@@ -584,31 +611,35 @@ class ThreadRepository:
             pause = min(pause * 2, _LOCK_RETRY_MAX_S)
             thread_id = await self.find_thread_id(incoming)
 
-    async def _keep_alive(self, key: str, token: str, what: str) -> None:
-        """Renew a held lock or claim, so a slow publish does not let a second worker in."""
+    async def _keep_alive(self, held: list[tuple[str, str]]) -> None:
+        """Renew the held claim and lock (``held`` grows once the lock is taken), so a slow publish does not
+        let a second worker in; one that is no longer ours is left alone."""
         while True:
             await asyncio.sleep(max(self.lock_ttl_s / 3, 0.05))
-            try:
-                if await self.store.get(key) != token.encode():
-                    return
-                await self.store.expire(key, self.lock_ttl_s)
-            except Exception:  # the store is down: commit will fail (and the message be retried) anyway
-                logger.warning("could not renew the lock of %s", what, exc_info=True)
+            for key, token in list(held):
+                try:
+                    if await self.store.get(key) == token.encode():
+                        await self.store.expire(key, self.lock_ttl_s)
+                except Exception:  # the store is down: commit will fail (and the message be retried) anyway
+                    logger.warning("could not renew the lock %s", key, exc_info=True)
 
-    async def _release(self, key: str, token: str) -> None:
-        """Delete a lock or claim only if it is still ours (after an expiry it may belong to another worker)."""
+    async def _release(self, held: list[tuple[str, str]]) -> None:
+        """Delete locks and claims only where they are still ours (after an expiry one may belong to another
+        worker), in one round trip."""
         try:
-            await self.store.delete_if_equals(key, token)
+            await self.store.delete_all_if_equal(list(held))
         except Exception:  # an unreleased lock expires on its own after its TTL
-            logger.warning("could not release the lock %s", key, exc_info=True)
+            logger.warning("could not release the locks %s", [key for key, _ in held], exc_info=True)
 
     async def _check_still_held(self, tenant: str, thread_id: str) -> None:
         held = self._held.get(lock_key(tenant, thread_id))
         if held is None:
             return
-        if await self.store.get(held.key) != held.token.encode():
+        keys = [held.key, held.claim] if held.claim_token else [held.key]
+        current = (await self.store.read(keys=keys)).values
+        if current[held.key] != held.token.encode():
             raise ThreadLockLost(f"the lock of thread {thread_id} expired before commit")
-        if held.claim_token and await self.store.get(held.claim) != held.claim_token.encode():
+        if held.claim_token and current[held.claim] != held.claim_token.encode():
             raise ThreadLockLost(f"the claim on message {held.message_id} expired before commit")
 
     # ----------------------------------------------------------------- writes

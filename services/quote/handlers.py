@@ -211,7 +211,7 @@ def register(runtime: ServiceRuntime, settings: QuoteSettings, today: Callable[[
         await publish_event(publisher, quote, key=event.thread_id, tenant=event.tenant)
         if remember:  # after the publish: a correction's revision never overtakes this one
             await runtime.store.set(facts_key(event.tenant, event.thread_id), event.model_dump_json())
-        await book.record(event.tenant, event.thread_id, slot, facts_hash)
+        await book.record(event.tenant, event.thread_id, slot, facts_hash, claimed=decision.claim)
 
     runtime.subscribe(EXTRACTED_FACTS, process)
     runtime.subscribe(CORRECTED_FACTS, process_correction)

@@ -268,13 +268,24 @@ class QuoteBook:
         raw = await self.store.get(state_key)
         return raw is not None and not _State.loads(raw).published
 
-    async def record(self, tenant: str, thread_id: str, slot: QuoteSlot, facts_hash: str) -> bool:
+    async def record(
+        self, tenant: str, thread_id: str, slot: QuoteSlot, facts_hash: str, claimed: str | None = None
+    ) -> bool:
         """Mark the claimed revision published (after the publish, never before).
 
+        ``claimed``: the state this delivery claimed (:attr:`Decision.claim`); while it is still the stored
+        one, a single compare-and-set records it, without reading it back first.
         False when the state has moved on to another claim meanwhile (a racing newer delivery):
         that claim stays, this revision is simply not the latest.
         """
         state_key, _ = self._keys(tenant, thread_id)
+        if claimed is not None:
+            ours = _State.loads(claimed.encode())
+            recordable = ours.slot == slot and ours.facts_hash == facts_hash and not ours.published
+            if recordable and await self.store.compare_and_set(
+                state_key, claimed, replace(ours, published=True).dumps()
+            ):
+                return True
         for _ in range(MAX_CLAIM_ATTEMPTS):
             raw = await self.store.get(state_key)
             state = _State.loads(raw) if raw else None

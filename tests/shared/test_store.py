@@ -103,3 +103,25 @@ async def test_compare_and_set_lets_exactly_one_of_racing_writers_win(store: Sto
     wins = await asyncio.gather(*(store.compare_and_set("cas:race", "0", f"writer-{i}") for i in range(10)))
     assert sum(wins) == 1
     assert await store.get("cas:race") == f"writer-{wins.index(True)}".encode()
+
+
+async def test_take_and_read_takes_a_free_key_and_reads_after_taking_it(store: Store) -> None:
+    await store.set("thread", "state")
+    await store.hset("roles", "a.example", "buyer")
+    taken, snapshot = await store.take_and_read("lock", "mine", ttl_s=30, keys=["thread", "lock"], hashes=["roles"])
+    assert taken is True
+    assert snapshot.values == {"thread": b"state", "lock": b"mine"}  # read after the SET, in the same round trip
+    assert snapshot.hashes == {"roles": {"a.example": b"buyer"}}
+    taken_again, _ = await store.take_and_read("lock", "theirs", ttl_s=30)
+    assert taken_again is False
+    assert await store.get("lock") == b"mine"
+
+
+async def test_delete_all_if_equal_deletes_only_the_keys_still_holding_their_value(store: Store) -> None:
+    await store.set("claim", "mine")
+    await store.set("lock", "someone-else")
+    deleted = await store.delete_all_if_equal([("claim", "mine"), ("lock", "mine"), ("absent", "mine")])
+    assert deleted == 1
+    assert await store.get("claim") is None
+    assert await store.get("lock") == b"someone-else"
+    assert await store.delete_all_if_equal([]) == 0
