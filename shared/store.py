@@ -24,7 +24,11 @@ class WriteBatch(Protocol):
 
     def expire(self, key: str, ttl_s: int) -> None: ...
 
-    async def execute(self) -> None: ...
+    async def execute(self, *, only_while: Sequence[tuple[str, bytes | str]] = ()) -> str | None:
+        """Apply the writes; with ``only_while``, only if each of those keys still holds its value (a lock
+        or claim we own), checked in the same atomic step. Returns the first key that no longer did (then
+        nothing is written), else None."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -122,10 +126,16 @@ class MemoryWriteBatch:
     def expire(self, key: str, ttl_s: int) -> None:
         self._writes.append(lambda: self._store.expire(key, ttl_s))
 
-    async def execute(self) -> None:
+    async def execute(self, *, only_while: Sequence[tuple[str, bytes | str]] = ()) -> str | None:
         writes, self._writes = self._writes, []
+        # No await between the check and the writes that could let another task in: MemoryStore's
+        # operations do not yield, so this is atomic on the event loop.
+        for key, value in only_while:
+            if await self._store.get(key) != _as_bytes(value):
+                return key
         for write in writes:
             await write()
+        return None
 
 
 class MemoryStore:
@@ -245,25 +255,75 @@ class MemoryStore:
 
 
 class RedisWriteBatch:
-    """A MULTI/EXEC pipeline: one round trip, applied atomically."""
+    """Writes sent in one round trip, applied atomically: a MULTI/EXEC pipeline, or (guarded by keys we must
+    still hold) one Lua script that checks them and writes."""
 
-    def __init__(self, pipeline: Any, namespace: str) -> None:
-        self._pipeline = pipeline
+    def __init__(self, client: Any, guarded: Any, namespace: str) -> None:
+        self._client = client
+        self._guarded = guarded
         self._ns = namespace
+        self._ops: list[tuple[str, list[bytes | str | int]]] = []
+        """(namespaced key, [operation, arguments...]) in order."""
 
     def set(self, key: str, value: bytes | str, *, ttl_s: int | None = None) -> None:
-        self._pipeline.set(f"{self._ns}:{key}", value, ex=ttl_s or None)
+        self._ops.append((f"{self._ns}:{key}", ["set", value, ttl_s or 0]))
 
     def hset(self, key: str, field: str, value: bytes | str) -> None:
-        self._pipeline.hset(f"{self._ns}:{key}", field, value)
+        self._ops.append((f"{self._ns}:{key}", ["hset", field, value]))
 
     def expire(self, key: str, ttl_s: int) -> None:
-        self._pipeline.expire(f"{self._ns}:{key}", ttl_s)
+        self._ops.append((f"{self._ns}:{key}", ["expire", ttl_s]))
 
-    async def execute(self) -> None:
-        async with self._pipeline as pipeline:
-            await pipeline.execute()
+    async def execute(self, *, only_while: Sequence[tuple[str, bytes | str]] = ()) -> str | None:
+        ops, self._ops = self._ops, []
+        if not only_while:
+            async with self._client.pipeline(transaction=True) as pipeline:
+                for key, (op, *rest) in ops:
+                    if op == "set":
+                        pipeline.set(key, rest[0], ex=int(rest[1]) or None)
+                    elif op == "hset":
+                        pipeline.hset(key, rest[0], rest[1])
+                    else:
+                        pipeline.expire(key, rest[0])
+                await pipeline.execute()
+            return None
+        keys = [f"{self._ns}:{key}" for key, _ in only_while] + [key for key, _ in ops]
+        args: list[bytes | str | int] = [len(only_while), *(value for _, value in only_while)]
+        for _, op_args in ops:
+            args.extend(op_args)
+        failed = int(await self._guarded(keys=keys, args=args))
+        return only_while[failed - 1][0] if failed else None
 
+
+# KEYS: the guard keys, then one key per write; ARGV: the number of guards, their values, then per write
+# "set" value ttl (0: none) | "hset" field value | "expire" ttl. Returns the index of the first guard that no
+# longer holds its value (nothing written), else 0.
+_GUARDED_WRITES = """
+local guards = tonumber(ARGV[1])
+for i = 1, guards do
+    if redis.pcall('GET', KEYS[i]) ~= ARGV[1 + i] then return i end  -- pcall: a hash is not held either
+end
+local a, k = guards + 2, guards + 1
+while a <= #ARGV do
+    local op = ARGV[a]
+    if op == 'set' then
+        if tonumber(ARGV[a + 2]) > 0 then
+            redis.call('SET', KEYS[k], ARGV[a + 1], 'EX', ARGV[a + 2])
+        else
+            redis.call('SET', KEYS[k], ARGV[a + 1])
+        end
+        a = a + 3
+    elseif op == 'hset' then
+        redis.call('HSET', KEYS[k], ARGV[a + 1], ARGV[a + 2])
+        a = a + 3
+    else
+        redis.call('EXPIRE', KEYS[k], ARGV[a + 1])
+        a = a + 2
+    end
+    k = k + 1
+end
+return 0
+"""
 
 _DELETE_IF_EQUALS = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
@@ -317,6 +377,7 @@ class RedisStore:
         self._ns = namespace
         self._delete_if_equals = self._client.register_script(_DELETE_IF_EQUALS)
         self._delete_all_if_equal = self._client.register_script(_DELETE_ALL_IF_EQUAL)
+        self._guarded_writes = self._client.register_script(_GUARDED_WRITES)
         self._compare_and_set = self._client.register_script(_COMPARE_AND_SET)
         self._set_counted = self._client.register_script(_SET_COUNTED)
 
@@ -411,7 +472,7 @@ class RedisStore:
         return bool(await self._compare_and_set(keys=[self._k(key)], args=[flag, old, value]))
 
     def batch(self) -> RedisWriteBatch:
-        return RedisWriteBatch(self._client.pipeline(transaction=True), self._ns)
+        return RedisWriteBatch(self._client, self._guarded_writes, self._ns)
 
 
 def build_store(settings: Settings) -> Store:

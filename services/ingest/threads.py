@@ -631,27 +631,23 @@ class ThreadRepository:
         except Exception:  # an unreleased lock expires on its own after its TTL
             logger.warning("could not release the locks %s", [key for key, _ in held], exc_info=True)
 
-    async def _check_still_held(self, tenant: str, thread_id: str) -> None:
+    def _still_held(self, tenant: str, thread_id: str) -> list[tuple[str, str]]:
+        """The lock and claim a commit must still own (checked atomically with its writes)."""
         held = self._held.get(lock_key(tenant, thread_id))
         if held is None:
-            return
-        keys = [held.key, held.claim] if held.claim_token else [held.key]
-        current = (await self.store.read(keys=keys)).values
-        if current[held.key] != held.token.encode():
-            raise ThreadLockLost(f"the lock of thread {thread_id} expired before commit")
-        if held.claim_token and current[held.claim] != held.claim_token.encode():
-            raise ThreadLockLost(f"the claim on message {held.message_id} expired before commit")
+            return []
+        return [(held.key, held.token), *([(held.claim, held.claim_token)] if held.claim_token else [])]
 
     # ----------------------------------------------------------------- writes
 
     async def commit(self, incoming: IncomingEmail, thread: NormalizedThread, state: Snapshot | None = None) -> None:
         """Persist after the publish succeeded: thread state, id mappings, roles, then the dedup marks.
 
-        Under :meth:`locked`, the lock is checked first: if it was lost, nothing is written
-        and :class:`ThreadLockLost` makes the message run again on top of the newer state.
+        Under :meth:`locked`, the writes happen only while the lock and the claim are still ours, checked in
+        the same atomic step: if either was lost, nothing is written and :class:`ThreadLockLost` makes the
+        message run again on top of the newer state.
         """
         tenant = incoming.tenant
-        await self._check_still_held(tenant, thread.thread_id)
         thread_ttl = self.settings.thread_ttl_days * DAY_S
         subject_key = self._subject_key(incoming)
         if not subject_key:
@@ -679,4 +675,8 @@ class ThreadRepository:
         dedup_ttl = self.settings.dedup_ttl_days * DAY_S
         for key in self._seen_keys(incoming):
             writes.set(key, "1", ttl_s=dedup_ttl)
-        await writes.execute()
+        lost = await writes.execute(only_while=self._still_held(tenant, thread.thread_id))
+        if lost is not None and lost.startswith("lock:"):
+            raise ThreadLockLost(f"the lock of thread {thread.thread_id} expired before commit")
+        if lost is not None:
+            raise ThreadLockLost(f"the claim on message {incoming.message.message_id} expired before commit")

@@ -209,9 +209,9 @@ def register(runtime: ServiceRuntime, settings: QuoteSettings, today: Callable[[
             await book.release(event.tenant, event.thread_id, decision)  # nothing went out: no revision gap
             raise
         await publish_event(publisher, quote, key=event.thread_id, tenant=event.tenant)
-        if remember:  # after the publish: a correction's revision never overtakes this one
-            await runtime.store.set(facts_key(event.tenant, event.thread_id), event.model_dump_json())
-        await book.record(event.tenant, event.thread_id, slot, facts_hash, claimed=decision.claim)
+        # The facts are remembered after the publish: a correction's revision never overtakes this one.
+        remembered = {facts_key(event.tenant, event.thread_id): event.model_dump_json()} if remember else None
+        await book.record(event.tenant, event.thread_id, slot, facts_hash, claimed=decision.claim, also_set=remembered)
 
     runtime.subscribe(EXTRACTED_FACTS, process)
     runtime.subscribe(CORRECTED_FACTS, process_correction)

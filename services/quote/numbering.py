@@ -35,6 +35,7 @@ revision numbers, never one revision with two contents.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from enum import StrEnum
@@ -269,23 +270,35 @@ class QuoteBook:
         return raw is not None and not _State.loads(raw).published
 
     async def record(
-        self, tenant: str, thread_id: str, slot: QuoteSlot, facts_hash: str, claimed: str | None = None
+        self,
+        tenant: str,
+        thread_id: str,
+        slot: QuoteSlot,
+        facts_hash: str,
+        claimed: str | None = None,
+        also_set: Mapping[str, str] | None = None,
     ) -> bool:
-        """Mark the claimed revision published (after the publish, never before).
+        """Mark the claimed revision published (after the publish, never before); ``also_set`` is written too
+        (whatever the outcome).
 
         ``claimed``: the state this delivery claimed (:attr:`Decision.claim`); while it is still the stored
-        one, a single compare-and-set records it, without reading it back first.
+        one, one atomic step records it and writes ``also_set``, without reading the state back first.
         False when the state has moved on to another claim meanwhile (a racing newer delivery):
         that claim stays, this revision is simply not the latest.
         """
         state_key, _ = self._keys(tenant, thread_id)
+        extra = dict(also_set or {})
         if claimed is not None:
             ours = _State.loads(claimed.encode())
-            recordable = ours.slot == slot and ours.facts_hash == facts_hash and not ours.published
-            if recordable and await self.store.compare_and_set(
-                state_key, claimed, replace(ours, published=True).dumps()
-            ):
-                return True
+            if ours.slot == slot and ours.facts_hash == facts_hash and not ours.published:
+                writes = self.store.batch()
+                writes.set(state_key, replace(ours, published=True).dumps())
+                for key, value in extra.items():
+                    writes.set(key, value)
+                if await writes.execute(only_while=[(state_key, claimed)]) is None:
+                    return True
+        for key, value in extra.items():
+            await self.store.set(key, value)
         for _ in range(MAX_CLAIM_ATTEMPTS):
             raw = await self.store.get(state_key)
             state = _State.loads(raw) if raw else None

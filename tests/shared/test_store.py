@@ -125,3 +125,24 @@ async def test_delete_all_if_equal_deletes_only_the_keys_still_holding_their_val
     assert await store.get("claim") is None
     assert await store.get("lock") == b"someone-else"
     assert await store.delete_all_if_equal([]) == 0
+
+
+async def test_a_guarded_batch_writes_only_while_its_keys_hold_their_values(store: Store) -> None:
+    await store.set("lock", "mine")
+    await store.set("claim", "mine-too")
+    writes = store.batch()
+    writes.set("thread", "v1", ttl_s=60)
+    writes.set("plain", "p")
+    writes.hset("roles", "a.example", "buyer")
+    writes.expire("roles", 60)
+    assert await writes.execute(only_while=[("lock", "mine"), ("claim", "mine-too")]) is None
+    assert (await store.get("thread"), await store.get("plain")) == (b"v1", b"p")
+    assert await store.hgetall("roles") == {"a.example": b"buyer"}
+
+    await store.set("claim", "someone-else")
+    refused = store.batch()
+    refused.set("thread", "v2")
+    refused.hset("roles", "b.example", "supplier")
+    assert await refused.execute(only_while=[("lock", "mine"), ("claim", "mine-too")]) == "claim"
+    assert await store.get("thread") == b"v1"  # nothing written
+    assert await store.hgetall("roles") == {"a.example": b"buyer"}
