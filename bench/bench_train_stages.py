@@ -47,7 +47,7 @@ def find_run() -> Path | None:
     """The run's adapter folder: QUOTEFLOW_BENCH_RUN, or the newest adapter in the registry."""
     chosen = os.environ.get("QUOTEFLOW_BENCH_RUN")
     if chosen:
-        return Path(chosen)
+        return Path(chosen).resolve()  # the registry rows and the llama.cpp server need it from anywhere
     from services.trainer.registry import AdapterRegistry
     from services.trainer.settings import TrainerSettings
 

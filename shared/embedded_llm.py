@@ -350,6 +350,8 @@ def launch_embedded_llm(
         raise EmbeddedServerError(LLM_EXTRA_MISSING)
     started = time.monotonic()
     model_path = ensure_model(data_dir / "models")
+    # The server runs in its own folder: a relative adapter path would name nothing there.
+    adapters = [AdapterFile(adapter.alias, adapter.path.absolute()) for adapter in adapters or []]
     remove_stale_workdirs()
     workdir = Path(tempfile.mkdtemp(prefix=f"{WORKDIR_PREFIX}{os.getpid()}-llm-"))
     port = free_port()

@@ -47,7 +47,7 @@ async def test_accepted_correction_reaches_fewshot_store_and_dataset_once(tmp_pa
     assert await corrections.accept(correction) is False  # redelivered: same facts, same thread
 
     entry = json.loads((await store.hget(fewshot_key("acme"), "thread-2")) or b"{}")
-    assert set(entry) == {"thread", "facts", "summary", "tags"}
+    assert set(entry) == {"schema_version", "thread", "facts", "summary", "tags"}
     assert NormalizedThread.model_validate(entry["thread"]) == thread
     assert KeyFacts.model_validate(entry["facts"]) == correction.facts
     assert entry["summary"] == correction.summary and entry["tags"] == correction.tags
