@@ -71,25 +71,41 @@ def main(argv: list[str]) -> int:
 
 
 def write_summary(summary: dict[str, dict[str, object]]) -> None:
-    info = machine()
+    """bench/results/README.md: a section per benchmark, each saying where and when it was measured (a partial
+    run updates its sections and keeps the others, measured elsewhere perhaps)."""
     lines = [
         "# Benchmark results",
         "",
-        f"Measured {info['date']} on {info['cpu']}, {info['cores']} cores, Python {info['python']}.",
-        "Absolute numbers depend on this machine; compare ratios.",
+        "Each section names the machine and the day it was measured on. Absolute numbers depend on the machine;",
+        "compare ratios within a section.",
         "",
     ]
     for name, figures in summary.items():
-        lines += [f"## {name}", "", "| figure | value |", "| --- | --- |"]
+        lines += [f"## {name}", "", _measured_line(machine()), "", "| figure | value |", "| --- | --- |"]
         lines += [f"| {k} | {v} |" for k, v in figures.items()]
         lines.append("")
     path = RESULTS / "README.md"
     previous = path.read_text() if path.exists() else ""
     if len(summary) < len(list(Path(__file__).parent.glob("bench_*.py"))) and previous:
-        # A partial run updates its sections and keeps the others.
         kept = [s for s in previous.split("\n## ")[1:] if s.split("\n", 1)[0] not in summary]
-        lines += [f"## {section}" for section in kept]
-    path.write_text("\n".join(lines) + "\n")
+        lines += [f"## {_with_measured_line(section)}" for section in kept]
+    path.write_text("\n".join(lines).rstrip("\n") + "\n")
+
+
+def _measured_line(info: dict[str, str]) -> str:
+    return f"Measured {info['date']} on {info['cpu']}, {info['cores']} cores, Python {info['python']}."
+
+
+def _with_measured_line(section: str) -> str:
+    """A kept section, with the machine line from its JSON when it has none yet."""
+    title, _, body = section.partition("\n")
+    stored = RESULTS / f"{title.strip()}.json"
+    if "Measured " in body.split("|", 1)[0] or not stored.is_file():
+        return section
+    info = json.loads(stored.read_text()).get("machine") or {}
+    if not {"date", "cpu", "cores", "python"} <= set(info):
+        return section
+    return f"{title}\n\n{_measured_line(info)}\n{body}"
 
 
 if __name__ == "__main__":

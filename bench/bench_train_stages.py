@@ -183,16 +183,16 @@ def run(quick: bool = False) -> dict[str, Any]:
     figures: dict[str, Any] = {"run": report["adapter_id"], "threads_per_set": limit}
     for label, by_set in table.items():
         for set_name, values in by_set.items():
-            prefix = f"{label} | {set_name}"
-            figures[f"{prefix} | key-fact F1"] = values["key_fact_f1"]
+            prefix = f"{label} · {set_name}"
+            figures[f"{prefix} · key-fact F1"] = values["key_fact_f1"]
             if values["tag_f1"] is not None:
-                figures[f"{prefix} | tag F1"] = values["tag_f1"]
-                figures[f"{prefix} | SemScore"] = values["semscore"]
-            figures[f"{prefix} | s/thread"] = values["seconds_per_thread"]
+                figures[f"{prefix} · tag F1"] = values["tag_f1"]
+                figures[f"{prefix} · SemScore"] = values["semscore"]
+            figures[f"{prefix} · s/thread"] = values["seconds_per_thread"]
     for stage in training:
-        figures[f"train {stage['stage']} | minutes"] = stage["minutes"]
-        figures[f"train {stage['stage']} | tokens/s"] = stage["tokens_per_second"]
-        figures[f"train {stage['stage']} | peak RSS GiB"] = stage["peak_rss_gib"]
+        figures[f"train {stage['stage']} · minutes"] = stage["minutes"]
+        figures[f"train {stage['stage']} · tokens/s"] = stage["tokens_per_second"]
+        figures[f"train {stage['stage']} · peak RSS GiB"] = stage["peak_rss_gib"]
     figures["eval_wall_s"] = round(time.perf_counter() - started, 1)
     return figures
 
@@ -239,7 +239,7 @@ def write_outputs(
     lines = [
         "# The talk's table: base model vs each training stage (Gemma 3 270M, CPU)",
         "",
-        f"Run {report['adapter_id']} (git {str(report.get('git_hash') or '?')[:10]}), measured {info['date']} on "
+        f"Run {report['adapter_id']} (git {str(_git_hash(report) or '?')[:10]}), measured {info['date']} on "
         f"{info['cpu']}, {info['cores']} cores. Every model answers through the LLM engine on the embedded "
         "llama.cpp server (Q4_K_M base + GGUF LoRA, grammar on); the base model few-shot, adapters zero-shot. "
         f"{limit} threads per set; a thread handed to the rules engine scores as empty facts.",
@@ -330,3 +330,9 @@ def plot_stages(table: dict[str, dict[str, Any]], path: Path) -> None:
     figure.tight_layout()
     figure.savefig(path, dpi=120)
     plt.close(figure)
+
+
+def _git_hash(report: dict[str, Any]) -> str | None:
+    """The code version that trained the run (its provenance; older reports kept it at the top)."""
+    found = (report.get("provenance") or {}).get("git_hash") or report.get("git_hash")
+    return str(found) if found else None
