@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from opentelemetry.trace import Status, StatusCode
+
 from services.ingest.normalize import BadEmail, IncomingEmail, normalize_event, normalize_raw
 from services.ingest.outlook import outlook_kind
 from services.ingest.settings import IngestSettings
@@ -136,6 +138,10 @@ def register(runtime: ServiceRuntime, settings: IngestSettings) -> None:
             try:
                 incoming = decoded.result()
                 span.set_attribute("quoteflow.message.language", incoming.message.language)
+            except Exception as exc:  # as start_as_current_span would record it
+                span.record_exception(exc)
+                span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
+                raise
             finally:
                 span.end(end_time=decoded.ended_ns)
         # One message of a thread at a time: replies arriving together on different
