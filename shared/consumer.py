@@ -227,11 +227,15 @@ def batch_records(message: KafkaMessage) -> list[Any]:
 class MessageGuard:
     """Runs one subscriber's batches record by record, with retries, back-off and dead-lettering.
 
-    A fetched batch is split by partition; partitions are handled concurrently (waits on
-    Kafka and Redis overlap), the records of one partition strictly in order. Each record
-    gets its own ``<topic> process`` span, a child of the trace in its headers, so one
-    e-mail keeps one trace however it was batched. A record that must be retried rewinds
-    its partition to itself; the records before it are done and their offsets committed.
+    A fetched batch is split by partition; partitions are handled concurrently, and within one
+    partition up to ``concurrency`` records at once, those with the same key (SPEC §3: one
+    thread) strictly in order. Overlapping records is what makes the per-record path cheap: their
+    waits on Redis and on Kafka's acks overlap, and their publishes leave in shared produce
+    requests instead of one request per record. Each record gets its own ``<topic> process``
+    span, a child of the trace in its headers, so one e-mail keeps one trace however it was
+    batched. A record that must be retried stops the partition's new work and rewinds it to
+    the first record not done; only offsets below it are committed (records after it that were
+    done run again, and every handler is idempotent).
     """
 
     broker: KafkaBroker
@@ -244,6 +248,8 @@ class MessageGuard:
     committer: OffsetCommitter = field(kw_only=True)
     """Commits what is done; the service's own, flushed when it stops."""
     metrics: Metrics | None = field(default=None, kw_only=True)
+    concurrency: int = field(default=1, kw_only=True)
+    """Records of one partition in flight at once (same key: in order); 1 is strictly in order."""
 
     async def run_batch(self, message: KafkaMessage, process: Process, records: Sequence[Any] | None = None) -> None:
         """Handle every record of a fetched batch (faststream ``batch=True`` subscriber), or only ``records``
@@ -257,6 +263,59 @@ class MessageGuard:
         await asyncio.gather(*(self._run_partition(consumer, tp, part, process) for tp, part in by_partition.items()))
 
     async def _run_partition(self, consumer: Any, tp: TopicPartition, records: list[Any], process: Process) -> None:
+        if self.concurrency > 1 and len(records) > 1:
+            await self._run_overlapped(consumer, tp, records, process)
+        else:
+            await self._run_in_order(consumer, tp, records, process)
+
+    async def _run_overlapped(self, consumer: Any, tp: TopicPartition, records: list[Any], process: Process) -> None:
+        """Up to ``concurrency`` records of the partition at once, each key's records one after another."""
+        done = [False] * len(records)
+        halted = False  # a record must be retried: start nothing new, rewind to the first record not done
+        slots = asyncio.Semaphore(self.concurrency)
+        last_of_key: dict[Any, tuple[int, asyncio.Task[None]]] = {}
+
+        async def run(index: int, before: tuple[int, asyncio.Task[None]] | None) -> None:
+            nonlocal halted
+            try:
+                if before is not None:
+                    await asyncio.wait([before[1]])
+                    if not done[before[0]]:  # its key's earlier record was not done: this one must wait too
+                        return
+                if halted:
+                    return
+                if await self._run_one(Delivery(records[index]), process):
+                    done[index] = True
+                else:
+                    halted = True
+            finally:
+                slots.release()
+
+        tasks: list[asyncio.Task[None]] = []
+        try:
+            for index, record in enumerate(records):
+                await slots.acquire()
+                if halted:
+                    slots.release()
+                    break
+                task = asyncio.create_task(run(index, last_of_key.get(record.key)))
+                last_of_key[record.key] = (index, task)
+                tasks.append(task)
+            await asyncio.gather(*tasks)
+        except BaseException:
+            # Cancelled (shutdown) or a bug in the guard: stop the rest, then hand back everything not done.
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
+        finally:
+            prefix = done.index(False) if False in done else len(done)
+            if prefix < len(records):
+                self._rewind(consumer, tp, int(records[prefix].offset))
+            if prefix:
+                await self.committer.processed(consumer, records[prefix - 1])
+
+    async def _run_in_order(self, consumer: Any, tp: TopicPartition, records: list[Any], process: Process) -> None:
         done: Any = None
         try:
             for record in records:

@@ -66,6 +66,7 @@ class ServiceRuntime:
         *,
         planner: Planner | None = None,
         router: Any = None,
+        concurrency: int | None = None,
     ) -> MessageGuard:
         """Consume a topic with this service's broker, settings, tracer, metrics and committer
         (:func:`shared.subscribe.subscribe`)."""
@@ -79,6 +80,7 @@ class ServiceRuntime:
             committer=self.committer,
             planner=planner,
             router=router,
+            concurrency=concurrency,
         )
 
     def app(self) -> FastStream:

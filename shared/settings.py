@@ -73,6 +73,13 @@ class Settings(BaseSettings):
         "per record done. Lower it for slow handlers (extract's LLM engine fetches this many, so a burst of one "
         "thread's versions is extracted once, but extracts only as many per batch as its time budget allows).",
     )
+    partition_concurrency: int = Field(
+        default=8,
+        ge=1,
+        description="Records of one partition handled at once, those with the same key (one thread) always in "
+        "order: waits on Redis and Kafka acks overlap and their publishes share produce requests. An offset is "
+        "committed only once every record before it is done; 1 handles a partition strictly in order.",
+    )
     kafka_fetch_max_wait_ms: int = Field(
         default=50,
         ge=0,

@@ -64,12 +64,15 @@ def subscribe(
     committer: OffsetCommitter,
     planner: Planner | None = None,
     router: Any = None,
+    concurrency: int | None = None,
 ) -> MessageGuard:
     """Consume ``subscription.topic``, handing each record to ``process`` (or, with a ``planner``, each fetched
     batch first to the planner, which says which records to handle and how); returns the subscriber's guard.
 
     ``broker`` publishes the dead letters; ``router`` (a faststream FastAPI ``KafkaRouter`` on that broker)
     is where the subscriber is registered instead of the broker itself, for a service that is a web app.
+    ``concurrency`` (records of one partition in flight, same key in order) defaults to
+    ``settings.partition_concurrency``.
     """
     if (process is None) == (planner is None):
         raise ValueError("subscribe takes either process or planner")
@@ -81,6 +84,7 @@ def subscribe(
         group_id=subscription.group_id,
         metrics=metrics,
         committer=committer,
+        concurrency=settings.partition_concurrency if concurrency is None else concurrency,
     )
     options = subscriber_options(settings, group_id=subscription.group_id)
     if subscription.start_from_latest:

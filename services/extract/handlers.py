@@ -109,4 +109,6 @@ def register(runtime: ServiceRuntime, settings: ExtractSettings, engine: Extract
         event = to_event(thread, extraction)
         await publish_event(publisher, event, key=thread.thread_id, tenant=thread.tenant)
 
-    runtime.subscribe(NORMALIZED_THREADS, planner=select)
+    # An LLM extraction's time budget starts before it waits for the engine's request slots: records of a
+    # partition overlap only under the rules engine.
+    runtime.subscribe(NORMALIZED_THREADS, planner=select, concurrency=None if engine.name == "rules" else 1)
