@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from services.extract.engine import Extraction
-from services.extract.rules import attachments, dates, items, terms
+from services.extract.rules import attachments, dates, items, tables, terms
 from services.extract.rules.money import Money, find_money
 from services.extract.rules.negotiation import Decision, Source, Statement, Track
 from services.extract.rules.numbers import clean_number
@@ -248,7 +248,7 @@ def _read_values(
     clause: Clause,
     mentions: list[tuple[items.ProductMention, ItemState]],
     korean: bool,
-    table_row: items.TableRow | None,
+    table_row: tables.TableRow | None,
 ) -> None:
     role, order, text = view.role, view.index, clause.text
     negated = bool(terms.REJECT.search(text))
@@ -343,12 +343,14 @@ def _read_values(
     if table_row is not None and mentions:
         item = mentions[0][1]
         if table_row.quantity:
-            value, unit, start, end = table_row.quantity
+            cell = table_row.quantity
+            value, unit, start, end = cell.value, cell.unit, cell.start, cell.end
             item.quantity.add(
                 Statement(value, sources=(_source(view, clause, start, end),), extra={"unit": unit}, **common)
             )
-        if table_row.unit_price and table_row.unit_price[0] > 0:
-            value, currency, start, end = table_row.unit_price
+        if table_row.unit_price and table_row.unit_price.value > 0:
+            price = table_row.unit_price
+            value, currency, start, end = price.value, price.currency, price.start, price.end
             item.price.add(
                 Statement(
                     value,
@@ -362,7 +364,7 @@ def _read_values(
                 )
             )
         if table_row.discount:
-            value, start, end = table_row.discount
+            value, start, end = table_row.discount.value, table_row.discount.start, table_row.discount.end
             item.discount.add(
                 Statement(value, sources=(_source(view, clause, start, end),), extra={"pos": start}, **common)
             )
@@ -519,12 +521,12 @@ def collect(thread: NormalizedThread) -> tuple[list[MessageView], ThreadState]:
                 continue
             table_row = None
             if clause.kind == "table":
-                columns = items.parse_header(clause.text)
+                columns = tables.parse_header(clause.text)
                 if columns:
-                    header, header_currency = columns, items.header_currency(clause.text) or view.default_currency
+                    header, header_currency = columns, tables.header_currency(clause.text) or view.default_currency
                     continue
                 if header is not None:
-                    table_row = items.parse_table_row(clause.text, header)
+                    table_row = tables.parse_table_row(clause.text, header)
                     if table_row is None:
                         continue
             else:

@@ -7,134 +7,17 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from services.extract.rules.money import find_money
-from services.extract.rules.numbers import NUMBER, parse_number
-from services.extract.rules.quantities import ENGLISH_UNITS, KOREAN_UNITS
+from services.extract.rules.money import CURRENCY_AFTER, CURRENCY_BEFORE, CURRENCY_SYMBOL, find_money
+from services.extract.rules.numbers import NUMBER
+from services.extract.rules.quantities import ENGLISH_UNIT, KOREAN_UNIT
+from services.extract.rules.vocabulary import (
+    ENGLISH_LEADING_STOP_WORDS,
+    ENGLISH_STOP_WORDS,
+    GENERIC_PRODUCT_WORDS,
+    KOREAN_STOP_TOKENS,
+)
 
-_EN_UNIT = "|".join(sorted(ENGLISH_UNITS, key=len, reverse=True))
-_KO_UNIT = "|".join(sorted(KOREAN_UNITS, key=len, reverse=True))
 _EN_WORD = r"[A-Za-z0-9][A-Za-z0-9\-/.\"'+]*"
-_EN_STOP = {
-    "at",
-    "for",
-    "with",
-    "from",
-    "by",
-    "to",
-    "in",
-    "on",
-    "per",
-    "and",
-    "or",
-    "which",
-    "that",
-    "is",
-    "are",
-    "was",
-    "were",
-    "would",
-    "will",
-    "please",
-    "could",
-    "can",
-    "as",
-    "if",
-    "but",
-    "so",
-    "we",
-    "you",
-    "they",
-    "it",
-    "this",
-    "these",
-    "those",
-    "each",
-    "delivered",
-    "shipped",
-    "within",
-    "before",
-    "after",
-    "under",
-    "including",
-    "incl",
-    "excluding",
-    "plus",
-    "total",
-    "ex",
-    "fob",
-    "cif",
-    "exw",
-    "ddp",
-    "dap",
-    "fca",
-    "cfr",
-    "cpt",
-    "cip",
-    "fas",
-    "dpu",
-    "next",
-    "every",
-    "only",
-    "also",
-    "then",
-    "than",
-    "into",
-    "via",
-    "a",
-    "an",
-    "the",
-    "our",
-    "your",
-    "of",
-    "be",
-    "been",
-    "has",
-    "have",
-    "had",
-    "do",
-    "does",
-    "did",
-    "not",
-    "no",
-    "yes",
-    "unit",
-    "price",
-    "usd",
-    "eur",
-    "krw",
-    "should",
-    "shall",
-    "may",
-    "might",
-    "must",
-    "need",
-    "needed",
-    "required",
-    "delivery",
-    "lead",
-    "time",
-    "quote",
-    "quotation",
-    "order",
-}
-_EN_LEADING_STOP = {
-    "the",
-    "a",
-    "an",
-    "our",
-    "your",
-    "these",
-    "those",
-    "some",
-    "more",
-    "additional",
-    "all",
-    "of",
-    "its",
-    "their",
-    "new",
-    "same",
-}
 _NOT_PRODUCT_WORDS = re.compile(
     r"^(?:days?|weeks?|months?|years?|hours?|minutes?|working|business|calendar|percent|times?|people|persons?|options?|messages?|emails?|pages?|questions?"
     r"|items?|products?|orders?|shipments?|containers?|pallets?|samples?|more|less|of|pcs|units?|sets?|pieces?|%|x|others?|per|each|copies|lines?|tiers?)$",
@@ -146,106 +29,12 @@ _LABEL_WORDS = re.compile(
     r"|단가|가격|납기|결제.*|배송.*|수량|할인.*|보증.*|유효.*|비고|합계|소계|총액|총\s?금액|금액|부가세|예산|운송.*|포장.*|원산지|통화|조건|참고|기타|총계|공급가|판매가|견적.*)$",
     re.I,
 )
-_KO_STOP_TOKENS = {
-    "특히",
-    "그리고",
-    "또한",
-    "혹시",
-    "귀사",
-    "귀사의",
-    "저희",
-    "저희는",
-    "당사",
-    "당사의",
-    "해당",
-    "요청하신",
-    "문의하신",
-    "말씀하신",
-    "관련",
-    "대한",
-    "대해",
-    "이번",
-    "우선",
-    "먼저",
-    "그",
-    "이",
-    "저",
-    "및",
-    "추가로",
-    "다만",
-    "현재",
-    "기존",
-    "신규",
-    "각",
-    "모든",
-    "전체",
-    "최종",
-    "안녕하세요",
-    "네",
-    "예",
-    "아",
-    "주문하신",
-    "견적",
-    "가격",
-    "단가",
-    "최소",
-    "주문",
-    "수량",
-    "배송",
-    "납기",
-    "결제",
-    "총",
-    "약",
-    "월",
-    "매월",
-    "추가",
-    "위",
-    "아래",
-    "다음",
-    "그럼",
-    "그러면",
-    "그래서",
-    "따라서",
-    "혹은",
-    "또는",
-    "그러나",
-    "하지만",
-    "물론",
-    "만약",
-    "경우",
-    "해서",
-    "보내",
-    "드린",
-    "드리는",
-    "문의드린",
-    "요청드린",
-    "첨부한",
-    "제품은",
-    "주문은",
-}
 _KO_PARTICLE_END = re.compile(
     r"(?:을|를|이|가|은|는|에|와|과|도|만|로|으로|에서|께서|의|에게|까지|부터|이나|나|랑|이랑|하고|며|고|면|서)$"
 )
-_PRODUCT_GENERIC = {
-    "product",
-    "products",
-    "item",
-    "items",
-    "제품",
-    "상품",
-    "goods",
-    "unit",
-    "units",
-    "model",
-    "모델",
-    "type",
-    "the",
-    "a",
-    "of",
-}
 
 EN_QTY_PRODUCT = re.compile(
-    rf"(?<![\w.,$€£¥₩/-])(?P<q>{NUMBER})(?![\d가-힣])(?![A-Za-z](?<!x))(?=\s|\s?(?:{_EN_UNIT})\b|x\s|×)\s?(?:x\s)?(?:(?P<u>{_EN_UNIT})\s+(?:of\s+)?|(?P<times>x|×)\s?)?(?P<p>(?:{_EN_WORD})(?:\s{_EN_WORD}){{0,6}})"
+    rf"(?<![\w.,$€£¥₩/-])(?P<q>{NUMBER})(?![\d가-힣])(?![A-Za-z](?<!x))(?=\s|\s?(?:{ENGLISH_UNIT})\b|x\s|×)\s?(?:x\s)?(?:(?P<u>{ENGLISH_UNIT})\s+(?:of\s+)?|(?P<times>x|×)\s?)?(?P<p>(?:{_EN_WORD})(?:\s{_EN_WORD}){{0,6}})"
 )
 EN_PRICE_FOR = re.compile(
     rf"(?:price|prices|pricing|quote|quotation|offer|cost|costs|rate)\s+(?:for|on|of)\s+(?:the\s+|your\s+|our\s+|a\s+|an\s+)?(?P<p>(?:{_EN_WORD})(?:\s{_EN_WORD}){{0,6}})",
@@ -256,13 +45,15 @@ EN_NEED = re.compile(
     re.I,
 )
 EN_PRODUCT_PRICE = re.compile(
-    rf"(?:^|[.;:]\s|,\s|\band\s|\bthe\s|\bour\s|\b(?:offer|quote|supply|sell)\s(?:you\s)?)(?P<p>{_EN_WORD}(?:\s{_EN_WORD}){{0,5}}?)\s(?:is|are|at|costs?|is priced at|would be|will be|comes? to|@)\s(?:now\s|only\s|just\s)?(?:US\$|USD|\$|€|EUR|£|GBP|KRW|₩|¥|JPY|AUD|CNY|RMB)",
+    rf"(?:^|[.;:]\s|,\s|\band\s|\bthe\s|\bour\s|\b(?:offer|quote|supply|sell)\s(?:you\s)?)(?P<p>{_EN_WORD}(?:\s{_EN_WORD}){{0,5}}?)\s(?:is|are|at|costs?|is priced at|would be|will be|comes? to|@)\s(?:now\s|only\s|just\s)?(?:{CURRENCY_BEFORE})",
 )
+_CURRENCY_WRITTEN = re.compile(CURRENCY_BEFORE)
+"""A clause that writes a currency may name a product by its price ('the pump is USD 40')."""
 KO_PRODUCT_ANCHOR = re.compile(
     r"(?:의\s?|은\s|는\s|도\s)?(?:가격|단가|견적|판매가|공급가|납기|사양|재고)"
     r"|(?:\s모델)?(?:은|는)?\s(?:개당|대당|세트당|박스당|장당|톤당|kg당|m당|미터당|야드당|롤당|병당|팩당|개에|대에)"
 )
-KO_QTY_ANCHOR = re.compile(rf"(?<![\d,.])(?:{NUMBER})\s?(?:{_KO_UNIT}|{_EN_UNIT})(?!당)")
+KO_QTY_ANCHOR = re.compile(rf"(?<![\d,.])(?:{NUMBER})\s?(?:{KOREAN_UNIT}|{ENGLISH_UNIT})(?!당)")
 _KO_TOKEN = re.compile(r"[A-Za-z0-9가-힣][\w\-/.+]*")
 
 
@@ -301,7 +92,7 @@ def product_tokens(name: str) -> frozenset[str]:
             token = token[:-2]
         elif token.endswith("s") and len(token) > 3 and not token.endswith("ss") and not re.search(r"\d", token):
             token = token[:-1]
-        if token and token not in _PRODUCT_GENERIC:
+        if token and token not in GENERIC_PRODUCT_WORDS:
             tokens.add(token)
     return frozenset(tokens)
 
@@ -355,7 +146,7 @@ _NOT_A_PRODUCT = re.compile(
 _NOT_PRODUCT_PART = re.compile(
     r"(?i)\b(?:VAT|incoterms?|subject|invoice|PO|tender|contract|dwg|drawing|order no|HS code)\b|\b(?:tel|fax|phone|mob|mobile|cell|e-?mail|ref|no|code|number)\s?[.:]|부가세|부가가치세|영세율|면세|제목|수신|참조|번호|전화|팩스|담당자|귀하|@|^\(.*\)$"
     r"|^(?:EXW|FCA|FAS|FOB|CFR|CIF|CPT|CIP|DAP|DPU|DDP)\b|(?:이며|입니다|합니다|드립니다|습니다|이고|하고|해서|하여|인데|니다|세요|까요|나요|어요|에요|해요|군요|네요|\s시|\s경우|\s기준)$"
-    r"|^(?:US\$|USD|KRW|EUR|GBP|JPY|CNY|AUD|NZD|\$|€|£|¥|₩)|[₩$€£¥]\s?\d|\d\s?(?:원|달러|유로|엔)"
+    rf"|^(?:{CURRENCY_BEFORE})|[{CURRENCY_SYMBOL}]\s?\d|\d\s?(?:{CURRENCY_AFTER})"
 )
 
 
@@ -366,7 +157,7 @@ def is_product_name(name: str | None) -> bool:
     stripped = name.strip(" .,;:!?-–·")
     if len(stripped) < 2 or not re.search(r"[A-Za-z가-힣]", stripped):
         return False
-    bare_unit = rf"(?i)(?:{_EN_UNIT}|{_KO_UNIT})"
+    bare_unit = rf"(?i)(?:{ENGLISH_UNIT}|{KOREAN_UNIT})"
     without_particle = _KO_TOKEN_PARTICLE.sub("", stripped)
     if (
         re.fullmatch(bare_unit, stripped)
@@ -376,7 +167,9 @@ def is_product_name(name: str | None) -> bool:
     ):
         return False
     words_left = re.sub(
-        rf"(?i)(?:{NUMBER})|(?<![A-Za-z가-힣])(?:{_EN_UNIT}|{_KO_UNIT})(?![A-Za-z가-힣])|[\s+\-–~,.:]", "", stripped
+        rf"(?i)(?:{NUMBER})|(?<![A-Za-z가-힣])(?:{ENGLISH_UNIT}|{KOREAN_UNIT})(?![A-Za-z가-힣])|[\s+\-–~,.:]",
+        "",
+        stripped,
     )
     if not words_left:
         return False
@@ -387,7 +180,7 @@ def is_product_name(name: str | None) -> bool:
 
 def _clean_en(phrase: str) -> str | None:
     words = phrase.split()
-    while words and words[0].lower() in _EN_LEADING_STOP:
+    while words and words[0].lower() in ENGLISH_LEADING_STOP_WORDS:
         words.pop(0)
     kept: list[str] = []
     for index, word in enumerate(words):
@@ -398,20 +191,20 @@ def _clean_en(phrase: str) -> str | None:
             and kept
             and not word.endswith((",", ";", ":"))
             and following
-            and following.lower() not in _EN_STOP
-            and not re.fullmatch(rf"(?:{_EN_UNIT})", following, re.I)
+            and following.lower() not in ENGLISH_STOP_WORDS
+            and not re.fullmatch(rf"(?:{ENGLISH_UNIT})", following, re.I)
             and not re.match(r"\d", following)
         )
         if (
-            bare in _EN_STOP
+            bare in ENGLISH_STOP_WORDS
             or (re.fullmatch(r"\d[\d,.]*%?", bare) and not inner_number)
-            or (re.fullmatch(rf"(?:{_EN_UNIT})", word.strip(",.;:!?"), re.I) and kept)
+            or (re.fullmatch(rf"(?:{ENGLISH_UNIT})", word.strip(",.;:!?"), re.I) and kept)
         ):
             break
         kept.append(word.strip(",;:!?()"))
         if re.search(r"[,;:!?)]$", word):
             break
-    while kept and kept[0].lower() in _EN_LEADING_STOP:
+    while kept and kept[0].lower() in ENGLISH_LEADING_STOP_WORDS:
         kept.pop(0)
     name = " ".join(kept).strip(" .")
     if not name or _NOT_PRODUCT_WORDS.match(name) or _LABEL_WORDS.match(name) or len(name) < 2:
@@ -430,13 +223,14 @@ def _clean_ko(phrase: str) -> str | None:
     phrase = re.sub(r"\([^)]*\)?|\)", " ", phrase)
     tokens = phrase.split()
     while tokens and (
-        tokens[0] in _KO_STOP_TOKENS or (len(tokens[0]) > 1 and _KO_PARTICLE_END.search(tokens[0]) and len(tokens) > 1)
+        tokens[0] in KOREAN_STOP_TOKENS
+        or (len(tokens[0]) > 1 and _KO_PARTICLE_END.search(tokens[0]) and len(tokens) > 1)
     ):
         tokens.pop(0)
     kept: list[str] = []
     for token in tokens:
         if (
-            token in _KO_STOP_TOKENS
+            token in KOREAN_STOP_TOKENS
             or (re.match(r"[\d,.]+", token) and not re.search(r"[A-Za-z]", token))
             or (kept and _KO_PARTICLE_END.search(kept[-1]) and not re.search(r"[A-Za-z0-9]", kept[-1]))
         ):
@@ -452,7 +246,7 @@ def _clean_ko(phrase: str) -> str | None:
     if (
         not name
         or _LABEL_WORDS.match(name)
-        or name in _KO_STOP_TOKENS
+        or name in KOREAN_STOP_TOKENS
         or (len(name) < 2 and not re.search(r"[A-Za-z0-9]", name))
     ):
         return None
@@ -479,7 +273,7 @@ def list_line_product(line: str) -> ProductMention | None:
     body = re.sub(BULLET_PREFIX, "", line)
     offset = len(line) - len(body)
     cut = re.search(
-        rf"\s?[:=]\s|\s[-–]\s|\s@|\s?(?:US\$|USD|\$|€|EUR|£|GBP|KRW|₩|¥|JPY)|\s(?={NUMBER}\s?(?:{_EN_UNIT}|{_KO_UNIT}|원)\b)|,\s",
+        rf"\s?[:=]\s|\s[-–]\s|\s@|\s?(?:{CURRENCY_BEFORE})|\s(?={NUMBER}\s?(?:{ENGLISH_UNIT}|{KOREAN_UNIT}|원)\b)|,\s",
         body,
     )
     if not cut or cut.start() == 0:
@@ -493,7 +287,7 @@ def list_line_product(line: str) -> ProductMention | None:
     return ProductMention(name, offset, offset + len(name))
 
 
-_VALUE_AFTER_COLON = re.compile(rf"\s?[:：]\s*(?:US\$|USD|\$|€|EUR|£|GBP|KRW|₩|¥|JPY|AUD|NZD|CNY|RMB|{NUMBER})")
+_VALUE_AFTER_COLON = re.compile(rf"\s?[:：]\s*(?:{CURRENCY_BEFORE}|NZD|{NUMBER})")
 
 
 def colon_line_product(line: str) -> ProductMention | None:
@@ -541,7 +335,7 @@ def prose_products(clause: str, korean: bool) -> list[ProductMention]:
     for pattern in (EN_PRICE_FOR, EN_NEED):
         for match in pattern.finditer(clause):
             add(_clean_en(match.group("p")), match.start("p"))
-    has_currency = bool(re.search(r"US\$|USD|\$|€|EUR|£|GBP|KRW|₩|¥|JPY|AUD|CNY|RMB", clause))
+    has_currency = bool(_CURRENCY_WRITTEN.search(clause))
     for match in EN_PRODUCT_PRICE.finditer(clause) if has_currency else ():
         name = _clean_en(match.group("p"))
         if name and not re.match(r"(?i)(?:it|this|that|price|the price|our price|total|it all)$", name):
@@ -558,111 +352,3 @@ def prose_products(clause: str, korean: bool) -> list[ProductMention]:
 
 def money_free(name: str) -> bool:
     return not find_money(name) and not re.search(r"\d+\s?%", name)
-
-
-@dataclass
-class TableRow:
-    """A priced line of a table: product cell, quantity cell, price cell (offsets into the row text)."""
-
-    product: ProductMention | None
-    quantity: tuple[float, str | None, int, int] | None
-    unit_price: tuple[float, str | None, int, int] | None
-    discount: tuple[float, int, int] | None
-
-
-_HEADER = {
-    "product": re.compile(
-        r"품명|품목|제품|상품|항목|모델|item|product|description|model|part|goods|spec|name|내역|규격", re.I
-    ),
-    "quantity": re.compile(r"수량|qty|quantity|q'ty", re.I),
-    "unit": re.compile(r"^(?:단위|unit|uom)$", re.I),
-    "price": re.compile(r"단가|unit price|price|가격|u/price|rate|공급가", re.I),
-    "amount": re.compile(r"금액|amount|total|합계|소계|ext", re.I),
-    "discount": re.compile(r"할인|discount|dc", re.I),
-}
-_STRONG_PRODUCT = re.compile(r"품명|제품명|품목명|상품명|description|product|goods", re.I)
-_CURRENCY_IN_HEADER = re.compile(r"\((?P<c>USD|KRW|EUR|JPY|GBP|CNY|AUD|원|\$|€|¥|£)\)|(?P<c2>USD|KRW|EUR|JPY|원)")
-_CURRENCY_WORDS = {"원": "KRW", "$": "USD", "€": "EUR", "¥": "JPY", "£": "GBP"}
-
-
-def _cells(row: str) -> list[tuple[int, str]]:
-    cells = []
-    offset = 0
-    for part in row.split("|"):
-        stripped = part.strip()
-        lead = len(part) - len(part.lstrip())
-        cells.append((offset + lead, stripped))
-        offset += len(part) + 1
-    return cells
-
-
-def parse_header(row: str) -> dict[str, int] | None:
-    """Column index per role when the row is a table header."""
-    columns: dict[str, int] = {}
-    for index, (_, cell) in enumerate(_cells(row)):
-        if not cell or re.search(r"\d{2,}", cell):
-            continue
-        for role in ("unit", "discount", "quantity", "amount", "price", "product"):
-            if role not in columns and _HEADER[role].search(cell):
-                if role == "price" and _HEADER["amount"].search(cell) and not re.search(r"단가|unit", cell, re.I):
-                    continue
-                columns[role] = index
-                break
-    if "product" in columns:
-        # 'Item' or 'No.' first often holds the line number: a later 'Description' / '품명' names the product.
-        cells = [cell for _, cell in _cells(row)]
-        if not _STRONG_PRODUCT.search(cells[columns["product"]]):
-            stronger = next(
-                (i for i, cell in enumerate(cells) if i > columns["product"] and _STRONG_PRODUCT.search(cell)), None
-            )
-            if stronger is not None and stronger not in columns.values():
-                columns["product"] = stronger
-    if "product" in columns and ("price" in columns or "quantity" in columns):
-        return columns
-    return None
-
-
-def header_currency(row: str) -> str | None:
-    match = _CURRENCY_IN_HEADER.search(row)
-    if not match:
-        return None
-    token = match.group("c") or match.group("c2")
-    return _CURRENCY_WORDS.get(token, token)
-
-
-def parse_table_row(row: str, columns: dict[str, int]) -> TableRow | None:
-    """A data row under a known header; None for total or empty rows."""
-    cells = _cells(row)
-    if len(cells) <= columns.get("product", 0):
-        return None
-    product_offset, product_text = cells[columns["product"]]
-    if not product_text or re.match(
-        r"(?i)^(?:합계|소계|총계|총액|total|subtotal|grand total|vat|부가세|합)\b", product_text
-    ):
-        return None
-    result = TableRow(
-        ProductMention(product_text, product_offset, product_offset + len(product_text)), None, None, None
-    )
-    if "quantity" in columns and columns["quantity"] < len(cells):
-        offset, text = cells[columns["quantity"]]
-        match = re.match(rf"({NUMBER})\s?({_KO_UNIT}|{_EN_UNIT})?", text)
-        if match and (value := parse_number(match.group(1))) is not None:
-            unit = match.group(2)
-            if unit is None and "unit" in columns and columns["unit"] < len(cells):
-                unit = cells[columns["unit"]][1] or None
-            result.quantity = (value, unit, offset, offset + match.end())
-    if "price" in columns and columns["price"] < len(cells):
-        offset, text = cells[columns["price"]]
-        money = find_money(text)
-        if money:
-            result.unit_price = (money[0].value, money[0].currency, offset + money[0].start, offset + money[0].end)
-        else:
-            match = re.match(rf"({NUMBER})", text)
-            if match and (value := parse_number(match.group(1))) is not None:
-                result.unit_price = (value, None, offset, offset + match.end())
-    if "discount" in columns and columns["discount"] < len(cells):
-        offset, text = cells[columns["discount"]]
-        match = re.search(r"(\d{1,2}(?:\.\d+)?)\s?%", text)
-        if match:
-            result.discount = (float(match.group(1)), offset + match.start(), offset + match.end())
-    return result

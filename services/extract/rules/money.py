@@ -5,74 +5,46 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from services.extract.rules.numbers import NUMBER, parse_korean_amount, parse_number
+from services.extract.rules.vocabulary import CURRENCY_NAMES, MAGNITUDES, PREFIX_CURRENCIES, SUFFIX_CURRENCIES
 
 _AMOUNT = rf"(?:(?:{NUMBER})\s?(?:[십백천]+[만억조]?|[만억조])\s?)*(?:{NUMBER})(?:\s?(?:[십백천]+[만억조]?|[만억조]))?"
-_MAGNITUDE = r"(?:\s?(?P<mag>million|mio|mn|billion|bn|k|K|M)\b)?"
-
-_PREFIX_CURRENCIES = {
-    "US$": "USD",
-    "USD": "USD",
-    "$": "USD",
-    "₩": "KRW",
-    "￦": "KRW",
-    "KRW": "KRW",
-    "€": "EUR",
-    "EUR": "EUR",
-    "¥": "JPY",
-    "JPY": "JPY",
-    "CNY": "CNY",
-    "RMB": "CNY",
-    "£": "GBP",
-    "GBP": "GBP",
-    "AUD": "AUD",
-    "A$": "AUD",
-    "CAD": "CAD",
-    "C$": "CAD",
-    "CHF": "CHF",
-    "HKD": "HKD",
-    "HK$": "HKD",
-    "SGD": "SGD",
-    "S$": "SGD",
-}
-_SUFFIX_CURRENCIES = {
-    "원": "KRW",
-    "KRW": "KRW",
-    "USD": "USD",
-    "달러": "USD",
-    "불": "USD",
-    "EUR": "EUR",
-    "유로": "EUR",
-    "euros": "EUR",
-    "euro": "EUR",
-    "위안": "CNY",
-    "元": "CNY",
-    "CNY": "CNY",
-    "RMB": "CNY",
-    "엔": "JPY",
-    "円": "JPY",
-    "JPY": "JPY",
-    "GBP": "GBP",
-    "파운드": "GBP",
-    "AUD": "AUD",
-    "CAD": "CAD",
-    "CHF": "CHF",
-    "dollars": "USD",
-}
+_MAGNITUDE = rf"(?:\s?(?P<mag>{'|'.join(MAGNITUDES)})\b)?"
 
 
-def _alternation(keys: dict[str, str]) -> str:
+def _alternation(keys: Iterable[str]) -> str:
+    """A regex alternation of literal words, longest first (so 'US$' wins over '$')."""
     return "|".join(re.escape(k) for k in sorted(keys, key=len, reverse=True))
 
 
+CURRENCY_BEFORE = _alternation(PREFIX_CURRENCIES)
+"""Regex source: a currency symbol or code written before an amount (US$, USD, ₩, €, …)."""
+CURRENCY_AFTER = _alternation(SUFFIX_CURRENCIES)
+"""Regex source: a currency code or word written after an amount (원, USD, 달러, euros, …)."""
+CURRENCY_TOKEN = _alternation(dict.fromkeys([*PREFIX_CURRENCIES, *SUFFIX_CURRENCIES]))
+"""Regex source: any way of writing a currency beside an amount."""
+CURRENCY_CODE = _alternation(dict.fromkeys([*PREFIX_CURRENCIES.values(), *SUFFIX_CURRENCIES.values()]))
+"""Regex source: the ISO 4217 codes the engine knows."""
+CURRENCY_SYMBOL = "".join(sorted(k for k in PREFIX_CURRENCIES if len(k) == 1))
+"""The one-character currency signs, for a character class."""
+
+
+def currency_code(token: str) -> str | None:
+    """The ISO 4217 code of a written currency ('₩', 'usd', '달러', 'won'), None when it is not one."""
+    for table in (PREFIX_CURRENCIES, SUFFIX_CURRENCIES, CURRENCY_NAMES):
+        code = table.get(token) or table.get(token.upper()) or table.get(token.lower())
+        if code:
+            return code
+    return None
+
+
 PREFIX_MONEY = re.compile(
-    rf"(?<![A-Za-z])(?P<cur>{_alternation(_PREFIX_CURRENCIES)})\s?(?P<num>{_AMOUNT}){_MAGNITUDE}(?:\s?(?P<korean_unit>원))?"
+    rf"(?<![A-Za-z])(?P<cur>{CURRENCY_BEFORE})\s?(?P<num>{_AMOUNT}){_MAGNITUDE}(?:\s?(?P<korean_unit>원))?"
 )
-SUFFIX_MONEY = re.compile(
-    rf"(?<![\w.,])(?P<num>{_AMOUNT}){_MAGNITUDE}\s?(?P<cur>{_alternation(_SUFFIX_CURRENCIES)})(?![A-Za-z])"
-)
+SUFFIX_MONEY = re.compile(rf"(?<![\w.,])(?P<num>{_AMOUNT}){_MAGNITUDE}\s?(?P<cur>{CURRENCY_AFTER})(?![A-Za-z])")
 _PER_UNIT_AFTER = re.compile(
     r"\s?(?:/\s?(?:pc|pcs|piece|unit|ea|set|kg|m|yard|yd|ton|roll|box|carton|개|대|세트|장|kg|톤|야드|미터|롤)\b"
     r"|/\s?(?:개|대|세트|장|톤|야드|미터|롤|식)"
@@ -84,7 +56,6 @@ _PER_UNIT_BEFORE = re.compile(
     r"(?:개당|대당|세트당|장당|톤당|야드당|미터당|롤당|단가|단가는|unit price|price per unit|per unit|each at|@|each)\s?(?:는|은|:|is|of|at)?\s*$",
     re.IGNORECASE,
 )
-_MAGNITUDES = {"million": 1e6, "mio": 1e6, "mn": 1e6, "billion": 1e9, "bn": 1e9, "k": 1e3, "K": 1e3, "M": 1e6}
 
 
 @dataclass(frozen=True)
@@ -112,14 +83,14 @@ def _value(number: str, currency: str, magnitude: str | None) -> float | None:
     if value is None:
         return None
     if magnitude:
-        value *= _MAGNITUDES[magnitude]
+        value *= MAGNITUDES[magnitude]
     return value
 
 
 def find_money(text: str) -> list[Money]:
     """Every amount with an explicit currency, left to right, overlaps resolved to the longer match."""
     found: list[Money] = []
-    for pattern, table in ((PREFIX_MONEY, _PREFIX_CURRENCIES), (SUFFIX_MONEY, _SUFFIX_CURRENCIES)):
+    for pattern, table in ((PREFIX_MONEY, PREFIX_CURRENCIES), (SUFFIX_MONEY, SUFFIX_CURRENCIES)):
         for match in pattern.finditer(text):
             cur_token = match.group("cur")
             currency = table.get(cur_token) or table.get(cur_token.lower()) or "USD"

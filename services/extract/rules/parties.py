@@ -8,8 +8,10 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass
 
-from services.extract.rules.attachments import priced_table
+from services.extract.rules.money import CURRENCY_TOKEN
+from services.extract.rules.tables import priced_table
 from services.extract.rules.text import CLOSING, NAME_LINE, MessageView
+from services.extract.rules.vocabulary import LEGAL_FORMS, PUBLIC_MAIL_DOMAINS
 
 COMPANY_SUFFIX = re.compile(
     r"\(주\)|㈜|주식회사|\(유\)|유한회사|Co\.,?\s?Ltd\.?|\bCo\.|\bLtd\.?|\bInc\.?|\bCorp\.?|Corporation|\bLLC\b|GmbH|\bLimited\b|\bPLC\b|S\.A\.|\bAG\b|Pte\.?"
@@ -27,20 +29,6 @@ _NOT_COMPANY = re.compile(
     r"|-ro\b|-gil\b|로\s?\d|길\s?\d|\d+층|[가-힣]+[시구동]\s|^\d",
     re.I,
 )
-_PUBLIC_DOMAINS = {
-    "gmail.com",
-    "naver.com",
-    "daum.net",
-    "hanmail.net",
-    "yahoo.com",
-    "outlook.com",
-    "hotmail.com",
-    "icloud.com",
-    "kakao.com",
-    "nate.com",
-    "qq.com",
-    "163.com",
-}
 _GREETING_KO = re.compile(
     r"(?P<company>[가-힣A-Za-z0-9()㈜& ]{2,30}?)\s?(?:의\s|에서\s(?:[가-힣]+(?:을|를)\s)?담당(?:하고 있는|하는)\s)?(?:[가-힣]{1,6}(?:팀|부|본부)\s)?(?P<name>[가-힣]{2,4})\s?"
     r"(?:과장|부장|대리|팀장|차장|이사|대표|사원|주임|매니저|실장|상무|전무|사장)?\s?(?:입니다|이라고 합니다|라고 합니다)"
@@ -63,6 +51,10 @@ OFFER = re.compile(
 )
 
 
+_PRICE_WRITTEN = re.compile(rf"\d.{{0,3}}(?:{CURRENCY_TOKEN})")
+"""A number with a currency next to it: a message that states prices is more likely the supplier's."""
+
+
 @dataclass
 class PartyFacts:
     """A party with the message and span each value came from (span None = from headers or signature)."""
@@ -79,7 +71,7 @@ def party_key(view: MessageView) -> str:
     """Senders from one (non-public) mail domain belong to one party."""
     email = (view.sender_email or "").lower()
     domain = email.rpartition("@")[2]
-    if domain and domain not in _PUBLIC_DOMAINS:
+    if domain and domain not in PUBLIC_MAIL_DOMAINS:
         return domain
     return email or (view.sender_name or "").lower() or f"anon-{view.index}"
 
@@ -113,9 +105,7 @@ _DEPARTMENT_TAIL = re.compile(
 )
 
 
-_LEGAL_FORM_END = re.compile(
-    r"^(?P<company>.+?(?:\(주\)|㈜|\(유\)|Co\.,?\s?Ltd\.?|Ltd\.?|Inc\.?|Corp\.?|GmbH|LLC|S\.r\.l\.|B\.V\.|Pty Ltd|Ltda\.?))\s+\S.*$"
-)
+_LEGAL_FORM_END = re.compile(rf"^(?P<company>.+?(?:{'|'.join(LEGAL_FORMS)}))\s+\S.*$")
 _TITLE_BEFORE_COMMA = re.compile(
     r"^(?:[A-Z][a-z]+\s){0,3}(?:Lead|Manager|Director|Head|Officer|Buyer|Engineer|Coordinator|Specialist|Executive|Assistant|Purchasing|Procurement|Sales)\b[^,]*,\s(?=\S)"
 )
@@ -203,9 +193,7 @@ def infer_roles(views: list[MessageView]) -> dict[str, str]:
         given[key][view.role] += 1
         body = view.body
         score[key] += 2 * len(OFFER.findall(body)) - 2 * len(ASK.findall(body))
-        if re.search(r"\d.{0,3}(?:원|USD|\$|€|KRW|EUR)", body) and not re.search(
-            r"\?|budget|예산|target|could you do|희망", body, re.I
-        ):
+        if _PRICE_WRITTEN.search(body) and not re.search(r"\?|budget|예산|target|could you do|희망", body, re.I):
             score[key] += 1
     keys = list(dict.fromkeys(party_key(v) for v in views))
     roles: dict[str, str] = {}

@@ -8,101 +8,18 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
+from services.extract.rules.money import CURRENCY_AFTER, CURRENCY_BEFORE
 from services.extract.rules.numbers import NUMBER, parse_number
+from services.extract.rules.vocabulary import ENGLISH_UNITS, KOREAN_UNITS
 
-KOREAN_UNITS = (
-    "개",
-    "대",
-    "세트",
-    "식",
-    "장",
-    "야드",
-    "미터",
-    "톤",
-    "박스",
-    "상자",
-    "롤",
-    "권",
-    "켤레",
-    "벌",
-    "병",
-    "팩",
-    "매",
-    "본",
-    "통",
-    "포",
-    "캔",
-    "건",
-    "명",
-    "조",
-    "카톤",
-    "파렛트",
-    "킬로그램",
-    "킬로미터",
-    "라이선스",
-    "copies",
-)
-ENGLISH_UNITS = (
-    "pcs",
-    "pc",
-    "pieces",
-    "piece",
-    "units",
-    "unit",
-    "sets",
-    "set",
-    "kgs",
-    "kg",
-    "km",
-    "meters",
-    "metres",
-    "meter",
-    "metre",
-    "m",
-    "tons",
-    "tonnes",
-    "ton",
-    "MT",
-    "yards",
-    "yard",
-    "yds",
-    "boxes",
-    "box",
-    "cartons",
-    "carton",
-    "ctns",
-    "rolls",
-    "roll",
-    "pairs",
-    "pair",
-    "lots",
-    "lot",
-    "licenses",
-    "licences",
-    "license",
-    "seats",
-    "ea",
-    "EA",
-    "bags",
-    "drums",
-    "pallets",
-    "bottles",
-    "sheets",
-    "liters",
-    "litres",
-    "L",
-    "containers",
-    "reels",
-    "modules",
-    "kits",
-    "nos",
-)
-_KO_UNIT = "|".join(sorted(KOREAN_UNITS, key=len, reverse=True))
-_EN_UNIT = "|".join(sorted(ENGLISH_UNITS, key=len, reverse=True))
+KOREAN_UNIT = "|".join(sorted(KOREAN_UNITS, key=len, reverse=True))
+"""Regex source: a Korean counter, longest first."""
+ENGLISH_UNIT = "|".join(sorted(ENGLISH_UNITS, key=len, reverse=True))
+"""Regex source: an English unit, longest first."""
 
 QUANTITY = re.compile(
-    rf"(?<![\w.,/$€£¥₩-])(?P<num>{NUMBER})\s?(?:(?P<ko>{_KO_UNIT})(?!당|월|년|일|시|분|초|[가-힣]{{0,0}}당)"
-    rf"|(?P<en>{_EN_UNIT})\b(?!\s?(?:per|/)\s?(?:month|year|week|day)))",
+    rf"(?<![\w.,/$€£¥₩-])(?P<num>{NUMBER})\s?(?:(?P<ko>{KOREAN_UNIT})(?!당|월|년|일|시|분|초|[가-힣]{{0,0}}당)"
+    rf"|(?P<en>{ENGLISH_UNIT})\b(?!\s?(?:per|/)\s?(?:month|year|week|day)))",
 )
 """A number directly followed by a unit; 개당 (per piece) and time words are not quantities."""
 
@@ -159,11 +76,11 @@ def _classify(text: str, start: int, end: int, clause_start: int) -> tuple[Quant
 
 
 _TIER_RANGE = re.compile(
-    rf"(?<![\w.,])(?P<lo>{NUMBER})\s?(?:{_KO_UNIT}|{_EN_UNIT})?\s?(?:-|–|~|to)\s?(?P<hi>{NUMBER})\s?(?P<unit>{_KO_UNIT}|{_EN_UNIT})?"
+    rf"(?<![\w.,])(?P<lo>{NUMBER})\s?(?:{KOREAN_UNIT}|{ENGLISH_UNIT})?\s?(?:-|–|~|to)\s?(?P<hi>{NUMBER})\s?(?P<unit>{KOREAN_UNIT}|{ENGLISH_UNIT})?"
     r"(?!\s?(?:일|주|개월|days?|weeks?|months?|%))",
     re.IGNORECASE,
 )
-_TIER_PLUS = re.compile(rf"(?<![\w.,])(?P<lo>{NUMBER})\s?\+\s?(?P<unit>{_KO_UNIT}|{_EN_UNIT})?")
+_TIER_PLUS = re.compile(rf"(?<![\w.,])(?P<lo>{NUMBER})\s?\+\s?(?P<unit>{KOREAN_UNIT}|{ENGLISH_UNIT})?")
 
 
 def _tier_spans(text: str) -> list[Quantity]:
@@ -208,15 +125,15 @@ def find_quantities(text: str, clause_start: int = 0) -> list[Quantity]:
 
 
 # A number this close to a currency or a Korean magnitude is money, never an order quantity.
-_MONEY_AFTER = re.compile(r"\s?(?:[십백천만억조]|원|달러|엔|위안|유로|(?:USD|KRW|EUR|JPY|CNY|GBP)\b)", re.IGNORECASE)
-_MONEY_BEFORE = re.compile(r"(?:[$€£¥₩]|USD|KRW|EUR|JPY|CNY|GBP)\s?$", re.IGNORECASE)
+_MONEY_AFTER = re.compile(rf"\s?(?:[십백천만억조]|(?:{CURRENCY_AFTER})(?![A-Za-z]))", re.IGNORECASE)
+_MONEY_BEFORE = re.compile(rf"(?:{CURRENCY_BEFORE})\s?$", re.IGNORECASE)
 
 
 def find_moq(text: str) -> tuple[float, int, int] | None:
     """The minimum order quantity stated in ``text`` (value, start, end of the number with its unit)."""
     for keyword in MOQ_KEYWORD.finditer(text):
         window = text[keyword.end() : keyword.end() + 30]
-        number = re.search(rf"({NUMBER})\s?(?:{_KO_UNIT}|{_EN_UNIT})?", window)
+        number = re.search(rf"({NUMBER})\s?(?:{KOREAN_UNIT}|{ENGLISH_UNIT})?", window)
         if number and (_MONEY_AFTER.match(window, number.end(1)) or _MONEY_BEFORE.search(window[: number.start()])):
             continue
         if number and not re.search(r"[.?!\n]", window[: number.start()]):

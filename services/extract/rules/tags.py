@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from services.extract.rules.vocabulary import KEYWORD_STOP_WORDS
 from shared.events import NormalizedThread
 
 if TYPE_CHECKING:
@@ -27,27 +28,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 TAXONOMY_PATH = Path(__file__).with_name("taxonomy.yaml")
 MAX_KEYWORDS = 3
-_KEYWORD_STOP = {
-    "제품",
-    "상품",
-    "문의",
-    "견적",
-    "가격",
-    "요청",
-    "관련",
-    "건",
-    "구매",
-    "주문",
-    "product",
-    "products",
-    "item",
-    "items",
-    "inquiry",
-    "quote",
-    "price",
-    "request",
-    "order",
-}
 
 
 @dataclass(frozen=True)
@@ -161,7 +141,7 @@ def tag_thread(thread: NormalizedThread, views: list[MessageView], state: Thread
     seen = {t.lower() for t in tags}
     for word in candidates:
         lowered = word.lower()
-        if lowered in _KEYWORD_STOP or lowered in seen:
+        if lowered in KEYWORD_STOP_WORDS or lowered in seen:
             continue
         seen.add(lowered)
         keywords.append(word if re.search(r"[가-힣]|[A-Z]{2}|\d", word) else lowered)

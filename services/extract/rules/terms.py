@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 
 from services.extract.rules.dates import Found
+from services.extract.rules.vocabulary import PLACE_STOP_WORDS
 
 INCOTERM = re.compile(
     r"(?<![A-Za-z])(?P<code>EXW|FCA|FAS|FOB|CFR|CIF|CPT|CIP|DAP|DPU|DDP|C&F|CNF|Ex[- ]?Works|Free on Board|Delivered Duty Paid)(?![A-Za-z])"
@@ -16,47 +17,6 @@ _PLACE_EN = re.compile(
     r"[ \t]?,?[ \t]?(?P<place>[A-Z][A-Za-z\u00c0-\u017f'.-]+(?:[ \t](?:[A-Z][A-Za-z\u00c0-\u017f'.-]+|de|del|am|upon|on)){0,3})"
 )
 _PLACE_KO = re.compile(r"[ \t]?,?[ \t]?(?P<place>[가-힣]{2,12}(?:[ \t][가-힣]{1,6}(?:항|공항|터미널|창고|공장))?)")
-_PLACE_STOP_WORDS = {
-    "incoterms",
-    "incoterm",
-    "terms",
-    "term",
-    "basis",
-    "price",
-    "prices",
-    "pricing",
-    "and",
-    "or",
-    "is",
-    "are",
-    "the",
-    "for",
-    "with",
-    "from",
-    "in",
-    "at",
-    "on",
-    "to",
-    "our",
-    "your",
-    "please",
-    "delivery",
-    "shipment",
-    "shipping",
-    "lead",
-    "payment",
-    "vat",
-    "excl",
-    "incl",
-    "only",
-    "named",
-    "place",
-    "port",
-    "we",
-    "i",
-    "quote",
-    "quotation",
-}
 _KO_PLACE_TAIL = re.compile(
     r"(?:으로|로|에서|까지|입니다|이며|이고|이나|이면|인데|기준|조건|가격|단가|인도|도착|도|는|은|이|가|을|를|의|에)+$"
 )
@@ -220,7 +180,7 @@ def incoterm_place(clause: str, after: int) -> Found | None:
         kept: list[str] = []
         for word in words:
             bare = word.strip(".,'").lower()
-            if bare in _PLACE_STOP_WORDS or re.fullmatch(r"20\d\d", bare):
+            if bare in PLACE_STOP_WORDS or re.fullmatch(r"20\d\d", bare):
                 break
             kept.append(word)
         while kept and kept[-1].lower() in {"de", "del", "am", "upon", "on"}:
