@@ -24,6 +24,7 @@ REPO = Path(__file__).resolve().parents[4]
 FIXTURES = REPO / "tests" / "fixtures" / "threads"
 HELDOUT = REPO / "tests" / "fixtures" / "threads_heldout"
 UNSEEN = REPO / "tests" / "fixtures" / "threads_unseen"
+DEV = REPO / "tests" / "fixtures" / "threads_dev"
 ENGINE = RulesEngine()
 
 
