@@ -69,8 +69,8 @@ class Settings(BaseSettings):
         default=100,
         ge=1,
         description="Most records a subscriber fetches and handles as one batch: the partitions in a batch "
-        "are handled concurrently (waits on Kafka and Redis overlap), each in order; offsets are committed "
-        "per record done. Lower it for slow handlers (extract's LLM engine fetches this many, so a burst of one "
+        "are handled concurrently (waits on Kafka and Redis overlap), each thread in order; offsets are "
+        "committed per record done. Lower it for slow handlers (extract's LLM engine fetches this many, so a burst of one "
         "thread's versions is extracted once, but extracts only as many per batch as its time budget allows).",
     )
     partition_concurrency: int = Field(
