@@ -8,15 +8,23 @@ extractable is summarised by its first sentence.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from services.extract.rules import terms
+from services.extract.rules.negotiation import (
+    BudgetStatement,
+    PriceStatement,
+    QuantityStatement,
+    Statement,
+    TierStatement,
+)
 from services.extract.rules.numbers import clean_number
 from shared.events import KeyFacts, NormalizedThread
 
 if TYPE_CHECKING:
-    from services.extract.rules.engine import Resolved, ThreadState
-    from services.extract.rules.negotiation import Statement
+    from services.extract.rules.resolve import Resolved
+    from services.extract.rules.state import ThreadState
     from services.extract.rules.text import MessageView
 
 _ROLE = {
@@ -52,6 +60,13 @@ def _money(value: float, currency: str | None, korean: bool) -> str:
     return f"{currency} {text}" if currency else text
 
 
+def _currency_of(statement: Statement) -> str | None:
+    """The currency a price, tier or budget statement was written in."""
+    if isinstance(statement, PriceStatement | TierStatement | BudgetStatement):
+        return statement.currency
+    return None
+
+
 def _statements_of(state: ThreadState, order: int) -> list[tuple[str, str | None, Statement]]:
     found: list[tuple[str, str | None, Statement]] = []
     for name, track in state.fields.items():
@@ -59,13 +74,16 @@ def _statements_of(state: ThreadState, order: int) -> list[tuple[str, str | None
             if statement.order == order:
                 found.append((name, None, statement))
     for item in state.items:
-        for name, track in (("quantity", item.quantity), ("price", item.price), ("discount", item.discount)):
-            for statement in track.statements:
+        stated: tuple[tuple[str, Sequence[Statement]], ...] = (
+            ("quantity", item.quantity.statements),
+            ("price", item.price.statements),
+            ("discount", item.discount.statements),
+            ("tier", item.tiers),
+        )
+        for name, statements in stated:
+            for statement in statements:
                 if statement.order == order:
                     found.append((name, item.name, statement))
-        for statement in item.tiers:
-            if statement.order == order:
-                found.append(("tier", item.name, statement))
     return found
 
 
@@ -75,10 +93,10 @@ def _bullet(name: str, product: str | None, statement: Statement, korean: bool) 
     verb_en = "asked for" if statement.role != "supplier" else "offered"
     what = f"{product} " if product else ""
     if name == "price":
-        money = _money(float(value), statement.extra.get("currency"), korean)
+        money = _money(float(value), _currency_of(statement), korean)
         return f"{what}단가 {money} {verb_ko}" if korean else f"{verb_en} {what}at {money} per unit"
     if name == "quantity":
-        unit = statement.extra.get("unit") or ""
+        unit = (statement.unit if isinstance(statement, QuantityStatement) else None) or ""
         amount = f"{clean_number(float(value))}{'' if korean else ' '}{unit}".strip()
         return f"{what}수량 {amount}" if korean else f"quantity {what}{amount}".replace("  ", " ")
     if name == "discount":
@@ -88,9 +106,9 @@ def _bullet(name: str, product: str | None, statement: Statement, korean: bool) 
             else f"{verb_en} a {clean_number(float(value))}% discount"
         )
     if name == "tier":
-        low, high = statement.extra.get("low"), statement.extra.get("high")
+        low, high = (statement.low, statement.high) if isinstance(statement, TierStatement) else (None, None)
         band = f"{clean_number(low or 0)}–{clean_number(high)}" if high else f"{clean_number(low or 0)}+"
-        money = _money(float(value), statement.extra.get("currency"), korean)
+        money = _money(float(value), _currency_of(statement), korean)
         return f"{what}수량 {band}: 단가 {money}" if korean else f"tier {band}: {money} per unit"
     if name == "moq":
         return f"최소 주문 수량 {clean_number(float(value))}" if korean else f"MOQ {clean_number(float(value))}"
@@ -107,7 +125,7 @@ def _bullet(name: str, product: str | None, statement: Statement, korean: bool) 
     if name == "warranty_months":
         return f"보증 {value}개월" if korean else f"warranty {value} months"
     if name == "budget":
-        amount, currency = value
+        amount, currency = value, _currency_of(statement)
         return (
             f"예산 {_money(float(amount), currency, korean)}"
             if korean

@@ -22,7 +22,8 @@ from services.extract.rules.vocabulary import KEYWORD_STOP_WORDS
 from shared.events import NormalizedThread
 
 if TYPE_CHECKING:
-    from services.extract.rules.engine import Resolved, ThreadState
+    from services.extract.rules.resolve import Resolved
+    from services.extract.rules.state import ThreadState
     from services.extract.rules.text import MessageView
 
 logger = logging.getLogger(__name__)

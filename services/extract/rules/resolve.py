@@ -1,0 +1,272 @@
+"""From statements to key facts: the term on the table per field and per line item, with the evidence behind it."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from services.extract.rules.negotiation import (
+    BudgetStatement,
+    DiscountStatement,
+    IncotermStatement,
+    PriceStatement,
+    QuantityStatement,
+    Source,
+    Statement,
+    TierStatement,
+)
+from services.extract.rules.numbers import clean_number
+from services.extract.rules.parties import PartyFacts, build_party
+from services.extract.rules.state import ItemState, ThreadState
+from services.extract.rules.text import MessageView
+from shared.events import SCALAR_FIELDS, Evidence, KeyFacts, LineItem, Party, VatStatus
+
+_RESOLVED_ELSEWHERE = ("currency", "quote_requested")
+"""Scalar fields not negotiated on a track of their own: from the items' prices and the buyer's asks."""
+
+
+@dataclass
+class Resolved:
+    """Final key facts plus the evidence behind each value."""
+
+    facts: KeyFacts
+    evidence: list[Evidence]
+    warnings: list[str]
+    needs_review: bool
+    vat: VatStatus | None = None
+    incoterm_place: str | None = None
+
+
+@dataclass
+class ResolvedItem:
+    """One line item with the evidence of each of its values."""
+
+    line: LineItem
+    evidence: list[Evidence] = field(default_factory=list)
+    priced_currency: str | None = None
+    """The line's currency when it has a price (what the thread's currency is voted from)."""
+
+
+def evidence_of(path: str, sources: tuple[Source, ...] | list[Source]) -> list[Evidence]:
+    """Evidence spans for one fact path (``items.0.unit_price``) from the sources of its statement."""
+    return [
+        Evidence(
+            field=path,
+            message_id=s.message_id,
+            start=s.start,
+            end=max(s.start, s.end),
+            text=s.text,
+            attachment=s.attachment,
+        )
+        for s in sources
+    ]
+
+
+def resolve(views: list[MessageView], state: ThreadState) -> Resolved:
+    """The latest terms on the table, with evidence."""
+    warnings = list(dict.fromkeys(state.warnings))
+    scalars, evidence = resolve_scalars(state)
+    vat_status, place = resolve_vat_and_place(state, evidence)
+    resolved_items = [resolve_item(item, index, state) for index, item in enumerate(items_kept(state))]
+    for resolved_item in resolved_items:
+        evidence += resolved_item.evidence
+    line_items = [r.line for r in resolved_items]
+    budget = scalars.pop("budget", None)
+    currency = resolve_currency(state, resolved_items, budget, evidence)
+    buyer, buyer_evidence = _party("buyer", build_party([v for v in views if v.role != "supplier"]))
+    supplier, supplier_evidence = _party("supplier", build_party([v for v in views if v.role == "supplier"]))
+    evidence += buyer_evidence + supplier_evidence
+    quote_requested: bool | None = bool(state.quote_requested) if state.buyer_seen else None
+    if state.quote_requested:
+        evidence += evidence_of("quote_requested", state.quote_requested[:1])
+    facts = KeyFacts(
+        buyer=buyer,
+        supplier=supplier,
+        currency=currency,
+        items=line_items,
+        moq=clean_number(float(scalars["moq"].value)) if "moq" in scalars else None,
+        delivery_lead_time_days=_value(scalars, "delivery_lead_time_days"),
+        delivery_date=_value(scalars, "delivery_date"),
+        shipping_method=_value(scalars, "shipping_method"),
+        incoterm=_value(scalars, "incoterm"),
+        payment_terms=_value(scalars, "payment_terms"),
+        warranty_months=_value(scalars, "warranty_months"),
+        budget=clean_number(budget.value) if budget is not None else None,
+        quote_requested=quote_requested,
+    )
+    needs_review = bool(warnings) or not line_items or any(i.unit_price is None for i in line_items)
+    return Resolved(
+        facts=facts,
+        evidence=evidence,
+        warnings=warnings,
+        needs_review=needs_review,
+        vat=vat_status,
+        incoterm_place=place,
+    )
+
+
+def _value(scalars: dict[str, Statement], name: str) -> Any:
+    chosen = scalars.get(name)
+    return chosen.value if chosen is not None else None
+
+
+def resolve_scalars(state: ThreadState) -> tuple[dict[str, Statement], list[Evidence]]:
+    """The statement on the table for each thread-level field, and its evidence."""
+    chosen_by_field: dict[str, Statement] = {}
+    evidence: list[Evidence] = []
+    for name in SCALAR_FIELDS:
+        if name in _RESOLVED_ELSEWHERE:
+            continue
+        chosen = state.resolved(state.fields.get(name))
+        if chosen is None:
+            continue
+        chosen_by_field[name] = chosen
+        evidence += evidence_of(name, chosen.sources)
+    return chosen_by_field, evidence
+
+
+def resolve_vat_and_place(state: ThreadState, evidence: list[Evidence]) -> tuple[VatStatus | None, str | None]:
+    """VAT status and the Incoterm's named place, beside the SPEC facts, each with its evidence."""
+    vat_status: VatStatus | None = None
+    chosen_vat = state.resolved(state.fields.get("vat_status"))
+    if chosen_vat is not None and chosen_vat.value in ("excluded", "included", "exempt"):
+        vat_status = chosen_vat.value
+        evidence += evidence_of("vat_status", chosen_vat.sources)
+    place: str | None = None
+    incoterm_track = state.fields.get("incoterm")
+    chosen = state.resolved(incoterm_track)
+    if chosen is not None and incoterm_track is not None:
+        # the place may have been written with an earlier statement of the same code ('FOB Busan' … 'FOB')
+        candidates = [chosen] + [
+            s for s in reversed(incoterm_track.statements) if s.value == chosen.value and s is not chosen
+        ]
+        named = next((s.place for s in candidates if isinstance(s, IncotermStatement) and s.place), None)
+        if named is not None:
+            place = named.name
+            evidence += evidence_of("incoterm_place", [named.source])
+    return vat_status, place
+
+
+def items_kept(state: ThreadState) -> list[ItemState]:
+    """Lines the thread stated something about; a thread that only names a product keeps its first one."""
+    kept = [item for item in state.items if item.stated_anything()]
+    if not kept and state.items:
+        kept = [state.items[0]] if state.items[0].name else []
+    return kept
+
+
+def resolve_item(item: ItemState, index: int, state: ThreadState) -> ResolvedItem:
+    """One line: quantity, the price on the table (a tier's for the quantity), discount applied once."""
+    prefix = f"items.{index}"
+    quantity: QuantityStatement | None = item.quantity.resolve(state.decisions, state.supplier_orders)
+    price: PriceStatement | TierStatement | None = item.price.resolve(state.decisions, state.supplier_orders)
+    discount: DiscountStatement | None = item.discount.resolve(state.decisions, state.supplier_orders)
+    qty_value = float(quantity.value) if quantity else None
+    if discount is not None and discount.threshold and (qty_value is None or qty_value < discount.threshold):
+        discount = None  # a volume discount the order does not reach
+    unit_price: float | None = None
+    currency: str | None = None
+    price_sources: list[Source] = []
+    if price is not None:
+        unit_price = float(price.value)
+        currency = price.currency
+        price_sources = list(price.sources)
+    tier = tier_for(item, qty_value, price)
+    if tier is not None:
+        unit_price = float(tier.value)
+        currency = tier.currency
+        price_sources = list(tier.sources)
+        price = tier
+    if unit_price is not None and discount is not None and price is not None and not is_net(item, price, discount):
+        unit_price = unit_price * (1 - float(discount.value) / 100)
+        price_sources += list(discount.sources)
+    currency = currency or item.table_currency
+    product_name, name_source = item.best_name()
+    line = LineItem(
+        product=product_name,
+        quantity=clean_number(qty_value) if qty_value is not None else None,
+        unit=quantity.unit if quantity else None,
+        unit_price=clean_number(round(unit_price, 4)) if unit_price is not None else None,
+        currency=currency if unit_price is not None else None,
+        discount_percent=clean_number(float(discount.value)) if discount is not None else None,
+    )
+    resolved = ResolvedItem(line, priced_currency=currency if unit_price is not None else None)
+    if line.product and name_source:
+        resolved.evidence += evidence_of(f"{prefix}.product", [name_source])
+    if quantity:
+        resolved.evidence += evidence_of(f"{prefix}.quantity", quantity.sources)
+        if line.unit:
+            resolved.evidence += evidence_of(f"{prefix}.unit", quantity.sources)
+    if line.unit_price is not None:
+        resolved.evidence += evidence_of(f"{prefix}.unit_price", price_sources)
+        resolved.evidence += evidence_of(f"{prefix}.currency", price_sources[:1])
+    if discount is not None:
+        resolved.evidence += evidence_of(f"{prefix}.discount_percent", discount.sources)
+    return resolved
+
+
+def resolve_currency(
+    state: ThreadState, resolved_items: list[ResolvedItem], budget: Statement | None, evidence: list[Evidence]
+) -> str | None:
+    """The thread's currency: the priced lines' majority, else the budget's, else the amounts the supplier wrote."""
+    item_currencies = [r.priced_currency for r in resolved_items if r.priced_currency]
+    currency = Counter(item_currencies).most_common(1)[0][0] if item_currencies else None
+    if isinstance(budget, BudgetStatement):
+        currency = currency or budget.currency
+    currency_evidence = [e for e in evidence if e.field.endswith(".currency") or e.field == "budget"][:1]
+    if currency is None and state.money_seen:
+        supplier_money = [m for m in state.money_seen if m.role == "supplier"]
+        pool = supplier_money or state.money_seen
+        currency = Counter(m.currency for m in pool).most_common(1)[0][0]
+        currency_evidence = evidence_of("currency", [next(m.source for m in pool if m.currency == currency)])
+    if currency:
+        evidence += [e.model_copy(update={"field": "currency"}) for e in currency_evidence]
+    return currency
+
+
+def is_net(item: ItemState, price: PriceStatement | TierStatement, discount: DiscountStatement) -> bool:
+    """Whether a price already has the discount in it (so it must not be applied twice)."""
+    if isinstance(price, PriceStatement):
+        if price.net:
+            return True
+        if price.list_price:
+            return False
+    if price.order > discount.order:
+        return True
+    if price.order < discount.order:
+        return False
+    earlier = [s for s in item.price.statements if s.role == "supplier" and s.order < price.order]
+    if earlier:
+        previous = float(earlier[-1].value)
+        expected = previous * (1 - float(discount.value) / 100)
+        return abs(expected - float(price.value)) <= 0.011 * previous or float(price.value) < previous
+    position = price.position if isinstance(price, PriceStatement) else 0
+    return position > discount.position and price.sources[0].start > discount.sources[0].start
+
+
+def tier_for(item: ItemState, quantity: float | None, price: Statement | None) -> TierStatement | None:
+    """The latest tier table's price for the quantity (the lowest band when no quantity is known)."""
+    if not item.tiers:
+        return None
+    latest_order = max(t.order for t in item.tiers)
+    if price is not None and price.order > latest_order:
+        return None
+    tiers = [t for t in item.tiers if t.order == latest_order]
+    if quantity is None:
+        return min(tiers, key=lambda t: t.low or 0)
+    matching = [t for t in tiers if (t.low or 0) <= quantity and (t.high is None or quantity <= t.high)]
+    if matching:
+        return max(matching, key=lambda t: t.low or 0)
+    return None
+
+
+def _party(role: str, facts: PartyFacts | None) -> tuple[Party | None, list[Evidence]]:
+    if facts is None or not (facts.name or facts.company or facts.email):
+        return None, []
+    evidence: list[Evidence] = []
+    for name, source in (("name", facts.name_source), ("company", facts.company_source), ("email", facts.email_source)):
+        if source is not None:
+            message_id, start, end, text = source
+            evidence.append(Evidence(field=f"{role}.{name}", message_id=message_id, start=start, end=end, text=text))
+    return Party(name=facts.name, company=facts.company, email=facts.email), evidence
