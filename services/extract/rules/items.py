@@ -287,7 +287,7 @@ def list_line_product(line: str) -> ProductMention | None:
     return ProductMention(name, offset, offset + len(name))
 
 
-_VALUE_AFTER_COLON = re.compile(rf"\s?[:：]\s*(?:{CURRENCY_BEFORE}|NZD|{NUMBER})")
+_VALUE_AFTER_COLON = re.compile(rf"\s?[:：]\s*(?:{CURRENCY_BEFORE}|{NUMBER})")
 
 
 def colon_line_product(line: str) -> ProductMention | None:
@@ -325,9 +325,7 @@ def prose_products(clause: str, korean: bool) -> list[ProductMention]:
             continue
         if match.group("u") is None and match.group("times") is None:
             before = clause[max(0, match.start() - 12) : match.start()]
-            if re.search(r"(?:US\$|USD|\$|€|EUR|£|GBP|KRW|₩|¥|JPY|AUD)\s?$", before) or re.fullmatch(
-                r"20\d\d", match.group("q")
-            ):
+            if re.search(rf"(?:{CURRENCY_BEFORE})\s?$", before) or re.fullmatch(r"20\d\d", match.group("q")):
                 continue
         name = _clean_en(match.group("p"))
         if name and money_free(name):

@@ -58,6 +58,8 @@ PREFIX_CURRENCIES: Mapping[str, str] = MappingProxyType(
         "HK$": "HKD",
         "SGD": "SGD",
         "S$": "SGD",
+        "NZD": "NZD",
+        "NZ$": "NZD",
     }
 )
 """Symbols and codes written before an amount (USD 0.42, ₩10,000, €4,850), to ISO 4217."""
@@ -85,6 +87,7 @@ SUFFIX_CURRENCIES: Mapping[str, str] = MappingProxyType(
         "AUD": "AUD",
         "CAD": "CAD",
         "CHF": "CHF",
+        "NZD": "NZD",
         "dollars": "USD",
     }
 )
