@@ -135,6 +135,7 @@ def broker_options(settings: Settings, telemetry: Telemetry, metrics: Metrics | 
         "enable_idempotence": settings.producer_idempotence,
         "max_request_size": settings.kafka_max_message_bytes,
         "linger_ms": 1,
+        "max_batch_size": settings.kafka_max_batch_bytes,
         "allow_auto_create_topics": False,
         "security": broker_security(settings),
         "middlewares": middlewares,

@@ -80,7 +80,7 @@ def concurrency(request: pytest.FixtureRequest) -> int:
     return value
 
 
-def make_guard(broker: FakeBroker, exporter: InMemorySpanExporter, concurrency: int) -> MessageGuard:
+def make_guard(broker: FakeBroker, exporter: InMemorySpanExporter, concurrency: int = 1) -> MessageGuard:
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     settings = Settings(commit_interval_ms=0, retry_backoff_s=0, retry_backoff_max_s=0, max_attempts=2)
