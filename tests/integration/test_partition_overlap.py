@@ -12,6 +12,7 @@ import asyncio
 import random
 import uuid
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -48,15 +49,15 @@ async def _committed(settings: Settings, topic: str, group: str) -> int | None:
         await consumer.stop()
 
 
-async def _run_subscriber(settings: Settings, topic: str, group: str, process: object, until: object) -> None:
+async def _run_subscriber(
+    settings: Settings, topic: str, group: str, process: Callable[[Delivery], Awaitable[None]], finished: asyncio.Event
+) -> None:
+    """Run the subscriber until ``finished`` is set (at most a minute), then stop it (flushing its commits)."""
     runtime = build_runtime("overlap-test", settings)
-    runtime.subscribe(Subscription(topic, group, title=topic, description="test"), process)  # type: ignore[arg-type]
+    runtime.subscribe(Subscription(topic, group, title=topic, description="test"), process)
     await runtime.start()
     try:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + 60
-        while loop.time() < deadline and not until():  # type: ignore[operator]
-            await asyncio.sleep(0.05)
+        await asyncio.wait_for(finished.wait(), timeout=60)
     finally:
         await runtime.stop()
 
@@ -68,6 +69,7 @@ async def test_records_of_one_key_are_handled_in_order_and_all_committed(stack: 
     await _send_interleaved(settings, topic)
     seen: dict[str, list[int]] = defaultdict(list)
     in_flight, most_in_flight = 0, 0
+    finished = asyncio.Event()
 
     async def process(delivery: Delivery) -> None:
         nonlocal in_flight, most_in_flight
@@ -77,8 +79,10 @@ async def test_records_of_one_key_are_handled_in_order_and_all_committed(stack: 
         key, n = delivery.body.decode().split(":")
         seen[key].append(int(n))
         in_flight -= 1
+        if sum(map(len, seen.values())) >= RECORDS:
+            finished.set()
 
-    await _run_subscriber(settings, topic, group, process, lambda: sum(map(len, seen.values())) >= RECORDS)
+    await _run_subscriber(settings, topic, group, process, finished)
     for key in KEYS:
         assert seen[key] == sorted(seen[key]) == [n for n in range(RECORDS) if KEYS[n % len(KEYS)] == key], key
     assert most_in_flight > 1  # the records did overlap
@@ -88,9 +92,7 @@ async def test_records_of_one_key_are_handled_in_order_and_all_committed(stack: 
 async def test_a_record_to_retry_is_not_committed_past_and_its_key_waits(stack: Settings) -> None:
     """The record at offset 20 fails twice (a dependency down): the records of its key after it must not be
     handled before it, and the group's committed offset never passes it before it is done."""
-    settings = stack.model_copy(
-        update={"partition_concurrency": 8, "commit_interval_ms": 0, "retry_backoff_s": 0.05}
-    )
+    settings = stack.model_copy(update={"partition_concurrency": 8, "commit_interval_ms": 0, "retry_backoff_s": 0.05})
     topic, group = f"test.overlap.{uuid.uuid4().hex[:8]}", f"overlap-{uuid.uuid4().hex[:8]}"
     await ensure_topics(settings, [topic])
     await _send_interleaved(settings, topic)
@@ -98,6 +100,7 @@ async def test_a_record_to_retry_is_not_committed_past_and_its_key_waits(stack: 
     done: set[int] = set()
     order: dict[str, list[int]] = defaultdict(list)
     committed_while_failing: list[int | None] = []
+    finished = asyncio.Event()
 
     async def process(delivery: Delivery) -> None:
         nonlocal failures
@@ -108,8 +111,10 @@ async def test_a_record_to_retry_is_not_committed_past_and_its_key_waits(stack: 
             raise TransientError("store down")
         order[key].append(int(n))
         done.add(int(n))
+        if len(done) >= RECORDS:
+            finished.set()
 
-    await _run_subscriber(settings, topic, group, process, lambda: len(done) >= RECORDS)
+    await _run_subscriber(settings, topic, group, process, finished)
     assert failures == 2 and done == set(range(RECORDS))
     assert all(offset is None or offset <= failing for offset in committed_while_failing)
     failing_key = KEYS[failing % len(KEYS)]
