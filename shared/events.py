@@ -124,6 +124,47 @@ class Evidence(StrictModel):
     )
 
 
+ConfidenceSource = Literal["label", "table", "sentence", "attachment", "inferred"]
+"""How a fact was found: after a label ('Payment terms: …'), in a table row, in a sentence, in an attachment's
+text, or inferred (computed from other facts, or voted from amounts no price settles)."""
+
+
+class FactConfidence(StrictModel):
+    """How sure the extractor is of one fact, and why: how it was found and how many messages agree."""
+
+    source: ConfidenceSource = Field(
+        description="How the value was found: label (after a field label such as 'Unit price:'), table (a "
+        "table row under a header), sentence (prose), attachment (an attachment's text), inferred (computed from "
+        "other statements, e.g. a price with its discount applied, or a default the thread implies)."
+    )
+    score: float = Field(
+        ge=0,
+        le=1,
+        description="0–1: the source's strength, raised by messages agreeing, lowered when only the buyer stated a "
+        "term the supplier sets. Below the quote service's threshold the fact is to be confirmed.",
+    )
+    messages_agreeing: int = Field(
+        default=1, ge=0, description="Messages that state this same value (or accept it); 0 when inferred only."
+    )
+    engine: Literal["rules", "llm"] = Field(default="rules", description="Engine whose reading this scores.")
+
+
+class FactConfidences(StrictModel):
+    """A confidence per fact, beside the facts (never inside ``KeyFacts``): versioned on its own, so it can grow."""
+
+    schema_version: Literal[1] = Field(default=1, description="Version of this model.")
+    facts: dict[str, FactConfidence] = Field(
+        default_factory=dict,
+        description="By dotted fact path as in `evidence` (payment_terms, items.0.unit_price, buyer.company); a "
+        "non-null fact without an entry was not scored.",
+    )
+
+    def score(self, path: str) -> float | None:
+        """The fact's score, None when it was not scored."""
+        found = self.facts.get(path)
+        return found.score if found is not None else None
+
+
 PARTY_FIELDS: tuple[str, ...] = tuple(Party.model_fields)
 ITEM_FIELDS: tuple[str, ...] = tuple(LineItem.model_fields)
 SCALAR_FIELDS: tuple[str, ...] = tuple(f for f in KeyFacts.model_fields if f not in ("buyer", "supplier", "items"))
@@ -286,6 +327,11 @@ class FactsExtracted(StrictModel):
     value_sources: dict[str, Literal["rules", "llm"]] = Field(
         default_factory=dict,
         description="Engine that gave each non-null fact, by dotted path (e.g. items.0.unit_price: llm).",
+    )
+    confidence: FactConfidences | None = Field(
+        default=None,
+        description="A confidence per fact (how it was found, messages agreeing, a 0–1 score). None: the engine "
+        "did not score its facts (events before confidence existed, the llm engine alone).",
     )
     warnings: list[str] = Field(default_factory=list, description="Dropped or doubtful values, fallbacks.")
     needs_review: bool = Field(default=False, description="A person should check these facts.")

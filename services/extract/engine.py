@@ -5,7 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
-from shared.events import ITEM_FIELDS, PARTY_FIELDS, SCALAR_FIELDS, Evidence, KeyFacts, NormalizedThread, VatStatus
+from shared.events import (
+    ITEM_FIELDS,
+    PARTY_FIELDS,
+    SCALAR_FIELDS,
+    Evidence,
+    FactConfidence,
+    KeyFacts,
+    NormalizedThread,
+    VatStatus,
+)
 
 Source = Literal["rules", "llm"]
 
@@ -27,6 +36,8 @@ class Extraction:
     adapter_id: str | None = None
     value_sources: dict[str, Source] = field(default_factory=dict)
     """Engine behind each non-null fact (dotted path); empty means all from ``engine``."""
+    confidence: dict[str, FactConfidence] | None = None
+    """A confidence per fact (dotted path) when the engine scores its facts (rules, hybrid); None otherwise."""
 
     def sources(self) -> dict[str, Source]:
         """Engine behind each non-null fact, by dotted path."""

@@ -14,7 +14,7 @@ from services.extract.metrics import extract_metrics, track_llm_usage
 from services.extract.settings import ExtractSettings
 from shared import topics
 from shared.consumer import Delivery, parse_event, publish_event
-from shared.events import FactsExtracted, KeyFacts, NormalizedThread
+from shared.events import FactConfidences, FactsExtracted, KeyFacts, NormalizedThread
 from shared.service import ServiceRuntime
 from shared.subscribe import BatchSelection, Subscription
 
@@ -55,6 +55,7 @@ def to_event(thread: NormalizedThread, extraction: Extraction) -> FactsExtracted
         adapter_id=extraction.adapter_id,
         evidence=extraction.evidence,
         value_sources=extraction.sources(),
+        confidence=FactConfidences(facts=extraction.confidence) if extraction.confidence is not None else None,
         warnings=warnings,
         needs_review=needs_review,
     )

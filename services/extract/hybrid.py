@@ -6,8 +6,8 @@ in a way it has no rule for; a small LLM reads more but invents. Together:
 - a value the rules engine found stays, and is credited to ``rules``;
 - a value the rules engine left null is filled from the LLM, but only when grounding kept it
   (the value is stated in the thread, not only in text that addresses the model), credited to ``llm``;
-- where both found a value and they differ, the rules value stays, the LLM's is named in a
-  ``disagreement:`` warning, and the thread needs review;
+- where both found a value and they differ, the value with the stronger evidence stays (the higher
+  confidence, see below), the other is named in a ``disagreement:`` warning, and the thread needs review;
 - an LLM party fills a party's gaps only when it is the same person (same e-mail, or no e-mail
   on either side that points at the other party), so the model cannot swap buyer and supplier;
 - items: the rules engine's list is the list; aligned LLM items fill their gaps; items only the
@@ -16,6 +16,16 @@ in a way it has no rule for; a small LLM reads more but invents. Together:
   in the thread, else from the rules engine.
 
 If the LLM is unavailable, the result is the rules engine's (its fallback warning says why).
+
+Why the stronger evidence and not a fixed winner: the rules engine is right where it read a value
+after a label or in a table (confidence 0.9) and on a sentence several messages agree on, but
+weak where it computed or guessed a value (a currency voted from amounts, a price with a
+discount it applied itself: about 0.5); the LLM's value, when grounding found it stated in the
+thread, is a fair reading of the text but may sit on the wrong field or item
+(:data:`LLM_GROUNDED_SCORE`, below a rules sentence reading and above a rules guess), and one
+grounding could not place is weaker still (:data:`LLM_UNGROUNDED_SCORE`). A rules value without
+a confidence (an engine that does not score) keeps the old rule: the rules value stays. Agreeing
+engines keep the rules' confidence: the LLM read the same text, it is no independent witness.
 """
 
 from __future__ import annotations
@@ -25,7 +35,23 @@ from typing import Any
 from services.extract.engine import Extraction, ExtractionEngine, Source, present, sources_of
 from services.extract.llm.grounding import squash
 from services.extract.llm.numbers import same_number
-from shared.events import ITEM_FIELDS, PARTY_FIELDS, SCALAR_FIELDS, KeyFacts, NormalizedThread
+from shared.events import ITEM_FIELDS, PARTY_FIELDS, SCALAR_FIELDS, FactConfidence, KeyFacts, NormalizedThread
+
+LLM_GROUNDED_SCORE = 0.65
+"""Confidence of an LLM value grounding found stated in the thread (a rules sentence reading is 0.7)."""
+LLM_UNGROUNDED_SCORE = 0.45
+"""Confidence of an LLM value kept without an evidence span of its own."""
+
+
+def llm_confidence(llm_result: Extraction, path: str) -> FactConfidence:
+    """How sure the LLM's value at ``path`` is: grounded in a span of the thread, or not."""
+    grounded = any(e.field == path for e in llm_result.evidence)
+    return FactConfidence(
+        source="sentence" if grounded else "inferred",
+        score=LLM_GROUNDED_SCORE if grounded else LLM_UNGROUNDED_SCORE,
+        messages_agreeing=1 if grounded else 0,
+        engine="llm",
+    )
 
 
 class HybridEngine:
@@ -102,6 +128,8 @@ def merge(rules_result: Extraction, llm_result: Extraction) -> Extraction:
     rules = rules_result.facts.model_dump(mode="json")
     llm = llm_result.facts.model_dump(mode="json")
     sources: dict[str, Source] = sources_of(rules_result.facts, "rules")
+    rules_confidence = rules_result.confidence or {}
+    confidence: dict[str, FactConfidence] = dict(rules_confidence)
     warnings = list(llm_result.warnings)  # grounding drops and the LLM engine's own disagreement warnings
     disagreements = [w for w in warnings if w.startswith("disagreement:")]
     known = set(disagreements)
@@ -113,15 +141,26 @@ def merge(rules_result: Extraction, llm_result: Extraction) -> Extraction:
             known.add(message)
         disagreements.append(message)
 
-    def fill(target: dict[str, Any], source: dict[str, Any], name: str, path: str) -> None:
+    def fill(target: dict[str, Any], source: dict[str, Any], name: str, path: str, llm_path: str | None = None) -> None:
         ours, theirs = target.get(name), source.get(name)
         if not present(theirs):
             return
+        theirs_confidence = llm_confidence(llm_result, llm_path or path)
         if not present(ours):
             target[name] = theirs
             sources[path] = "llm"
+            confidence[path] = theirs_confidence
         elif not _same_value(ours, theirs):
             differ(path, ours, theirs)
+            ours_confidence = rules_confidence.get(path)
+            if ours_confidence is not None and theirs_confidence.score > ours_confidence.score:
+                target[name] = theirs
+                sources[path] = "llm"
+                confidence[path] = theirs_confidence
+                warnings.append(
+                    f"hybrid: {path} from the llm, its evidence is stronger "
+                    f"({theirs_confidence.score:.2f} > {ours_confidence.score:.2f}, rules {ours_confidence.source})"
+                )
 
     for name in SCALAR_FIELDS:
         fill(rules, llm, name, name)
@@ -140,11 +179,14 @@ def merge(rules_result: Extraction, llm_result: Extraction) -> Extraction:
             for name in ITEM_FIELDS:
                 if present(item.get(name)):
                     sources[f"items.{index}.{name}"] = "llm"
+                    confidence[f"items.{index}.{name}"] = llm_confidence(llm_result, f"items.{index}.{name}")
     else:
         pairs = _pair_items(rules_items, llm_items)
         for r_index, l_index in pairs:
             for name in ITEM_FIELDS:
-                fill(rules_items[r_index], llm_items[l_index], name, f"items.{r_index}.{name}")
+                fill(
+                    rules_items[r_index], llm_items[l_index], name, f"items.{r_index}.{name}", f"items.{l_index}.{name}"
+                )
         unpaired = [llm_items[j].get("product") for j in range(len(llm_items)) if j not in {j for _, j in pairs}]
         if unpaired:
             warnings.append(f"hybrid: the llm found items the rules engine did not: {unpaired!r}")
@@ -169,4 +211,5 @@ def merge(rules_result: Extraction, llm_result: Extraction) -> Extraction:
         model=llm_result.model,
         adapter_id=llm_result.adapter_id,
         value_sources=sources,
+        confidence=confidence,
     )

@@ -18,7 +18,7 @@ from decimal import Decimal
 from typing import Generic, TypeVar
 
 from services.quote.money import MAX_AMOUNT, round_quantity, round_unit_price, to_decimal
-from shared.events import KeyFacts
+from shared.events import FactConfidences, KeyFacts
 
 MAX_LEAD_TIME_DAYS = 730
 """Lead times run 0 (from stock) to two years; more is a misread number (a year, a part number)."""
@@ -143,3 +143,37 @@ def plausible_terms(facts: KeyFacts, today: date) -> PlausibleTerms:
         moq=moq.value,
         doubtful=tuple(name for name, result in checked.items() if result.doubtful),
     )
+
+
+MIN_FACT_CONFIDENCE = 0.5
+"""A quoted fact the extractor scored below this (services/extract/rules/confidence.py: a term only the buyer
+stated and nobody confirmed, a value computed from weak statements, an LLM value grounding could not place)
+is printed but to be confirmed: its path is listed in ``missing_fields`` and the quote needs review."""
+
+QUOTED_ITEM_FIELDS = ("product", "quantity", "unit_price", "currency", "discount_percent")
+"""Line fields a quote prints and prices from."""
+QUOTED_TERMS = (
+    "currency",
+    "delivery_lead_time_days",
+    "delivery_date",
+    "incoterm",
+    "payment_terms",
+    "warranty_months",
+    "moq",
+)
+"""Thread-level facts a quote prints."""
+
+
+def low_confidence_facts(
+    facts: KeyFacts, confidence: FactConfidences | None, minimum: float = MIN_FACT_CONFIDENCE
+) -> list[str]:
+    """Paths of the quoted facts scored below ``minimum``, in document order (lines, then terms).
+
+    Facts without a score (older events, engines that do not score) are not doubted here: absent
+    and implausible facts have their own checks.
+    """
+    if confidence is None:
+        return []
+    paths = [f"items.{index}.{name}" for index in range(len(facts.items)) for name in QUOTED_ITEM_FIELDS]
+    paths += list(QUOTED_TERMS)
+    return [path for path in paths if (score := confidence.score(path)) is not None and score < minimum]

@@ -8,13 +8,16 @@ immutable sandbox, HTML output is autoescaped and Markdown output is escaped too
 product name is shown, never run. A fact the quote needs but the facts lack, and a
 stated fact outside the bounds of :mod:`services.quote.plausible` (a lead time of −100
 days, the date 2026-13-45), is rendered as "확인 필요" / "To be confirmed" and listed in
-``missing_fields``, so the quote needs review.
+``missing_fields``, so the quote needs review. So is a fact the extractor scored below
+:data:`services.quote.plausible.MIN_FACT_CONFIDENCE` (the event's per-fact confidence): it is
+printed, and listed to be confirmed.
 """
 
 from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
@@ -44,7 +47,7 @@ from services.quote.money import (
     round_money,
 )
 from services.quote.numbering import QuoteSlot
-from services.quote.plausible import PlausibleTerms, plausible_terms
+from services.quote.plausible import PlausibleTerms, low_confidence_facts, plausible_terms
 from services.quote.settings import QuoteSettings
 from services.quote.tenants import QuoteConfigError, TenantCache, TenantConfig
 from services.quote.terms import ThreadTerms, thread_terms
@@ -73,6 +76,8 @@ class RenderedQuote:
     issue_date: date
     valid_until: date
     missing_fields: list[str] = field(default_factory=list)
+    low_confidence: list[str] = field(default_factory=list)
+    """Facts printed but scored below the confidence threshold (also in ``missing_fields``, to be confirmed)."""
 
     @property
     def needs_review(self) -> bool:
@@ -164,8 +169,11 @@ class QuoteRenderer:
             event.facts, vat_mode=vat_mode, vat_rate=config.vat_rate, vat_rounding=config.vat_rounding
         )
         plausible = plausible_terms(event.facts, today)
-        missing = _missing_fields(event.facts, config, terms, totals, plausible)
-        context = build_context(event, slot, config, today, language, terms, totals, missing, plausible)
+        doubted = low_confidence_facts(event.facts, event.confidence)
+        missing = _missing_fields(event.facts, config, terms, totals, plausible, doubted)
+        context = build_context(
+            event, slot, config, today, language, terms, totals, missing, plausible, low_confidence=doubted
+        )
         templates = self.templates(config.template_folder)
         rendered: dict[str, str] = {}
         for fmt in FORMATS:
@@ -189,6 +197,7 @@ class QuoteRenderer:
             issue_date=today,
             valid_until=valid_until(today, config),
             missing_fields=missing,
+            low_confidence=doubted,
         )
 
 
@@ -221,9 +230,15 @@ def _vat_mode(facts: KeyFacts, config: TenantConfig, terms: ThreadTerms) -> VatM
 
 
 def _missing_fields(
-    facts: KeyFacts, config: TenantConfig, terms: ThreadTerms, totals: QuoteTotals, plausible: PlausibleTerms
+    facts: KeyFacts,
+    config: TenantConfig,
+    terms: ThreadTerms,
+    totals: QuoteTotals,
+    plausible: PlausibleTerms,
+    low_confidence: list[str] | None = None,
 ) -> list[str]:
-    """Required facts that are absent and stated facts that are implausible, in document order."""
+    """Required facts that are absent, stated facts that are implausible, then facts the extractor was unsure of
+    (printed, but to be confirmed), in document order."""
     required = set(config.required_fields)
     missing: list[str] = []
     if "buyer" in required and not (facts.buyer and (facts.buyer.company or facts.buyer.name)):
@@ -246,6 +261,7 @@ def _missing_fields(
     missing += [name for name in ("warranty_months", "moq") if name in plausible.doubtful]
     if terms.vat_conflict:
         missing.append("vat_mode")
+    missing += [path for path in low_confidence or [] if path not in missing]
     return missing
 
 
@@ -293,14 +309,22 @@ FIELD_LABELS = {
 }
 
 
-def describe_missing(name: str, language: str) -> str:
-    """A reviewer's label for a missing field: items.1.quantity → 품목 2 수량 / item 2 quantity."""
+LOW_CONFIDENCE_NOTE = {"ko": "(추출 신뢰도 낮음)", "en": "(low extraction confidence)"}
+
+
+def describe_missing(name: str, language: str, low_confidence: Collection[str] = ()) -> str:
+    """A reviewer's label for a missing field: items.1.quantity → 품목 2 수량 / item 2 quantity; a fact the
+    extractor was unsure of says so."""
     labels = FIELD_LABELS.get(language, FIELD_LABELS["en"])
     parts = name.split(".")
     if len(parts) == 3 and parts[0] == "items" and parts[1].isdigit():
         item = f"품목 {int(parts[1]) + 1}" if language == "ko" else f"item {int(parts[1]) + 1}"
-        return f"{item} {labels.get(parts[2], parts[2])}"
-    return labels.get(name, name)
+        label = f"{item} {labels.get(parts[2], parts[2])}"
+    else:
+        label = labels.get(name, name)
+    if name in low_confidence:
+        label = f"{label} {LOW_CONFIDENCE_NOTE.get(language, LOW_CONFIDENCE_NOTE['en'])}"
+    return label
 
 
 def _format_date(value: date, language: str) -> str:
@@ -317,6 +341,7 @@ def build_context(
     totals: QuoteTotals,
     missing: list[str],
     plausible: PlausibleTerms | None = None,
+    low_confidence: Collection[str] = (),
 ) -> dict[str, Any]:
     """Plain data for the templates: strings, numbers, lists and dicts only (implausible facts left out)."""
     facts = event.facts
@@ -426,7 +451,7 @@ def build_context(
         "missing_fields": missing,
         "missing_described": [
             # Field names are our own identifiers ([a-z0-9._]): safe as a Markdown code span.
-            {"field": name, "code": MarkdownCode(name), "label": describe_missing(name, language)}
+            {"field": name, "code": MarkdownCode(name), "label": describe_missing(name, language, low_confidence)}
             for name in missing
         ],
         "needs_review": bool(missing) or event.needs_review,

@@ -50,4 +50,5 @@ class RulesEngine:
             warnings=resolved.warnings,
             needs_review=resolved.needs_review,
             engine="rules",
+            confidence=resolved.confidence,
         )

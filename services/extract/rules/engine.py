@@ -20,7 +20,7 @@ from services.extract.rules.resolve import Resolved, resolve
 from services.extract.rules.state import ItemState, ThreadState
 from services.extract.rules.tables import TableReader
 from services.extract.rules.text import Clause, MessageView, find_body_end, split_clauses, split_inline_forwards
-from shared.events import KeyFacts, NormalizedMessage, NormalizedThread
+from shared.events import ConfidenceSource, KeyFacts, NormalizedMessage, NormalizedThread
 
 __all__ = ["Resolved", "ThreadState", "collect", "empty_extraction", "extract_facts", "resolve", "views_of"]
 
@@ -191,12 +191,18 @@ def _name_products(
     for position, mention in enumerate(named):
         if mention is None:
             continue
+        labelled = structured or (position == 0 and items.colon_line_product(clause.text) is not None)
+        found_in: ConfidenceSource = (
+            "table"
+            if table_row is not None
+            else "label"
+            if labelled
+            else "attachment"
+            if view.attachment is not None
+            else "sentence"
+        )
         item = reading.state.item_for(
-            mention.name,
-            reading.source(mention.start, mention.end),
-            view.index,
-            view.role,
-            structured or (position == 0 and items.colon_line_product(clause.text) is not None),
+            mention.name, reading.source(mention.start, mention.end), view.index, view.role, labelled, found_in
         )
         if table_row is not None and table_currency:
             item.table_currency = table_currency

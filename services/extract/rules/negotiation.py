@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Generic, Literal, TypeVar
 
+from shared.events import ConfidenceSource
+
 Decision = Literal["accept", "reject", "halfway"]
 """What a supplier message answers to the buyer's pending proposal (rules/terms.py: ACCEPT, REJECT, HALFWAY)."""
 
@@ -71,6 +73,8 @@ class Statement:
     negated: bool = False
     act: Act | None = None
     """The move when a reader recognised it (a correction, an option chosen, an item dropped); else inferred."""
+    found_in: ConfidenceSource = "sentence"
+    """How the value was found (label, table, sentence, attachment, inferred): where its confidence starts."""
 
 
 @dataclass
@@ -175,7 +179,7 @@ class Table(Generic[StatementT]):
             return
         middle = (float(current.value) + float(pending.value)) / 2
         # The supplier's own number: a statement of the term's kind with none of either side's details.
-        self.current = type(current)(middle, "supplier", order, current.sources + pending.sources)
+        self.current = type(current)(middle, "supplier", order, current.sources + pending.sources, found_in="inferred")
         self.pending = None
 
 
@@ -226,7 +230,9 @@ class Track(Generic[StatementT]):
         if supplier:
             pending = table.pending
             # 'we cannot do 9,000': the supplier restating the buyer's number, negated, declines it
-            real = [s for s in supplier if not (s.negated and pending is not None and _same(s.value, pending.value))]
+            real = [
+                s for s in supplier if not (s.negated and pending is not None and same_value(s.value, pending.value))
+            ]
             yield Move(Act.OFFER, order, real[-1]) if real else Move(Act.REJECTION, order)
             return
         if buyer:
@@ -236,7 +242,7 @@ class Track(Generic[StatementT]):
                 yield Move(Act.OFFER, order, proposal)
                 if asked_before is not None:  # a requirement stated does not withdraw a question still open
                     yield Move(Act.REQUEST, order, asked_before)
-            elif table.current is None or not _same(proposal.value, table.current.value):
+            elif table.current is None or not same_value(proposal.value, table.current.value):
                 yield Move(Act.REQUEST if proposal.question else Act.COUNTER_OFFER, order, proposal)
             return
         decision = supplier_decisions.get(order)
@@ -252,7 +258,8 @@ def _numeric(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-def _same(a: Any, b: Any) -> bool:
+def same_value(a: Any, b: Any) -> bool:
+    """Two stated values are the same term (numbers within float noise)."""
     if _numeric(a) and _numeric(b):
         return abs(float(a) - float(b)) < 1e-9 * max(1.0, abs(float(a)))
     return bool(a == b)

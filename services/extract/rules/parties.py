@@ -12,6 +12,7 @@ from services.extract.rules.money import CURRENCY_TOKEN
 from services.extract.rules.tables import priced_table
 from services.extract.rules.text import CLOSING, NAME_LINE, MessageView
 from services.extract.rules.vocabulary import LEGAL_FORMS, PUBLIC_MAIL_DOMAINS
+from shared.events import ConfidenceSource
 
 COMPANY_SUFFIX = re.compile(
     r"\(주\)|㈜|주식회사|\(유\)|유한회사|Co\.,?\s?Ltd\.?|\bCo\.|\bLtd\.?|\bInc\.?|\bCorp\.?|Corporation|\bLLC\b|GmbH|\bLimited\b|\bPLC\b|S\.A\.|\bAG\b|Pte\.?"
@@ -65,6 +66,10 @@ class PartyFacts:
     name_source: tuple[str, int, int, str] | None = None
     company_source: tuple[str, int, int, str] | None = None
     email_source: tuple[str, int, int, str] | None = None
+    name_found_in: ConfidenceSource = "label"
+    company_found_in: ConfidenceSource = "label"
+    email_found_in: ConfidenceSource = "label"
+    """How each value was found: a header or a company form is a label; a line the engine picks is inferred."""
 
 
 def party_key(view: MessageView) -> str:
@@ -153,6 +158,11 @@ def company_from_signature(signature: str, sender_name: str | None) -> tuple[str
             start = o + line.index(stripped)
             return stripped, start, start + len(stripped)
     return None
+
+
+def _signature_source(company: str) -> ConfidenceSource:
+    """A signature line with a company form reads like a label; another line after the name is inferred."""
+    return "label" if COMPANY_SUFFIX.search(company) else "inferred"
 
 
 def company_from_greeting(body: str, sender_name: str | None) -> tuple[str, int, int] | None:
@@ -281,6 +291,7 @@ def build_party(views: list[MessageView]) -> PartyFacts | None:
                     party.name = raw
                     start = view.text.index(raw, view.body_end)
                     party.name_source = (view.message_id, start, start + len(raw), raw)
+                    party.name_found_in = "inferred"  # a name-like line of the signature
                     break
         if party.company:
             continue
@@ -295,6 +306,7 @@ def build_party(views: list[MessageView]) -> PartyFacts | None:
                 view.body_end + start + len(company),
                 company,
             )
+            party.company_found_in = _signature_source(found[0])
             continue
         found = company_from_greeting(view.body, view.sender_name)
         if found:
@@ -302,12 +314,14 @@ def build_party(views: list[MessageView]) -> PartyFacts | None:
             company = clean_company(company)
             party.company = company
             party.company_source = (view.message_id, view.base + start, view.base + start + len(company), company)
+            party.company_found_in = "sentence"  # 'This is Emily from Northwind Supply'
             continue
         if view.signature:
             found = company_from_signature(view.signature, view.sender_name)
             if found:
                 party.company = clean_company(found[0])
                 party.company_source = (view.message_id, 0, 0, f"signature: {found[0]}")
+                party.company_found_in = _signature_source(found[0])
                 continue
         if view.sender_company:
             party.company = view.sender_company

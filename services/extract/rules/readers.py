@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from services.extract.rules import dates, items, terms
+from services.extract.rules import confidence, dates, items, terms
 from services.extract.rules.money import Money, find_money
 from services.extract.rules.negotiation import (
     BudgetStatement,
@@ -97,7 +97,15 @@ class ClauseReading:
         )
 
     def statement(self, kind: type[StatementT], value: Any, sources: tuple[Source, ...], **details: Any) -> StatementT:
-        """A statement of this clause's speaker (a buyer's question is a request, not a term)."""
+        """A statement of this clause's speaker (a buyer's question is a request, not a term), with how the
+        value was found (the span of the value is the last source)."""
+        if "found_in" not in details:
+            details["found_in"] = confidence.found_in(
+                self.text,
+                sources[-1].start - self.clause.start if sources else 0,
+                in_table=self.table_row is not None,
+                in_attachment=self.view.attachment is not None,
+            )
         return kind(
             value,
             role=self.role,
@@ -238,6 +246,7 @@ def _read_amount_off(reading: ClauseReading, item: ItemState, amount: Money) -> 
             net=True,
             position=base.position,
             per_unit=base.per_unit,
+            found_in="inferred",  # the price on the table minus the amount: computed, never written
         )
     )
 

@@ -6,6 +6,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from services.extract.rules.confidence import combined, fact_confidence, statement_confidence
 from services.extract.rules.negotiation import (
     BudgetStatement,
     DiscountStatement,
@@ -20,7 +21,7 @@ from services.extract.rules.numbers import clean_number
 from services.extract.rules.parties import PartyFacts, build_party
 from services.extract.rules.state import ItemState, ThreadState
 from services.extract.rules.text import MessageView
-from shared.events import SCALAR_FIELDS, Evidence, KeyFacts, LineItem, Party, VatStatus
+from shared.events import SCALAR_FIELDS, Evidence, FactConfidence, KeyFacts, LineItem, Party, VatStatus
 
 _RESOLVED_ELSEWHERE = ("currency", "quote_requested")
 """Scalar fields not negotiated on a track of their own: from the items' prices and the buyer's asks."""
@@ -36,14 +37,17 @@ class Resolved:
     needs_review: bool
     vat: VatStatus | None = None
     incoterm_place: str | None = None
+    confidence: dict[str, FactConfidence] = field(default_factory=dict)
+    """A confidence per non-null fact, by dotted path (rules/confidence.py)."""
 
 
 @dataclass
 class ResolvedItem:
-    """One line item with the evidence of each of its values."""
+    """One line item with the evidence and the confidence of each of its values."""
 
     line: LineItem
     evidence: list[Evidence] = field(default_factory=list)
+    confidence: dict[str, FactConfidence] = field(default_factory=dict)
     priced_currency: str | None = None
     """The line's currency when it has a price (what the thread's currency is voted from)."""
 
@@ -67,19 +71,27 @@ def resolve(views: list[MessageView], state: ThreadState) -> Resolved:
     """The latest terms on the table, with evidence."""
     warnings = list(dict.fromkeys(state.warnings))
     scalars, evidence = resolve_scalars(state)
-    vat_status, place = resolve_vat_and_place(state, evidence)
+    confidence = {name: scalar_confidence(state, name, chosen) for name, chosen in scalars.items()}
+    vat_status, place = resolve_vat_and_place(state, evidence, confidence)
     resolved_items = [resolve_item(item, index, state) for index, item in enumerate(items_kept(state))]
     for resolved_item in resolved_items:
         evidence += resolved_item.evidence
+        confidence.update(resolved_item.confidence)
     line_items = [r.line for r in resolved_items]
     budget = scalars.pop("budget", None)
-    currency = resolve_currency(state, resolved_items, budget, evidence)
-    buyer, buyer_evidence = _party("buyer", build_party([v for v in views if v.role != "supplier"]))
-    supplier, supplier_evidence = _party("supplier", build_party([v for v in views if v.role == "supplier"]))
+    currency = resolve_currency(state, resolved_items, budget, evidence, confidence)
+    buyer, buyer_evidence = _party("buyer", build_party([v for v in views if v.role != "supplier"]), confidence)
+    supplier, supplier_evidence = _party(
+        "supplier", build_party([v for v in views if v.role == "supplier"]), confidence
+    )
     evidence += buyer_evidence + supplier_evidence
     quote_requested: bool | None = bool(state.quote_requested) if state.buyer_seen else None
     if state.quote_requested:
         evidence += evidence_of("quote_requested", state.quote_requested[:1])
+        asking = len({s.message_id for s in state.quote_requested})
+        confidence["quote_requested"] = fact_confidence("sentence", asking)
+    elif quote_requested is not None:
+        confidence["quote_requested"] = fact_confidence("inferred", 0)  # no ask found is not a stated 'no'
     facts = KeyFacts(
         buyer=buyer,
         supplier=supplier,
@@ -103,7 +115,14 @@ def resolve(views: list[MessageView], state: ThreadState) -> Resolved:
         needs_review=needs_review,
         vat=vat_status,
         incoterm_place=place,
+        confidence=confidence,
     )
+
+
+def scalar_confidence(state: ThreadState, name: str, chosen: Statement) -> FactConfidence:
+    """The confidence of a thread-level term: how its statement was found, and who agrees on it."""
+    track = state.fields[name]
+    return statement_confidence(chosen, track, state.decisions)
 
 
 def _value(scalars: dict[str, Statement], name: str) -> Any:
@@ -126,13 +145,16 @@ def resolve_scalars(state: ThreadState) -> tuple[dict[str, Statement], list[Evid
     return chosen_by_field, evidence
 
 
-def resolve_vat_and_place(state: ThreadState, evidence: list[Evidence]) -> tuple[VatStatus | None, str | None]:
-    """VAT status and the Incoterm's named place, beside the SPEC facts, each with its evidence."""
+def resolve_vat_and_place(
+    state: ThreadState, evidence: list[Evidence], confidence: dict[str, FactConfidence]
+) -> tuple[VatStatus | None, str | None]:
+    """VAT status and the Incoterm's named place, beside the SPEC facts, each with its evidence and confidence."""
     vat_status: VatStatus | None = None
     chosen_vat = state.resolved(state.fields.get("vat_status"))
     if chosen_vat is not None and chosen_vat.value in ("excluded", "included", "exempt"):
         vat_status = chosen_vat.value
         evidence += evidence_of("vat_status", chosen_vat.sources)
+        confidence["vat_status"] = scalar_confidence(state, "vat_status", chosen_vat)
     place: str | None = None
     incoterm_track = state.fields.get("incoterm")
     chosen = state.resolved(incoterm_track)
@@ -141,10 +163,11 @@ def resolve_vat_and_place(state: ThreadState, evidence: list[Evidence]) -> tuple
         candidates = [chosen] + [
             s for s in reversed(incoterm_track.statements) if s.value == chosen.value and s is not chosen
         ]
-        named = next((s.place for s in candidates if isinstance(s, IncotermStatement) and s.place), None)
-        if named is not None:
-            place = named.name
-            evidence += evidence_of("incoterm_place", [named.source])
+        with_place = next((s for s in candidates if isinstance(s, IncotermStatement) and s.place), None)
+        if isinstance(with_place, IncotermStatement) and with_place.place is not None:
+            place = with_place.place.name
+            evidence += evidence_of("incoterm_place", [with_place.place.source])
+            confidence["incoterm_place"] = fact_confidence(with_place.found_in)
     return vat_status, place
 
 
@@ -178,11 +201,14 @@ def resolve_item(item: ItemState, index: int, state: ThreadState) -> ResolvedIte
         currency = tier.currency
         price_sources = list(tier.sources)
         price = tier
+    applied_discount = False
     if unit_price is not None and discount is not None and price is not None and not is_net(item, price, discount):
         unit_price = unit_price * (1 - float(discount.value) / 100)
         price_sources += list(discount.sources)
+        applied_discount = True
     currency = currency or item.table_currency
     product_name, name_source = item.best_name()
+    confidence = _item_confidence(item, state, quantity, price, discount, applied_discount)
     line = LineItem(
         product=product_name,
         quantity=clean_number(qty_value) if qty_value is not None else None,
@@ -192,6 +218,12 @@ def resolve_item(item: ItemState, index: int, state: ThreadState) -> ResolvedIte
         discount_percent=clean_number(float(discount.value)) if discount is not None else None,
     )
     resolved = ResolvedItem(line, priced_currency=currency if unit_price is not None else None)
+    line_values = line.model_dump()
+    resolved.confidence = {
+        f"{prefix}.{name}": score
+        for name, score in confidence.items()
+        if line_values.get(name) is not None and line_values.get(name) != ""
+    }
     if line.product and name_source:
         resolved.evidence += evidence_of(f"{prefix}.product", [name_source])
     if quantity:
@@ -207,22 +239,71 @@ def resolve_item(item: ItemState, index: int, state: ThreadState) -> ResolvedIte
 
 
 def resolve_currency(
-    state: ThreadState, resolved_items: list[ResolvedItem], budget: Statement | None, evidence: list[Evidence]
+    state: ThreadState,
+    resolved_items: list[ResolvedItem],
+    budget: Statement | None,
+    evidence: list[Evidence],
+    confidence: dict[str, FactConfidence],
 ) -> str | None:
     """The thread's currency: the priced lines' majority, else the budget's, else the amounts the supplier wrote."""
     item_currencies = [r.priced_currency for r in resolved_items if r.priced_currency]
     currency = Counter(item_currencies).most_common(1)[0][0] if item_currencies else None
-    if isinstance(budget, BudgetStatement):
-        currency = currency or budget.currency
+    found = next(
+        (
+            r.confidence[path]
+            for index, r in enumerate(resolved_items)
+            if r.priced_currency == currency and (path := f"items.{index}.currency") in r.confidence
+        ),
+        None,
+    )
+    if isinstance(budget, BudgetStatement) and currency is None and budget.currency:
+        currency = budget.currency
+        found = confidence.get("budget")
     currency_evidence = [e for e in evidence if e.field.endswith(".currency") or e.field == "budget"][:1]
     if currency is None and state.money_seen:
         supplier_money = [m for m in state.money_seen if m.role == "supplier"]
         pool = supplier_money or state.money_seen
         currency = Counter(m.currency for m in pool).most_common(1)[0][0]
         currency_evidence = evidence_of("currency", [next(m.source for m in pool if m.currency == currency)])
+        found = fact_confidence("inferred", len({m.source.message_id for m in pool if m.currency == currency}))
     if currency:
         evidence += [e.model_copy(update={"field": "currency"}) for e in currency_evidence]
+        confidence["currency"] = found or fact_confidence("inferred", 0)
     return currency
+
+
+def _item_confidence(
+    item: ItemState,
+    state: ThreadState,
+    quantity: QuantityStatement | None,
+    price: PriceStatement | TierStatement | None,
+    discount: DiscountStatement | None,
+    applied_discount: bool,
+) -> dict[str, FactConfidence]:
+    """Confidence per field of one line (unprefixed: product, quantity, unit, unit_price, currency, discount)."""
+    found: dict[str, FactConfidence] = {}
+    mention = item.best_mention()
+    if mention is not None:
+        found["product"] = fact_confidence(mention.found_in, len({m.order for m in item.names}))
+    elif item.name:
+        found["product"] = fact_confidence("inferred", 0)  # named by the subject line only
+    if quantity is not None:
+        found["quantity"] = found["unit"] = statement_confidence(quantity, item.quantity, state.decisions)
+    discount_confidence = (
+        statement_confidence(discount, item.discount, state.decisions) if discount is not None else None
+    )
+    if discount_confidence is not None:
+        found["discount_percent"] = discount_confidence
+    if isinstance(price, TierStatement):
+        price_confidence = fact_confidence(price.found_in)
+    elif price is not None:
+        price_confidence = statement_confidence(price, item.price, state.decisions)
+    else:
+        return found
+    if applied_discount and discount_confidence is not None:
+        price_confidence = combined([price_confidence, discount_confidence])
+    found["unit_price"] = found["currency"] = price_confidence
+    return found
 
 
 def is_net(item: ItemState, price: PriceStatement | TierStatement, discount: DiscountStatement) -> bool:
@@ -261,7 +342,9 @@ def tier_for(item: ItemState, quantity: float | None, price: Statement | None) -
     return None
 
 
-def _party(role: str, facts: PartyFacts | None) -> tuple[Party | None, list[Evidence]]:
+def _party(
+    role: str, facts: PartyFacts | None, confidence: dict[str, FactConfidence]
+) -> tuple[Party | None, list[Evidence]]:
     if facts is None or not (facts.name or facts.company or facts.email):
         return None, []
     evidence: list[Evidence] = []
@@ -269,4 +352,11 @@ def _party(role: str, facts: PartyFacts | None) -> tuple[Party | None, list[Evid
         if source is not None:
             message_id, start, end, text = source
             evidence.append(Evidence(field=f"{role}.{name}", message_id=message_id, start=start, end=end, text=text))
+    for name, value, how in (
+        ("name", facts.name, facts.name_found_in),
+        ("company", facts.company, facts.company_found_in),
+        ("email", facts.email, facts.email_found_in),
+    ):
+        if value:
+            confidence[f"{role}.{name}"] = fact_confidence(how)
     return Party(name=facts.name, company=facts.company, email=facts.email), evidence

@@ -16,6 +16,7 @@ from services.extract.rules.negotiation import (
     TierStatement,
     Track,
 )
+from shared.events import ConfidenceSource
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,8 @@ class NameMention:
     role: str
     order: int
     structured: bool
+    found_in: ConfidenceSource = "sentence"
+    """How the name was found: a table row, a label or list line, an attachment's text, a sentence."""
 
     @property
     def has_code(self) -> bool:
@@ -52,8 +55,14 @@ class ItemState:
         """The name a careful reader would write: from a table, list or label line, with a model code, first written."""
         if not self.names:
             return self.name, self.name_source
-        best = max(self.names, key=lambda m: (m.structured, m.has_code, -m.order))
-        return best.name, best.source
+        best = self.best_mention()
+        return (best.name, best.source) if best is not None else (self.name, self.name_source)
+
+    def best_mention(self) -> NameMention | None:
+        """The mention :meth:`best_name` takes its name from; None when the line was never named in a message."""
+        if not self.names:
+            return None
+        return max(self.names, key=lambda m: (m.structured, m.has_code, -m.order))
 
     def stated_anything(self) -> bool:
         """Whether the thread gave this line a quantity, price, discount or tier (else it was only named)."""
@@ -93,11 +102,17 @@ class ThreadState:
         return track.resolve(self.decisions, self.supplier_orders) if track is not None else None
 
     def item_for(
-        self, name: str | None, source: Source | None, order: int, role: str = "unknown", structured: bool = False
+        self,
+        name: str | None,
+        source: Source | None,
+        order: int,
+        role: str = "unknown",
+        structured: bool = False,
+        found_in: ConfidenceSource = "sentence",
     ) -> ItemState:
         """The item a mention names (fuzzy: another wording of a known product stays one item), else a new one."""
         tokens = items.product_tokens(name) if name else frozenset()
-        mention = NameMention(name, source, role, order, structured) if name else None
+        mention = NameMention(name, source, role, order, structured, found_in) if name else None
         if tokens:
             for item in self.items:
                 if items.same_product(item.tokens, tokens) or any(

@@ -7,7 +7,7 @@ from typing import Any
 from services.extract.engine import Extraction
 from services.extract.handlers import to_event
 from services.extract.hybrid import HybridEngine, merge
-from shared.events import KeyFacts
+from shared.events import Evidence, FactConfidence, KeyFacts
 from tests.services.extract.llm.conftest import (
     TALK_FACTS,
     TALK_TEXTS,
@@ -118,3 +118,39 @@ def test_rules_and_llm_events_credit_every_value_to_their_engine() -> None:
     llm_sources = extraction(TALK_FACTS, "llm").sources()
     assert set(llm_sources.values()) == {"llm"} and "items.0.unit_price" in llm_sources
     assert "delivery_date" not in llm_sources and thread_facts.delivery_date is None
+
+
+def _confidence(source: str, score: float) -> FactConfidence:
+    return FactConfidence(source=source, score=score)  # type: ignore[arg-type]
+
+
+def _grounded(path: str) -> Evidence:
+    return Evidence(field=path, message_id="m2@test", start=0, end=5, text="9,800")
+
+
+def test_a_disagreement_takes_the_value_with_the_stronger_evidence() -> None:
+    """A rules price computed from weak statements loses to an LLM price grounding found in the thread."""
+    weak = extraction(TALK_FACTS, confidence={"items.0.unit_price": _confidence("inferred", 0.45)})
+    llm = extraction(facts_with(items__0__unit_price=9800), "llm", evidence=[_grounded("items.0.unit_price")])
+    merged = merge(weak, llm)
+    assert merged.facts.items[0].unit_price == 9800
+    assert merged.value_sources["items.0.unit_price"] == "llm"
+    assert merged.confidence is not None and merged.confidence["items.0.unit_price"].engine == "llm"
+    assert "disagreement: items.0.unit_price llm=9800.0 rules=9500.0" in merged.warnings
+    assert merged.needs_review
+
+
+def test_a_labelled_rules_value_wins_over_a_grounded_llm_value() -> None:
+    strong = extraction(TALK_FACTS, confidence={"items.0.unit_price": _confidence("label", 0.9)})
+    llm = extraction(facts_with(items__0__unit_price=9800), "llm", evidence=[_grounded("items.0.unit_price")])
+    merged = merge(strong, llm)
+    assert merged.facts.items[0].unit_price == 9500
+    assert merged.value_sources["items.0.unit_price"] == "rules"
+    assert merged.confidence is not None and merged.confidence["items.0.unit_price"].score == 0.9
+
+
+def test_a_gap_filled_by_the_llm_carries_the_llm_s_confidence() -> None:
+    rules = extraction(facts_with(moq=None), confidence={})
+    merged = merge(rules, extraction(TALK_FACTS, "llm", evidence=[_grounded("moq")]))
+    assert merged.confidence is not None
+    assert (merged.confidence["moq"].engine, merged.confidence["moq"].source) == ("llm", "sentence")
