@@ -24,10 +24,11 @@ class WriteBatch(Protocol):
 
     def expire(self, key: str, ttl_s: int) -> None: ...
 
-    async def execute(self, *, only_while: Sequence[tuple[str, bytes | str]] = ()) -> str | None:
+    async def execute(self, *, only_while: Sequence[tuple[str, bytes | str]] = (), release: bool = False) -> str | None:
         """Apply the writes; with ``only_while``, only if each of those keys still holds its value (a lock
         or claim we own), checked in the same atomic step. Returns the first key that no longer did (then
-        nothing is written), else None."""
+        nothing is written), else None. ``release``: once written, delete the ``only_while`` keys in the same
+        step (the lock is let go with the writes it guarded, no round trip of its own)."""
         ...
 
 
@@ -126,7 +127,7 @@ class MemoryWriteBatch:
     def expire(self, key: str, ttl_s: int) -> None:
         self._writes.append(lambda: self._store.expire(key, ttl_s))
 
-    async def execute(self, *, only_while: Sequence[tuple[str, bytes | str]] = ()) -> str | None:
+    async def execute(self, *, only_while: Sequence[tuple[str, bytes | str]] = (), release: bool = False) -> str | None:
         writes, self._writes = self._writes, []
         # No await between the check and the writes that could let another task in: MemoryStore's
         # operations do not yield, so this is atomic on the event loop.
@@ -135,6 +136,8 @@ class MemoryWriteBatch:
                 return key
         for write in writes:
             await write()
+        if release:
+            await self._store.delete(*(key for key, _ in only_while))
         return None
 
 
@@ -274,7 +277,7 @@ class RedisWriteBatch:
     def expire(self, key: str, ttl_s: int) -> None:
         self._ops.append((f"{self._ns}:{key}", ["expire", ttl_s]))
 
-    async def execute(self, *, only_while: Sequence[tuple[str, bytes | str]] = ()) -> str | None:
+    async def execute(self, *, only_while: Sequence[tuple[str, bytes | str]] = (), release: bool = False) -> str | None:
         ops, self._ops = self._ops, []
         if not only_while:
             async with self._client.pipeline(transaction=True) as pipeline:
@@ -288,22 +291,22 @@ class RedisWriteBatch:
                 await pipeline.execute()
             return None
         keys = [f"{self._ns}:{key}" for key, _ in only_while] + [key for key, _ in ops]
-        args: list[bytes | str | int] = [len(only_while), *(value for _, value in only_while)]
+        args: list[bytes | str | int] = [len(only_while), int(release), *(value for _, value in only_while)]
         for _, op_args in ops:
             args.extend(op_args)
         failed = int(await self._guarded(keys=keys, args=args))
         return only_while[failed - 1][0] if failed else None
 
 
-# KEYS: the guard keys, then one key per write; ARGV: the number of guards, their values, then per write
-# "set" value ttl (0: none) | "hset" field value | "expire" ttl. Returns the index of the first guard that no
-# longer holds its value (nothing written), else 0.
+# KEYS: the guard keys, then one key per write; ARGV: the number of guards, 1 to delete the guards after the
+# writes (else 0), their values, then per write "set" value ttl (0: none) | "hset" field value | "expire" ttl.
+# Returns the index of the first guard that no longer holds its value (nothing written), else 0.
 _GUARDED_WRITES = """
 local guards = tonumber(ARGV[1])
 for i = 1, guards do
-    if redis.pcall('GET', KEYS[i]) ~= ARGV[1 + i] then return i end  -- pcall: a hash is not held either
+    if redis.pcall('GET', KEYS[i]) ~= ARGV[2 + i] then return i end  -- pcall: a hash is not held either
 end
-local a, k = guards + 2, guards + 1
+local a, k = guards + 3, guards + 1
 while a <= #ARGV do
     local op = ARGV[a]
     if op == 'set' then
@@ -321,6 +324,11 @@ while a <= #ARGV do
         a = a + 2
     end
     k = k + 1
+end
+if ARGV[2] == '1' then
+    for i = 1, guards do
+        redis.call('DEL', KEYS[i])
+    end
 end
 return 0
 """

@@ -386,6 +386,8 @@ class ThreadRepository:
         self.lock_ttl_s = lock_ttl_s
         self.lock_wait_s = lock_wait_s
         self._held: dict[str, ThreadLock] = {}
+        self._released: set[str] = set()
+        """Locks whose commit let them go (with their claim) in its own atomic step: nothing left to release."""
 
     # ----------------------------------------------------------------- keys
 
@@ -558,11 +560,15 @@ class ThreadRepository:
                 yield held
             finally:
                 self._held.pop(held.key, None)
+                if held.key in self._released:
+                    self._released.discard(held.key)
+                    held_keys.clear()
         finally:
             keeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await keeper
-            await self._release(held_keys)
+            if held_keys:
+                await self._release(held_keys)
 
     async def _take(
         self, key: str, token: str, deadline: float, busy: type[ThreadBusy], what: str, incoming: IncomingEmail
@@ -675,7 +681,11 @@ class ThreadRepository:
         dedup_ttl = self.settings.dedup_ttl_days * DAY_S
         for key in self._seen_keys(incoming):
             writes.set(key, "1", ttl_s=dedup_ttl)
-        lost = await writes.execute(only_while=self._still_held(tenant, thread.thread_id))
+        guards = self._still_held(tenant, thread.thread_id)
+        # The lock and the claim go with the writes they guard: the message is done once they land.
+        lost = await writes.execute(only_while=guards, release=bool(guards))
+        if lost is None and guards:
+            self._released.add(guards[0][0])
         if lost is not None and lost.startswith("lock:"):
             raise ThreadLockLost(f"the lock of thread {thread.thread_id} expired before commit")
         if lost is not None:

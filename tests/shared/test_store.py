@@ -146,3 +146,19 @@ async def test_a_guarded_batch_writes_only_while_its_keys_hold_their_values(stor
     assert await refused.execute(only_while=[("lock", "mine"), ("claim", "mine-too")]) == "claim"
     assert await store.get("thread") == b"v1"  # nothing written
     assert await store.hgetall("roles") == {"a.example": b"buyer"}
+
+
+async def test_a_guarded_batch_can_release_its_guards_in_the_same_step(store: Store) -> None:
+    await store.set("lock", "mine")
+    await store.set("claim", "someone-else")
+    refused = store.batch()
+    refused.set("thread", "v1")
+    assert await refused.execute(only_while=[("lock", "mine"), ("claim", "mine-too")], release=True) == "claim"
+    assert (await store.get("lock"), await store.get("claim")) == (b"mine", b"someone-else")  # neither let go
+
+    await store.set("claim", "mine-too")
+    writes = store.batch()
+    writes.set("thread", "v2")
+    assert await writes.execute(only_while=[("lock", "mine"), ("claim", "mine-too")], release=True) is None
+    assert await store.get("thread") == b"v2"
+    assert (await store.get("lock"), await store.get("claim")) == (None, None)

@@ -8,7 +8,7 @@ lets another worker in.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 
 import pytest
 
@@ -106,6 +106,35 @@ async def test_the_lock_is_released_when_the_publish_fails() -> None:
     published: list[NormalizedThread] = []
     await handle(repository, incoming, published)
     assert [t.version for t in published] == [1]
+
+
+class _CountingStore(MemoryStore):
+    """Counts the lock releases that need a round trip of their own."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.separate_releases = 0
+
+    async def delete_all_if_equal(self, pairs: Sequence[tuple[str, bytes | str]]) -> int:
+        self.separate_releases += 1
+        return await super().delete_all_if_equal(pairs)
+
+
+async def test_commit_lets_the_lock_and_claim_go_in_its_own_step() -> None:
+    store = _CountingStore()
+    repository = ThreadRepository(store, IngestSettings())
+    incoming = email(1)
+    published: list[NormalizedThread] = []
+    async with repository.locked(incoming) as held:
+        thread = await repository.assemble(incoming, held.thread_id, held.state)
+        published.append(thread)
+        await repository.commit(incoming, thread, held.state)
+        assert not await store.exists(held.key) and not await store.exists(held.claim)
+    assert store.separate_releases == 0
+    async with repository.locked(incoming) as again:  # the next delivery is not kept waiting
+        assert await repository.duplicate_reason(incoming, again.state) is not None
+    assert store.separate_releases == 1  # a message that commits nothing still lets its lock go
+    assert not await store.exists(again.key) and [t.version for t in published] == [1]
 
 
 async def test_a_lock_held_elsewhere_is_a_transient_error_after_the_wait() -> None:
