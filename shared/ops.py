@@ -35,6 +35,7 @@ class Metrics:
     llm_latency: Histogram
     llm_tokens: Counter
     duplicates_dropped: Counter
+    events_published: Counter
 
 
 def build_metrics(service: str) -> Metrics:
@@ -81,6 +82,12 @@ def build_metrics(service: str) -> Metrics:
             "quoteflow_duplicates_dropped",
             "Messages dropped as duplicates, by reason (message_id: the same Message-ID; raw_bytes: the same bytes).",
             ["service", "reason"],
+            registry=registry,
+        ),
+        events_published=Counter(
+            "quoteflow_events_published",
+            "Events this service published (acknowledged by the broker) per topic.",
+            ["service", "topic"],
             registry=registry,
         ),
     )

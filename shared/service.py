@@ -14,10 +14,12 @@ from typing import Any
 
 from faststream import FastStream
 from faststream.kafka import KafkaBroker
+from pydantic import BaseModel
 
 from shared.broker import build_broker, ensure_topics
 from shared.consumer import MessageGuard, OffsetCommitter, Process
 from shared.ops import Metrics, OpsServer, build_metrics, update_consumer_lag
+from shared.publish import EventProducer, EventPublisher
 from shared.settings import Settings
 from shared.store import Store, build_store
 from shared.subscribe import Planner, Subscription, subscribe
@@ -39,10 +41,29 @@ class ServiceRuntime:
     metrics: Metrics
     committer: OffsetCommitter
     """Commits the offsets of every subscriber of the service once their records are done."""
+    events: EventProducer = field(init=False)
+    """The producer of the service's events (:mod:`shared.publish`), started and stopped with the service."""
     on_start: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     on_stop: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     started: bool = False
     ops: OpsServer | None = None
+
+    def __post_init__(self) -> None:
+        self.events = EventProducer(self.settings)
+
+    def publisher(self, topic: str, *, title: str, description: str, schema: type[BaseModel]) -> EventPublisher:
+        """Where a handler publishes ``topic``'s events: the service's producer, traced and counted (and the topic
+        registered on the broker for the AsyncAPI documents)."""
+        return EventPublisher(
+            self.broker,
+            topic,
+            title=title,
+            description=description,
+            schema=schema,
+            producer=self.events,
+            tracer=self.telemetry.tracer,
+            metrics=self.metrics,
+        )
 
     async def start(self) -> None:
         """Topics, ops endpoints, then consumers (readiness turns true once they run)."""
@@ -104,6 +125,7 @@ class ServiceRuntime:
             await ensure_topics(self.settings, ALL_TOPICS)
         for hook in self.on_start:
             await hook()
+        await self.events.start()
         if self.settings.ops_port is not None and self.ops is None:
             self.ops = OpsServer(
                 self.name,
@@ -115,6 +137,7 @@ class ServiceRuntime:
 
     async def _after_stop(self) -> None:
         self.started = False
+        await self.events.stop()
         for hook in self.on_stop:
             await hook()
         if self.ops is not None:

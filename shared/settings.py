@@ -70,8 +70,9 @@ class Settings(BaseSettings):
         ge=1,
         description="Most records a subscriber fetches and handles as one batch: the partitions in a batch "
         "are handled concurrently (waits on Kafka and Redis overlap), each thread in order; offsets are "
-        "committed per record done. Lower it for slow handlers (extract's LLM engine fetches this many, so a burst of one "
-        "thread's versions is extracted once, but extracts only as many per batch as its time budget allows).",
+        "committed per record done. Lower it for slow handlers (extract's LLM engine fetches this many, so a "
+        "burst of one thread's versions is extracted once, but extracts only as many per batch as its time "
+        "budget allows).",
     )
     partition_concurrency: int = Field(
         default=8,

@@ -13,7 +13,7 @@ from services.extract.engine import Extraction, ExtractionEngine
 from services.extract.metrics import extract_metrics, track_llm_usage
 from services.extract.settings import ExtractSettings
 from shared import topics
-from shared.consumer import Delivery, parse_event, publish_event
+from shared.consumer import Delivery, parse_event
 from shared.events import FactConfidences, FactsExtracted, KeyFacts, NormalizedThread
 from shared.service import ServiceRuntime
 from shared.subscribe import BatchSelection, Subscription
@@ -68,11 +68,10 @@ def register(runtime: ServiceRuntime, settings: ExtractSettings, engine: Extract
     superseded by a newer one in the batch are committed without an event, and past the LLM
     time budget the rest of a partition is fetched again later.
     """
-    broker = runtime.broker
     tracer = runtime.telemetry.tracer
     service_name, own_metrics = runtime.metrics.service, extract_metrics(runtime.metrics.registry)
     turns = itertools.count()
-    publisher = broker.publisher(
+    publisher = runtime.publisher(
         topics.FACTS_EXTRACTED,
         title="facts.extracted",
         description="Key facts, summary and tags of a thread, with the engine that produced them.",
@@ -108,7 +107,7 @@ def register(runtime: ServiceRuntime, settings: ExtractSettings, engine: Extract
                 span.set_attribute("quoteflow.llm.generated_tokens", usage.generated_tokens)
                 own_metrics.observe_thread(service_name, usage)
         event = to_event(thread, extraction)
-        await publish_event(publisher, event, key=thread.thread_id, tenant=thread.tenant)
+        await publisher.publish(event, key=thread.thread_id, tenant=thread.tenant)
 
     # An LLM extraction's time budget starts before it waits for the engine's request slots: records of a
     # partition overlap only under the rules engine.

@@ -16,7 +16,7 @@ from services.ingest.outlook import outlook_kind
 from services.ingest.settings import IngestSettings
 from services.ingest.threads import ThreadRepository
 from shared import topics
-from shared.consumer import Delivery, parse_event, publish_event
+from shared.consumer import Delivery, parse_event
 from shared.events import EmailEvent, NormalizedThread
 from shared.service import ServiceRuntime
 from shared.subscribe import BatchSelection, Subscription
@@ -86,14 +86,13 @@ def _with_tenant(event: EmailEvent, header: str | None, settings: IngestSettings
 
 def register(runtime: ServiceRuntime, settings: IngestSettings) -> None:
     """Subscribe ingest to the raw topic on the runtime's broker."""
-    broker = runtime.broker
     repository = ThreadRepository(runtime.store, settings)
     if settings.read_attachments and settings.attachment_sandbox:
         from services.ingest.attachments.sandbox import POOL
 
         POOL.warm(settings.attachment_memory_mb)
     tracer = runtime.telemetry.tracer
-    publisher = broker.publisher(
+    publisher = runtime.publisher(
         topics.THREADS_NORMALIZED,
         title="threads.normalized",
         description="The conversation so far, with sender roles and only new text.",
@@ -159,7 +158,7 @@ def register(runtime: ServiceRuntime, settings: IngestSettings) -> None:
                 return
             with tracer.start_as_current_span("ingest.assemble_thread"):
                 thread = await repository.assemble(incoming, held.thread_id, held.state)
-            await publish_event(publisher, thread, key=thread.thread_id, tenant=thread.tenant)
+            await publisher.publish(thread, key=thread.thread_id, tenant=thread.tenant)
             await repository.commit(incoming, thread, held.state)
 
     runtime.subscribe(RAW_EMAILS, planner=plan)

@@ -28,7 +28,7 @@ from services.quote.numbering import QuoteBook, QuoteSlot, Verdict
 from services.quote.render import QuoteRenderer, pdf_path, render_pdf, render_quote
 from services.quote.settings import QuoteSettings
 from shared import topics
-from shared.consumer import Delivery, TransientError, parse_event, publish_event
+from shared.consumer import Delivery, TransientError, parse_event
 from shared.events import FactsCorrected, FactsExtracted, QuoteGenerated
 from shared.service import ServiceRuntime
 from shared.subscribe import Subscription
@@ -149,12 +149,11 @@ async def write_pdf(settings: QuoteSettings, quote: QuoteGenerated) -> QuoteGene
 
 def register(runtime: ServiceRuntime, settings: QuoteSettings, today: Callable[[], date] = date.today) -> None:
     """Subscribe quote to extracted facts on the runtime's broker."""
-    broker = runtime.broker
     book = QuoteBook(runtime.store)
     renderer = QuoteRenderer(settings)
     service_name, stale = runtime.metrics.service, stale_facts_counter(runtime.metrics.registry)
     tracer = runtime.telemetry.tracer
-    publisher = broker.publisher(
+    publisher = runtime.publisher(
         topics.QUOTES_GENERATED,
         title="quotes.generated",
         description="Rendered quote documents (Markdown and HTML) with totals and revision.",
@@ -208,7 +207,7 @@ def register(runtime: ServiceRuntime, settings: QuoteSettings, today: Callable[[
         except Exception:
             await book.release(event.tenant, event.thread_id, decision)  # nothing went out: no revision gap
             raise
-        await publish_event(publisher, quote, key=event.thread_id, tenant=event.tenant)
+        await publisher.publish(quote, key=event.thread_id, tenant=event.tenant)
         # The facts are remembered after the publish: a correction's revision never overtakes this one.
         remembered = {facts_key(event.tenant, event.thread_id): event.model_dump_json()} if remember else None
         await book.record(event.tenant, event.thread_id, slot, facts_hash, claimed=decision.claim, also_set=remembered)

@@ -68,7 +68,7 @@ def build_service(
 ) -> TrainerRuntime:
     settings = (settings or TrainerSettings()).model_copy(update={"service_name": "trainer"})
     base = build_runtime("trainer", settings, store=store, telemetry=telemetry)
-    runtime = TrainerRuntime(**{f.name: getattr(base, f.name) for f in dataclasses.fields(ServiceRuntime)})
+    runtime = TrainerRuntime(**{f.name: getattr(base, f.name) for f in dataclasses.fields(ServiceRuntime) if f.init})
     runtime.announcer = register(runtime, settings)
     runtime.coordinator = TrainingCoordinator(
         settings, runtime.store, runtime.announcer, isolate=settings.train_in_subprocess
