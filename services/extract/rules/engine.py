@@ -24,9 +24,11 @@ from shared.events import ConfidenceSource, KeyFacts, NormalizedMessage, Normali
 
 __all__ = ["Resolved", "ThreadState", "collect", "empty_extraction", "extract_facts", "resolve", "views_of"]
 
+_DASHED_LINE = re.compile(r"^[^.!?:\n]{2,60}?\s[-–]\s[^.!?]*\d")
+"""'Filter drier FD-164S - 80 pcs - USD 7.90': a line item written without a list marker."""
 _PRODUCT_LABEL = re.compile(
     r"^\s*(?:(?:[-*•·▪◦►■□▶▷●○◆◇※]|\(?\d{1,2}[.)]|[가-하][.)])\s*)?"
-    r"(?:product|item|article|goods|model|description|품명|제품명|품목|상품명|모델|품명\s?및\s?수량)\s?[:：]\s?(?P<p>[^,;\n]+?)\s*$",
+    r"(?:product|item|article|goods|model|description|품명|제품명|품목|상품명|모델|품명\s?및\s?수량)\s?[:：]\s?(?P<p>[^,;\n(]+?)\s*(?:\([^)\n]*\)\s*)?$",
     re.I,
 )
 
@@ -118,7 +120,7 @@ def _clause_products(view: MessageView, clause: Clause, korean: bool) -> list[it
         ]
     mentions: list[items.ProductMention] = []
     line = items.colon_line_product(clause.text)
-    if line is None and clause.kind == "list":
+    if line is None and (clause.kind == "list" or _DASHED_LINE.match(clause.text)):
         line = items.list_line_product(clause.text)
     if line:
         mentions.append(line)
@@ -178,6 +180,8 @@ def _read_view(state: ThreadState, view: MessageView) -> None:
         read_clause(reading)
         if reading.mentions:
             state.message_focus = reading.mentions[-1][1]
+        elif (referenced := reading.referenced_line()) is not None:
+            state.message_focus = referenced  # 'the unit price of item 2' … on the next line: 'should be …'
 
 
 def _name_products(
@@ -188,7 +192,8 @@ def _name_products(
     named = [table_row.product] if table_row and table_row.product else _clause_products(view, clause, korean)
     structured = table_row is not None or clause.kind == "list" or bool(_PRODUCT_LABEL.match(clause.text))
     mentions: list[tuple[items.ProductMention, ItemState]] = []
-    for position, mention in enumerate(named):
+    for position, written in enumerate(named):
+        mention = items.tidy_product(written) if written is not None else None
         if mention is None:
             continue
         labelled = structured or (position == 0 and items.colon_line_product(clause.text) is not None)

@@ -45,7 +45,7 @@ EN_NEED = re.compile(
     re.I,
 )
 EN_PRODUCT_PRICE = re.compile(
-    rf"(?:^|[.;:]\s|,\s|\band\s|\bthe\s|\bour\s|\b(?:offer|quote|supply|sell)\s(?:you\s)?)(?P<p>{_EN_WORD}(?:\s{_EN_WORD}){{0,5}}?)\s(?:is|are|at|costs?|is priced at|would be|will be|comes? to|@)\s(?:now\s|only\s|just\s)?(?:{CURRENCY_BEFORE})",
+    rf"(?:^|[.;:]\s|,\s|\band\s|\bthe\s|\bour\s|\b(?:offer|quote|supply|sell)\s(?:you\s)?)(?P<p>{_EN_WORD}(?:\s{_EN_WORD}){{0,5}}?)\s(?:is|are|at|costs?|is priced at|would be|will be|comes? to|(?:stays?|remains?)(?: at)?|@)\s(?:now\s|only\s|just\s)?(?:{CURRENCY_BEFORE})",
 )
 _CURRENCY_WRITTEN = re.compile(CURRENCY_BEFORE)
 """A clause that writes a currency may name a product by its price ('the pump is USD 40')."""
@@ -145,9 +145,16 @@ _NOT_A_PRODUCT = re.compile(
 )
 _NOT_PRODUCT_PART = re.compile(
     r"(?i)\b(?:VAT|incoterms?|subject|invoice|PO|tender|contract|dwg|drawing|order no|HS code)\b|\b(?:tel|fax|phone|mob|mobile|cell|e-?mail|ref|no|code|number)\s?[.:]|부가세|부가가치세|영세율|면세|제목|수신|참조|번호|전화|팩스|담당자|귀하|@|^\(.*\)$"
-    r"|^(?:EXW|FCA|FAS|FOB|CFR|CIF|CPT|CIP|DAP|DPU|DDP)\b|(?:이며|입니다|합니다|드립니다|습니다|이고|하고|해서|하여|인데|니다|세요|까요|나요|어요|에요|해요|군요|네요|\s시|\s경우|\s기준)$"
+    r"|^(?:EXW|FCA|FAS|FOB|CFR|CIF|CPT|CIP|DAP|DPU|DDP)\b|(?:이며|입니다|합니다|드립니다|습니다|이고|하고|해서|하여|인데|니다|세요|까요|나요|어요|에요|해요|군요|네요|\s시|\s경우|\s기준|시고|고요)$|님(?:[,.]|$)|^[가-힣]{1,3}당$"
     rf"|^(?:{CURRENCY_BEFORE})|[{CURRENCY_SYMBOL}]\s?\d|\d\s?(?:{CURRENCY_AFTER})"
 )
+
+
+_MEASURE_NOT_PRODUCT = re.compile(
+    r"(?i)^(?:\d+\s?(?:ft|')|\d{2}\s?(?:HC|GP|DV)\b)|\b(?:FCL|LCL|containers?|rpm|(?:business|working|calendar) days?)\b"
+    r"|/(?:h|hr|hour|case|carton|ctn|min)\b|\bapprox\.?$|\brange$"
+)
+"""Containers, rates and spans ('20ft FCL', '40HC fits approx', 'bottles/h', 'mm range'): never a product."""
 
 
 def is_product_name(name: str | None) -> bool:
@@ -163,6 +170,7 @@ def is_product_name(name: str | None) -> bool:
         re.fullmatch(bare_unit, stripped)
         or _NOT_A_PRODUCT.match(stripped)
         or _NOT_A_PRODUCT.match(without_particle)
+        or _MEASURE_NOT_PRODUCT.search(stripped)
         or _NOT_PRODUCT_PART.search(stripped)
     ):
         return False
@@ -350,3 +358,33 @@ def prose_products(clause: str, korean: bool) -> list[ProductMention]:
 
 def money_free(name: str) -> bool:
     return not find_money(name) and not re.search(r"\d+\s?%", name)
+
+
+FIELD_LABEL = re.compile(
+    r"^(?:product|item|article|goods|model|description|품명|제품명|품목|상품명|모델)\s?[:：]\s?", re.I
+)
+"""A field label written in front of a product name ('Description: …', '품명: …')."""
+_TRAILING_REMARK = re.compile(r"\s*\((?:[^()]*\)\s*|[^)]*)$")
+"""A remark in parentheses after a name ('(range 30mm)', '(블록 2개 포함, …)'), or one cut off at its start."""
+_QUANTITY_PHRASE = re.compile(
+    rf"^(?:{NUMBER})\s?(?:{KOREAN_UNIT}|{ENGLISH_UNIT})?\s?(?:이상|이하|미만|초과|부터|까지|or more|and (?:above|up)|\+)?(?:\s?구간)?$",
+    re.I,
+)
+"""A quantity band ('300개 이상', '1,000+ pcs'): the tier it names, not a product."""
+
+
+def tidy_product(mention: ProductMention) -> ProductMention | None:
+    """A mention without a field label in front or a remark in parentheses behind; None when only a quantity
+    band is left (the words people put around a name are not the name)."""
+    name, start = mention.name, mention.start
+    label = FIELD_LABEL.match(name)
+    if label and label.end() < len(name):
+        name, start = name[label.end() :], start + label.end()
+    bare = _TRAILING_REMARK.sub("", name).rstrip(" ,-–")
+    if bare and re.search(r"[A-Za-z가-힣]", bare):
+        name = bare
+    if _QUANTITY_PHRASE.match(name):
+        return None
+    if name == mention.name:
+        return mention
+    return ProductMention(name, start, start + len(name))

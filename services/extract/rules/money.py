@@ -9,7 +9,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from services.extract.rules.numbers import NUMBER, parse_korean_amount, parse_number
-from services.extract.rules.vocabulary import CURRENCY_NAMES, MAGNITUDES, PREFIX_CURRENCIES, SUFFIX_CURRENCIES
+from services.extract.rules.vocabulary import (
+    CURRENCY_NAMES,
+    KOREAN_UNITS,
+    MAGNITUDES,
+    PREFIX_CURRENCIES,
+    SUFFIX_CURRENCIES,
+)
 
 _AMOUNT = rf"(?:(?:{NUMBER})\s?(?:[십백천]+[만억조]?|[만억조])\s?)*(?:{NUMBER})(?:\s?(?:[십백천]+[만억조]?|[만억조]))?"
 _MAGNITUDE = rf"(?:\s?(?P<mag>{'|'.join(MAGNITUDES)})\b)?"
@@ -45,6 +51,13 @@ PREFIX_MONEY = re.compile(
     rf"(?<![A-Za-z])(?P<cur>{CURRENCY_BEFORE})\s?(?P<num>{_AMOUNT}){_MAGNITUDE}(?:\s?(?P<korean_unit>원))?"
 )
 SUFFIX_MONEY = re.compile(rf"(?<![\w.,])(?P<num>{_AMOUNT}){_MAGNITUDE}\s?(?P<cur>{CURRENCY_AFTER})(?![A-Za-z])")
+_COUNTER = "|".join(sorted((*KOREAN_UNITS, "명", "회", "건", "원", "번", "가지"), key=len, reverse=True))
+KOREAN_MAGNITUDE_MONEY = re.compile(
+    rf"(?<![\w.,])(?P<num>(?>(?:{NUMBER})\s?[십백천]*[만억조](?:\s?(?:{NUMBER})\s?[십백천]*[만억조]?)*))"
+    rf"(?!\s?(?:{_COUNTER}|{CURRENCY_AFTER})|[\w.,]*당|\s?[A-Za-z]|[십백천만억조])"
+)
+"""'예산은 2.5억이고' / '1.2억입니다': a Korean magnitude (만, 억, 조) with no currency is an amount in won; with a
+counter after it (10만 개) it is a quantity."""
 _PER_UNIT_AFTER = re.compile(
     r"\s?(?:/\s?(?:pc|pcs|piece|unit|ea|set|kg|m|yard|yd|ton|roll|box|carton|개|대|세트|장|kg|톤|야드|미터|롤)\b"
     r"|/\s?(?:개|대|세트|장|톤|야드|미터|롤|식)"
@@ -90,11 +103,15 @@ def _value(number: str, currency: str, magnitude: str | None) -> float | None:
 def find_money(text: str) -> list[Money]:
     """Every amount with an explicit currency, left to right, overlaps resolved to the longer match."""
     found: list[Money] = []
-    for pattern, table in ((PREFIX_MONEY, PREFIX_CURRENCIES), (SUFFIX_MONEY, SUFFIX_CURRENCIES)):
+    for pattern, table in (
+        (PREFIX_MONEY, PREFIX_CURRENCIES),
+        (SUFFIX_MONEY, SUFFIX_CURRENCIES),
+        (KOREAN_MAGNITUDE_MONEY, {}),
+    ):
         for match in pattern.finditer(text):
-            cur_token = match.group("cur")
-            currency = table.get(cur_token) or table.get(cur_token.lower()) or "USD"
-            value = _value(match.group("num"), currency, match.group("mag"))
+            cur_token = match.groupdict().get("cur") or "KRW"
+            currency = table.get(cur_token) or table.get(cur_token.lower()) or ("KRW" if not table else "USD")
+            value = _value(match.group("num"), currency, match.groupdict().get("mag"))
             if value is None:
                 continue
             start, end = match.start(), match.end()

@@ -160,7 +160,12 @@ class Table(Generic[StatementT]):
     def apply(self, move: Move[StatementT]) -> None:
         """The negotiation's rules, one act at a time."""
         act, statement = move.act, move.statement
-        if act in (Act.OFFER, Act.OPTION_CHOICE, Act.CORRECTION):
+        if act is Act.CORRECTION and self.pending is not None and statement is not None:
+            if self.pending.role == statement.role:  # a party correcting the proposal it is waiting on
+                self.pending = statement
+            else:
+                self.current, self.pending = statement, None
+        elif act in (Act.OFFER, Act.OPTION_CHOICE, Act.CORRECTION):
             self.current, self.pending = statement, None
         elif act in (Act.COUNTER_OFFER, Act.REQUEST):
             self.pending = statement

@@ -16,7 +16,7 @@ from shared.events import ConfidenceSource
 
 COMPANY_SUFFIX = re.compile(
     r"\(주\)|㈜|주식회사|\(유\)|유한회사|Co\.,?\s?Ltd\.?|\bCo\.|\bLtd\.?|\bInc\.?|\bCorp\.?|Corporation|\bLLC\b|GmbH|\bLimited\b|\bPLC\b|S\.A\.|\bAG\b|Pte\.?"
-    r"|S\.r\.l\.|\bSRL\b|S\.p\.A\.|B\.V\.|N\.V\.|\bAB\b|\bAS\b|A/S|\bOy\b|\bPty\b|Ltda\.?|\bSAS\b|\bSARL\b|\bKG\b|\bLLP\b|Sdn Bhd"
+    r"|S\.r\.l\.|\bSRL\b|S\.p\.A\.|B\.V\.|N\.V\.|\bAB\b|\bAS\b|A/S|\bOy\b|\bPty\b|Ltda\.?|\bSAS\b|\bSARL\b|Sàrl|\bJSC\b|\bSIA\b|S\.L\.|\bKG\b|\bLLP\b|Sdn Bhd"
     r"|\bCompany\b|Industries|Industrial|Trading|Group|Solutions|Supply|Supplies|Systems|Technologies|Technology|\bTech\b|Electronics|Manufacturing|Enterprises?|Partners|Logistics|Textiles?|Energy"
     r"|[가-힣]+(?:상사|무역|산업|전자|부품|테크|텍|물산|공업|화학|제약|건설|에너지|시스템|솔루션|유통|섬유|기계|통상|코리아|정밀|전기|소재|금속|화학|바이오|식품|물류|엔지니어링|메디칼|메디컬)"
 )
@@ -41,13 +41,13 @@ _GREETING_EN = re.compile(
 ASK = re.compile(
     r"please (?:send|quote|provide|advise|offer|let)|could you|can you|would you|we are looking for|we're looking for|we need|we would like to (?:order|purchase|buy|get)"
     r"|interested in|inquiry|enquiry|request for quot|RFQ|our budget|we plan to (?:order|buy|purchase)"
-    r"|문의|견적(?:서)?(?:를|을)? ?(?:요청|부탁|보내|받)|알려 ?주|구매(?:하고|를 희망|할|하려)|주문(?:하고|하려|을 희망|하겠)|필요합니다|예산|발주 예정|검토 중",
+    r"|문의|견적(?:서)?(?:를|을)? ?(?:요청|부탁|보내(?! ?드)|받)|알려 ?주|구매(?:하고|를 희망|할|하려)|주문(?:하고|하려|을 희망|하겠)|필요합니다|예산|발주 예정|검토 중",
     re.I,
 )
 OFFER = re.compile(
     r"we can offer|we offer|our (?:best )?price|our quotation|quotation attached|attached (?:is |please find )?our|please find (?:attached )?our|we can supply|we can provide"
     r"|we can give|we are pleased to|our lead time|we can deliver|we can ship|thank you for your (?:inquiry|enquiry|interest|order)"
-    r"|저희|당사|제공(?:해|하)|드릴 수|드리겠|공급 가능|공급해|단가는|견적서를? ?(?:첨부|보내 ?드|송부)|첨부(?:된|한|해 ?드린|드린) ?견적서|문의(?:해 주셔서|주셔서) 감사",
+    r"|저희|당사|제공(?:해|하)|드릴 수|드리겠|공급 가능|공급해|단가는|견적(?:서)?(?:를|을)? ?(?:첨부|보내 ?드|송부)|첨부(?:된|한|해 ?드린|드린) ?견적서|문의(?:해 주셔서|주셔서) 감사",
     re.I,
 )
 
@@ -106,10 +106,11 @@ def _company_in_line(line: str) -> str | None:
 
 
 _DEPARTMENT_TAIL = re.compile(
-    r"(?:\s+(?:[가-힣]{0,6}(?:팀|본부|부서|사업부|담당|과장|부장|대리|차장|팀장|이사|매니저)|구매|영업|자재|(?:Sales|Purchasing|Procurement|Export)\b.*))+$"
+    r"(?:\s+(?:[가-힣A-Za-z0-9]{0,8}(?:팀|본부|부서|사업부|담당|실|과장|부장|대리|차장|팀장|이사|매니저)|구매|영업|자재|(?:Sales|Purchasing|Procurement|Export)\b.*))+$"
 )
 
 
+_LEGAL_FORM = re.compile("|".join(LEGAL_FORMS))
 _LEGAL_FORM_END = re.compile(rf"^(?P<company>.+?(?:{'|'.join(LEGAL_FORMS)}))\s+\S.*$")
 _TITLE_BEFORE_COMMA = re.compile(
     r"^(?:[A-Z][a-z]+\s){0,3}(?:Lead|Manager|Director|Head|Officer|Buyer|Engineer|Coordinator|Specialist|Executive|Assistant|Purchasing|Procurement|Sales)\b[^,]*,\s(?=\S)"
@@ -160,9 +161,36 @@ def company_from_signature(signature: str, sender_name: str | None) -> tuple[str
     return None
 
 
+def _fuller_form(company: str, view: MessageView) -> str | None:
+    """The same company as written in the sender's signature or header, with its legal form ('(주)', 'Ltd')."""
+    written = []
+    if view.signature:
+        found = company_from_signature(view.signature, view.sender_name)
+        if found:
+            written.append(found[0])
+    if view.sender_company:
+        written.append(view.sender_company)
+    for candidate in written:
+        cleaned = clean_company(candidate)
+        if (
+            cleaned != company
+            and company in cleaned
+            and _LEGAL_FORM.search(cleaned)
+            and len(cleaned) <= len(company) + 12
+        ):
+            return cleaned
+    return None
+
+
 def _signature_source(company: str) -> ConfidenceSource:
     """A signature line with a company form reads like a label; another line after the name is inferred."""
     return "label" if COMPANY_SUFFIX.search(company) else "inferred"
+
+
+_LEADING_CLAUSE = re.compile(
+    r"^(?:\S+\s)*\S*(?:던|했던|드렸던|드린|하신|주신|에서|에게|께서|오전에|오후에|어제|오늘|지난번|방금)\s(?=\S)"
+)
+"""Words before a company in a greeting that describe the call or mail, not the company ('오늘 통화드렸던 …')."""
 
 
 def company_from_greeting(body: str, sender_name: str | None) -> tuple[str, int, int] | None:
@@ -174,6 +202,7 @@ def company_from_greeting(body: str, sender_name: str | None) -> tuple[str, int,
         company = match.group("company").strip(" ,.")
         company = re.sub(r"^(?:안녕하세요|안녕하십니까|반갑습니다|저는|네)[,.!\s]*", "", company).strip()
         company = re.sub(r"\s?(?:의|에서|에)$", "", company)
+        company = _LEADING_CLAUSE.sub("", company)
         if company and (COMPANY_SUFFIX.search(company) or (sender_name and match.group("name") == sender_name)):
             start = match.start("company") + match.group("company").find(company)
             return company, start, start + len(company)
@@ -312,6 +341,12 @@ def build_party(views: list[MessageView]) -> PartyFacts | None:
         if found:
             company, start, _end = found
             company = clean_company(company)
+            fuller = _fuller_form(company, view)
+            if fuller is not None:  # '에어텍코리아 배성진입니다' … signed '에어텍코리아(주) 영업2팀'
+                party.company = fuller
+                party.company_source = (view.message_id, 0, 0, f"signature: {fuller}")
+                party.company_found_in = "label"
+                continue
             party.company = company
             party.company_source = (view.message_id, view.base + start, view.base + start + len(company), company)
             party.company_found_in = "sentence"  # 'This is Emily from Northwind Supply'

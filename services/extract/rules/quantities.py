@@ -29,7 +29,8 @@ _AT_MOST_AFTER = re.compile(r"^\s?(?:이하|미만|or less|or fewer|and (?:below
 _AT_MOST_BEFORE = re.compile(r"(?:up to|under|below|less than|≤|<=|<|max\.?)\s*$", re.IGNORECASE)
 _NOT_ORDER = re.compile(
     r"(?:in stock|재고|capacity|생산\s?능력|생산량|per (?:month|year|day|week)|a month|monthly|per carton|per box|per pallet"
-    r"|per ctn|/ctn|박스당|카톤당|입수|packed|packing|포장 단위|월\s?생산|연간|annual)",
+    r"|per ctn|/ctn|박스당|카톤당|입수|packed|packing|포장 단위|월\s?생산|연간|annual"
+    r"|\bfits?\b|\bholds?\b|per (?:container|FCL|20ft|40ft)|(?:20|40)\s?(?:ft|HC|GP)\b(?:\s?\w+){0,3}|컨테이너당|적재)",
     re.IGNORECASE,
 )
 MOQ_KEYWORD = re.compile(

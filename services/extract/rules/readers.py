@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 from services.extract.rules import confidence, dates, items, terms
 from services.extract.rules.money import Money, find_money
 from services.extract.rules.negotiation import (
+    Act,
     BudgetStatement,
     DiscountStatement,
     IncotermStatement,
@@ -49,6 +50,20 @@ _AMOUNT_OFF = re.compile(
 )
 """Money followed by 'off' / '할인': a discount stated as an amount, not a price."""
 _QUOTE_ALREADY_GIVEN = re.compile(r"quotation attached|견적서를? 첨부|as quoted|quoted price", re.I)
+_REPLACED_BEFORE = re.compile(r"(?:\bnot|instead of|rather than|replacing)\s*$", re.I)
+_REPLACED_AFTER = re.compile(r"\s?(?:이|가)\s?아니(?:라|고)|\s?대신")
+"""'should be JPY 1,480, not JPY 1,840' / '1,840엔이 아니라': the value being replaced, not a statement of it."""
+CORRECTION = re.compile(
+    r"should (?:be|read|have been)|correct(?:ed|ion)\b|typo|typing error|erratum|errata|misprint"
+    r"|정정|오기|잘못 (?:기재|표기|안내)|수정(?:된|하여|해서|드립니다|합니다)",
+    re.I,
+)
+"""A clause correcting a value stated before: its value replaces the earlier one (Act.CORRECTION)."""
+_LINE_REFERENCE = re.compile(
+    r"(?:\bline|\bitem|\bposition|\bpos\.|품목|항목)\s?(?:no\.?\s?|#\s?)?(?P<n>\d{1,2})(?!\d)(?!\s?(?:%|[.,]\d))|(?P<k>\d{1,2})\s?번\s?(?:품목|항목)",
+    re.I,
+)
+"""'Line 3 unit price …' / '2번 품목': a value about the thread's n-th line item."""
 
 
 def target_item(mentions: list[tuple[items.ProductMention, ItemState]], position: int, end: int) -> ItemState | None:
@@ -88,6 +103,10 @@ class ClauseReading:
     def order(self) -> int:
         return self.view.index
 
+    def corrects(self) -> bool:
+        """Whether the clause corrects a value the same party stated before ('should read USD 14.20')."""
+        return bool(CORRECTION.search(self.text))
+
     def source(self, start: int, end: int) -> Source:
         """A span of the clause as a source in its message's text."""
         absolute_start, absolute_end = self.clause.start + start, self.clause.start + end
@@ -117,13 +136,23 @@ class ClauseReading:
         )
 
     def focus(self, position: int, end: int) -> ItemState | None:
-        """The item a value is about: a product this clause names, else the message's or the thread's only one."""
+        """The item a value is about: a product this clause names, a line it refers to by number, else the
+        message's or the thread's only one."""
         state = self.state
         return (
             target_item(self.mentions, position, end)
+            or self.referenced_line()
             or state.message_focus
             or (state.items[0] if len(state.items) == 1 else None)
         )
+
+    def referenced_line(self) -> ItemState | None:
+        """The line item the clause names by number ('line 3', '2번 품목'), when the thread has that many."""
+        reference = _LINE_REFERENCE.search(self.text)
+        if reference is None:
+            return None
+        number = int(reference.group("n") or reference.group("k"))
+        return self.state.items[number - 1] if 1 <= number <= len(self.state.items) else None
 
     def item_at(self, position: int, end: int) -> ItemState | None:
         """Like :meth:`focus`, opening an unnamed item when the thread has none yet."""
@@ -154,9 +183,10 @@ def read_clause(reading: ClauseReading) -> None:
 
 def read_order_quantities(reading: ClauseReading, quantities: list[Quantity]) -> None:
     """'120 units of …' / '100개': the quantity of the item it is next to."""
+    references = [m.span() for m in _LINE_REFERENCE.finditer(reading.text)]
     for quantity in quantities:
-        if quantity.kind != "order":
-            continue
+        if quantity.kind != "order" or any(start <= quantity.start < end for start, end in references):
+            continue  # 'Line 3 unit price': a line number, not three units
         item = reading.item_at(quantity.start, quantity.end)
         if item is not None:
             item.quantity.add(
@@ -191,6 +221,8 @@ def read_prices(reading: ClauseReading, money: list[Money], tier_quantities: lis
         if terms.NOT_UNIT_PRICE.search(before) or _TOTAL_AFTER.match(text[amount.end :]):
             continue
         if REQUESTED_BY_OTHER.search(before):
+            continue
+        if _REPLACED_BEFORE.search(before[-12:]) or _REPLACED_AFTER.match(text, amount.end):
             continue
         if tier_quantities and reading.role == "supplier":
             _read_tier_price(reading, amount, tier_quantities)
@@ -267,6 +299,7 @@ def _unit_price(reading: ClauseReading, amount: Money) -> PriceStatement:
         net=net,
         position=amount.start,
         per_unit=amount.per_unit,
+        act=Act.CORRECTION if reading.corrects() else None,
     )
 
 

@@ -79,7 +79,12 @@ PAYMENT_PHRASES = re.compile(
     r"|(?:납품|검수|도착|인도)\s?(?:완료\s?)?후\s?\d{1,3}\s?일\s?이내\s?(?:현금\s?|계좌\s?)?(?:결제|이체|송금|지급)"
     r"|선금\s?\d{1,3}\s?%[^.\n?]*?잔금\s?\d{1,3}\s?%(?:\s?(?:납품|출고|선적|배송)\s?(?:전|후|시))?"
     r"|(?:배송|납품|인도|출고)\s?(?:시|후)\s?(?:결제|지급|현금 결제)|월말\s?마감(?:\s?후)?(?:\s?익월\s?\d{1,2}\s?일)?(?:\s?(?:현금|어음))?\s?(?:결제|지급)?"
-    r"|cash on delivery|payment on delivery|payment upon delivery|착불",
+    r"|cash on delivery|payment on delivery|payment upon delivery|착불"
+    r"|(?:계약금|선금|착수금)\s?\d{1,3}\s?%[^.\n?]*?잔금\s?\d{1,3}\s?%[^.\n?]*"
+    r"|세금\s?계산서\s?발행\s?(?:후|일로부터)\s?\d{1,3}\s?일(?:\s?이내)?(?:\s?(?:현금|계좌\s?이체|송금))?"
+    r"|(?:월말\s?마감\s?)?익월\s?(?:말|\d{1,2}\s?일)\s?(?:현금|어음|계좌\s?이체)(?:\s?결제)?"
+    r"|(?:납품|배송|인도)\s?(?:후|시)\s?즉시\s?(?:현금|계좌\s?이체|결제)(?:\s?\([^)]*\))?"
+    r"|선\s?입금(?:\s?\([^)]*\))?",
     re.I,
 )
 _PAYMENT_TRIM = re.compile(
@@ -87,7 +92,8 @@ _PAYMENT_TRIM = re.compile(
     r"|(?:,?\s(?:as (?:usual|before|discussed|agreed)|please|if possible|as well|and we (?:have|can|will)|and it'?s a deal)).*$"
     r"|\s?(?:부탁|바랍니다|요청드립니다).*$"
     r"|\s(?:is|are|would be|will be) (?:fine|ok|okay|acceptable|agreed|good).*$"
-    r"|\s?조건(?:을|으로|이|은|로)?(?:\s.*)?$",
+    r"|\s?조건(?:을|으로|이|은|로)?(?:\s.*)?$"
+    r"|\s?(?:으로|로)\s?처리.*$|\s(?:다|모두|둘 다)\s(?:됩니다|가능합니다).*$|\s/\s.*$",
 )
 
 WARRANTY_KEYWORD = re.compile(r"warrant(?:y|ied)|guarantee|보증|무상\s?(?:A/S|AS|수리|교체)|하자\s?보수|A/S 기간", re.I)
@@ -128,7 +134,7 @@ _QUOTE_NOT_REQUEST = re.compile(
     r"quotation attached|견적서를? 첨부|as quoted|quoted price|no need for a quote|견적 감사", re.I
 )
 ACCEPT = re.compile(
-    r"\b(?:agree[ds]?|accept(?:ed|able)?|ok(?:ay)?|fine with|we can do (?:that|it|this)|deal|confirm(?:ed)?|no problem|can match|we can meet|that works)\b"
+    r"\b(?:agree[ds]?|accept(?:ed|able)?(?!\s(?:our|my)\s(?:sincere\s)?apolog)|ok(?:ay)?|fine with|we can do (?:that|it|this)|deal|confirm(?:ed)?|no problem|can match|we can meet|that works)\b"
     r"|동의|수용|수락|좋습니다|그렇게 (?:하겠|해 드리|해드리|진행)|맞춰 ?(?:드리|드릴)|괜찮습니다|받아들이|가능합니다|해 드리겠습니다|해드리겠습니다|승인",
     re.I,
 )
@@ -220,6 +226,10 @@ def _trim_payment(value: str) -> str:
     return value.strip(" .,;:·-–")
 
 
+_SAME_AS_BEFORE = re.compile(r"동일|같습니다|기존과 같|same as|unchanged|as before", re.I)
+"""A label whose value only says the terms did not change."""
+
+
 def find_payment_terms(clause: str) -> Found | None:
     """Payment terms in the thread's own words: after a 'payment terms' label, else a known phrase."""
     label = PAYMENT_LABEL.search(clause)
@@ -228,6 +238,8 @@ def find_payment_terms(clause: str) -> Found | None:
         end_match = re.search(r"(?<!\d)[.](?!\d)|\?|\n|;", rest)
         raw = rest[: end_match.start()] if end_match else rest
         value = _trim_payment(raw)
+        if _SAME_AS_BEFORE.search(value):  # 'same as before (T/T …)': the terms are in the remark, if anywhere
+            value = ""
         if value and _PAYMENT_VOCAB.search(value) and len(value) <= 120 and "?" not in value:
             start = label.end() + rest.index(value[:5]) if value[:5] in rest else label.end()
             return Found(value, start, start + len(value))

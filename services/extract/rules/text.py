@@ -12,12 +12,16 @@ from typing import Literal
 from services.extract.rules.terms import INJECTION, QUESTION_ENDING
 from shared.events import NormalizedMessage, Role
 
-CLOSING = re.compile(
-    r"^\s*(?:best(?: regards| wishes)?|kind regards|warm regards|regards|many thanks|thanks(?: and regards| again| a lot)?|thank you(?: very much)?"
+_CLOSING_WORDS = (
+    r"(?:best(?: regards| wishes)?|kind regards|warm regards|regards|many thanks|thanks(?: and regards| again| a lot)?|thank you(?: very much)?"
     r"|sincerely|yours(?: sincerely| faithfully| truly)?|cheers|respectfully|br|with best regards|rgds|tks"
-    r"|감사합니다|고맙습니다|감사드립니다|잘 부탁드립니다|수고하세요|이만 줄입니다|좋은 하루 되세요)[\s,.!]*$",
-    re.I,
+    r"|mit freundlichen grüßen|mit freundlichen grüssen|freundliche grüße|viele grüße|cordialement|bien cordialement|salutations"
+    r"|saludos(?: cordiales)?|un saludo|atentamente|cordiali saluti|distinti saluti|met vriendelijke groet(?:en)?|med vänliga hälsningar"
+    r"|감사합니다|고맙습니다|감사드립니다|잘 부탁드립니다|수고하세요|이만 줄입니다|좋은 하루 되세요)"
 )
+CLOSING = re.compile(rf"^\s*{_CLOSING_WORDS}(?:\s?/\s?{_CLOSING_WORDS})*[\s,.!]*$", re.I)
+"""A sign-off line, in English, Korean or another European language, or two of them ('Mit freundlichen Grüßen /
+Kind regards')."""
 NAME_LINE = re.compile(
     r"^\s*(?:-\s?)?(?:[가-힣]{2,4}(?:\s?(?:드림|올림|배상|과장|부장|대리|팀장|차장|이사|대표|사원|주임|매니저|실장|상무|전무|사장))?"
     r"|[A-Z][a-z]+(?:[ -][A-Z][a-z.]+){0,2})\s*$"
@@ -99,7 +103,8 @@ def find_body_end(text: str, start: int = 0, sender_name: str | None = None) -> 
         return len(text)
     first_token = (sender_name or "").split()[0] if sender_name and sender_name.split() else None
     looks_like_signature = len(last) <= 8 and all(
-        len(line.strip()) <= 60 and not re.search(r"(?:[^A-Z][a-z]{2,}|다|요)[.!?]\s*$|[?]\s*$", line.strip())
+        all(len(part.strip()) <= 60 for part in line.split(" | "))  # 'Company Ltd | address | phone'
+        and not re.search(r"(?:[^A-Z][a-z]{2,}|다|요)[.!?]\s*$|[?]\s*$", line.strip())
         for _, line in last
     )
     first_line = last[0][1].strip()

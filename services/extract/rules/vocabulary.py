@@ -171,5 +171,12 @@ LEGAL_FORMS = (
     r"B\.V\.",
     r"Pty Ltd",
     r"Ltda\.?",
+    r"\bAG\b",
+    r"\bJSC\b",
+    r"\bSIA\b",
+    r"S\.L\.",
+    r"Sàrl",
+    r"\bSARL\b",
+    r"S\.A\.",
 )
 """Legal forms that end a company name (regular-expression fragments, in matching order): a name ends at them."""

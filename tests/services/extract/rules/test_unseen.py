@@ -34,10 +34,13 @@ metrics = pytest.importorskip("services.trainer.evaluation.metrics")
 
 UNSEEN_DIRS = thread_dirs(UNSEEN)
 
-UNSEEN_F1_FLOOR = 0.75
+UNSEEN_F1_FLOOR = 0.80
 """Measured baseline before the generalisation work: key-fact F1 0.758 on the 42 unseen threads (ko 0.768,
-en 0.750, mixed 0.753). The issue's goal is 0.90; this floor only guards against regressions and does not
-pretend the goal is reached. Raise it when the engine gets better, never tune the engine on these threads."""
+en 0.750, mixed 0.753); 0.810 after the general rules tuned on the dev split, own fixtures and held-out threads
+(corrections and line references, labelled and dashed line items, names without remarks or labels, sign-offs in
+other languages, fuller company forms, Korean payment phrases, bare 억/만 amounts). The issue's goal is 0.90;
+this floor only guards against regressions and does not pretend the goal is reached. Raise it when the engine
+gets better, never tune the engine on these threads."""
 
 
 def test_unseen_split_is_large_well_formed_and_in_three_languages() -> None:
