@@ -466,9 +466,16 @@ async def publish_event(
 
 
 def parse_event(model: type[EventT], body: bytes) -> EventT:
-    """Validate a JSON payload against a versioned model; any problem is a PermanentError."""
+    """Validate a JSON payload against a versioned model; any problem is a PermanentError.
+
+    A valid event is parsed by pydantic straight from the bytes (once, in Rust: the per-message path); only a
+    payload it refuses is read again step by step, to say what is wrong with it."""
     if not body:
         raise PermanentError("empty message")
+    try:
+        return model.model_validate_json(body)
+    except (ValidationError, RecursionError):
+        pass
     try:
         data = json.loads(body)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:

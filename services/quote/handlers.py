@@ -161,7 +161,8 @@ def register(runtime: ServiceRuntime, settings: QuoteSettings, today: Callable[[
     )
 
     async def process(delivery: Delivery) -> None:
-        await render_and_publish(parse_event(FactsExtracted, delivery.body), remember=True)
+        # Remembered as it arrived (it is valid): no second serialisation of the event per message.
+        await render_and_publish(parse_event(FactsExtracted, delivery.body), remember=delivery.body)
 
     async def process_correction(delivery: Delivery) -> None:
         correction = parse_event(FactsCorrected, delivery.body)
@@ -173,9 +174,10 @@ def register(runtime: ServiceRuntime, settings: QuoteSettings, today: Callable[[
                 f"correction for thread {correction.thread_id!r} (tenant {correction.tenant!r}) "
                 "that quote has no facts of"
             )
-        await render_and_publish(corrected_event(correction, FactsExtracted.model_validate_json(raw)), remember=False)
+        await render_and_publish(corrected_event(correction, FactsExtracted.model_validate_json(raw)), remember=None)
 
-    async def render_and_publish(event: FactsExtracted, *, remember: bool) -> None:
+    async def render_and_publish(event: FactsExtracted, *, remember: bytes | None) -> None:
+        """``remember``: the event's JSON to keep as the thread's latest facts (what corrections apply to)."""
         facts_hash = event.facts.content_hash()
         issued = today()
         decision = await book.next_slot(
@@ -192,8 +194,8 @@ def register(runtime: ServiceRuntime, settings: QuoteSettings, today: Callable[[
             stale.labels(service_name, decision.reason).inc()
             return
         if decision.slot is None:
-            if remember:
-                await runtime.store.set(facts_key(event.tenant, event.thread_id), event.model_dump_json())
+            if remember is not None:
+                await runtime.store.set(facts_key(event.tenant, event.thread_id), remember)
             logger.info("facts unchanged for %s: no new revision", event.thread_id)
             return
         slot = decision.slot
@@ -209,7 +211,7 @@ def register(runtime: ServiceRuntime, settings: QuoteSettings, today: Callable[[
             raise
         await publisher.publish(quote, key=event.thread_id, tenant=event.tenant)
         # The facts are remembered after the publish: a correction's revision never overtakes this one.
-        remembered = {facts_key(event.tenant, event.thread_id): event.model_dump_json()} if remember else None
+        remembered = {facts_key(event.tenant, event.thread_id): remember} if remember is not None else None
         await book.record(event.tenant, event.thread_id, slot, facts_hash, claimed=decision.claim, also_set=remembered)
 
     runtime.subscribe(EXTRACTED_FACTS, process)

@@ -276,7 +276,7 @@ class QuoteBook:
         slot: QuoteSlot,
         facts_hash: str,
         claimed: str | None = None,
-        also_set: Mapping[str, str] | None = None,
+        also_set: Mapping[str, bytes | str] | None = None,
     ) -> bool:
         """Mark the claimed revision published (after the publish, never before); ``also_set`` is written too
         (whatever the outcome).
