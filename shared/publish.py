@@ -37,9 +37,11 @@ class EventProducer:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.producer: AIOKafkaProducer | None = None
+        self.needed = False
+        """Set by the first :class:`EventPublisher` on it: a service that publishes no events opens no producer."""
 
     async def start(self) -> None:
-        if self.producer is not None:
+        if self.producer is not None or not self.needed:
             return
         settings = self.settings
         producer = AIOKafkaProducer(
@@ -79,6 +81,7 @@ class EventPublisher:
         self.producer = producer
         self.tracer = tracer
         self.metrics = metrics
+        producer.needed = True
         self.registered: Any = broker.publisher(topic, title=title, description=description, schema=schema)
         """faststream's publisher: the AsyncAPI entry, and the way out when the service's producer is not running."""
 

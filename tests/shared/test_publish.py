@@ -80,3 +80,9 @@ async def test_without_the_services_producer_events_go_through_faststream_where_
     async with TestKafkaBroker(broker):
         await publisher.publish(NormalizedThread(thread_id="t-2", tenant="acme", messages=[]), key="t-2", tenant="acme")
     assert [t.thread_id for t in received] == ["t-2"]
+
+
+async def test_a_service_that_publishes_no_events_opens_no_producer() -> None:
+    producer = EventProducer(Settings(kafka_bootstrap="127.0.0.1:1"))  # nothing listens there
+    await producer.start()
+    assert producer.producer is None
