@@ -24,8 +24,9 @@ from shared.events import ConfidenceSource, KeyFacts, NormalizedMessage, Normali
 
 __all__ = ["Resolved", "ThreadState", "collect", "empty_extraction", "extract_facts", "resolve", "views_of"]
 
-_DASHED_LINE = re.compile(r"^[^.!?:\n]{2,60}?\s[-–]\s[^.!?]*\d")
-"""'Filter drier FD-164S - 80 pcs - USD 7.90': a line item written without a list marker."""
+_DASHED_LINE = re.compile(r"^[^.!?:\n]{2,60}?(?:\s[-–]\s|\s{3,})[^!?]*\d")
+"""'Filter drier FD-164S - 80 pcs - USD 7.90' / 'Tubing set TS-400      4 sets   CHF 380.00': a line item
+written without a list marker, its columns dashed or aligned with spaces."""
 _PRODUCT_LABEL = re.compile(
     r"^\s*(?:(?:[-*•·▪◦►■□▶▷●○◆◇※]|\(?\d{1,2}[.)]|[가-하][.)])\s*)?"
     r"(?:product|item|article|goods|model|description|품명|제품명|품목|상품명|모델|품명\s?및\s?수량)\s?[:：]\s?(?P<p>[^,;\n(]+?)\s*(?:\([^)\n]*\)\s*)?$",

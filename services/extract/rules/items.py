@@ -281,7 +281,7 @@ def list_line_product(line: str) -> ProductMention | None:
     body = re.sub(BULLET_PREFIX, "", line)
     offset = len(line) - len(body)
     cut = re.search(
-        rf"\s?[:=]\s|\s[-–]\s|\s@|\s?(?:{CURRENCY_BEFORE})|\s(?={NUMBER}\s?(?:{ENGLISH_UNIT}|{KOREAN_UNIT}|원)\b)|,\s",
+        rf"\s?[:=]\s|\s[-–]\s|\s{{3,}}|\s@|\s?(?:{CURRENCY_BEFORE})|\s(?={NUMBER}\s?(?:{ENGLISH_UNIT}|{KOREAN_UNIT}|원)\b)|,\s",
         body,
     )
     if not cut or cut.start() == 0:
@@ -366,8 +366,10 @@ FIELD_LABEL = re.compile(
 """A field label written in front of a product name ('Description: …', '품명: …')."""
 _TRAILING_REMARK = re.compile(r"\s*\((?:[^()]*\)\s*|[^)]*)$")
 """A remark in parentheses after a name ('(range 30mm)', '(블록 2개 포함, …)'), or one cut off at its start."""
+_LINE_NUMBER = re.compile(r"^\d{1,2}\s{2,}(?=\S)")
+"""'2   Stamped bracket …': the line number of a column-aligned table."""
 _QUANTITY_PHRASE = re.compile(
-    rf"^(?:{NUMBER})\s?(?:{KOREAN_UNIT}|{ENGLISH_UNIT})?\s?(?:이상|이하|미만|초과|부터|까지|or more|and (?:above|up)|\+)?(?:\s?구간)?$",
+    rf"^(?:{NUMBER})\s?(?:{KOREAN_UNIT}|{ENGLISH_UNIT})?\s?(?:이상|이하|미만|초과|부터|까지|급|or more|and (?:above|up)|\+)?(?:\s?구간)?$|^(?:이상|이하|미만|초과)\b",
     re.I,
 )
 """A quantity band ('300개 이상', '1,000+ pcs'): the tier it names, not a product."""
@@ -377,6 +379,9 @@ def tidy_product(mention: ProductMention) -> ProductMention | None:
     """A mention without a field label in front or a remark in parentheses behind; None when only a quantity
     band is left (the words people put around a name are not the name)."""
     name, start = mention.name, mention.start
+    number = _LINE_NUMBER.match(name)
+    if number:
+        name, start = name[number.end() :], start + number.end()
     label = FIELD_LABEL.match(name)
     if label and label.end() < len(name):
         name, start = name[label.end() :], start + label.end()

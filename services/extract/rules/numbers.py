@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 
-NUMBER = r"\d{1,3}(?:[,.]\d{3})+(?:[.,]\d{1,2})?|\d+(?:[.,]\d+)?"
-"""One written number: grouped thousands (either separator) with optional decimals, or plain digits."""
+NUMBER = r"\d{1,3}(?:[,.'’]\d{3})+(?:[.,]\d{1,2})?|\d+(?:[.,]\d+)?"
+"""One written number: grouped thousands (comma, point or the Swiss apostrophe) with optional decimals, or plain
+digits."""
 
 _KOREAN_SMALL = {"십": 10, "백": 100, "천": 1_000}
 _KOREAN_BIG = {"만": 10_000, "억": 100_000_000, "조": 1_000_000_000_000}
@@ -24,7 +25,7 @@ def parse_number(text: str, *, decimal_comma: bool | None = None) -> float | Non
     ``decimal_comma`` forces the European reading (4.850,00); by default the last
     separator is decimal only when it is followed by one or two digits.
     """
-    raw = text.strip().replace(" ", "").replace("\u00a0", "")
+    raw = text.strip().replace(" ", "").replace("\u00a0", "").replace("'", "").replace("’", "")
     if not raw or not re.fullmatch(r"[\d.,]+", raw) or not raw[0].isdigit():
         return None
     if "," in raw and "." in raw:

@@ -39,6 +39,9 @@ MOQ_KEYWORD = re.compile(
     re.IGNORECASE,
 )
 
+_VEHICLE_AFTER = re.compile(r"\s?(?:급\s?)?(?:트럭|화물차|차량|지게차|크레인|truck|lorry|trailer|forklift)", re.I)
+"""'5톤 트럭으로': the size of a vehicle, not a quantity ordered."""
+
 QuantityKind = Literal["order", "moq", "tier", "other"]
 
 
@@ -70,7 +73,8 @@ def _classify(text: str, start: int, end: int, clause_start: int) -> tuple[Quant
     if (
         _NOT_ORDER.search(window_before[-30:])
         or _NOT_ORDER.match(after.lstrip())
-        or re.match(r"^\s?(?:/|per)\s?(?:month|year|day|week|carton|box)", after, re.IGNORECASE)
+        or re.match(r"^\s?(?:/|per)\s?(?:month|year|day|week|carton|box|카톤|박스|상자|팔레트)", after, re.IGNORECASE)
+        or _VEHICLE_AFTER.match(after)
     ):
         return "other", None, None
     return "order", None, None

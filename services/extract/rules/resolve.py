@@ -172,11 +172,37 @@ def resolve_vat_and_place(
 
 
 def items_kept(state: ThreadState) -> list[ItemState]:
-    """Lines the thread stated something about; a thread that only names a product keeps its first one."""
+    """Lines the thread stated something about, less those a revised quotation left out; a thread that only
+    names a product keeps its first one."""
     kept = [item for item in state.items if item.stated_anything()]
+    revision = latest_requotation(kept)
+    if revision is not None:
+        kept = [item for item in kept if not _left_out(item, revision)]
     if not kept and state.items:
         kept = [state.items[0]] if state.items[0].name else []
     return kept
+
+
+def _supplier_priced_at(item: ItemState) -> set[int]:
+    return {s.order for s in item.price.statements if s.role == "supplier" and not s.question}
+
+
+def latest_requotation(items: list[ItemState]) -> int | None:
+    """The last supplier message that prices two or more lines after an earlier one did: a revised quotation."""
+    priced: dict[int, int] = {}
+    for item in items:
+        for order in _supplier_priced_at(item):
+            priced[order] = priced.get(order, 0) + 1
+    quotations = sorted(order for order, count in priced.items() if count >= 2)
+    return quotations[-1] if len(quotations) >= 2 else None
+
+
+def _left_out(item: ItemState, revision: int) -> bool:
+    """A line the supplier priced before the revised quotation, and nobody mentioned since: dropped from the deal."""
+    if not _supplier_priced_at(item):
+        return False
+    stated = [*item.quantity.statements, *item.price.statements, *item.discount.statements, *item.tiers]
+    return all(s.order < revision for s in stated) and all(m.order < revision for m in item.names)
 
 
 def resolve_item(item: ItemState, index: int, state: ThreadState) -> ResolvedItem:

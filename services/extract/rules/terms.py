@@ -93,17 +93,18 @@ _PAYMENT_TRIM = re.compile(
     r"|\s?(?:부탁|바랍니다|요청드립니다).*$"
     r"|\s(?:is|are|would be|will be) (?:fine|ok|okay|acceptable|agreed|good).*$"
     r"|\s?조건(?:을|으로|이|은|로)?(?:\s.*)?$"
-    r"|\s?(?:으로|로)\s?처리.*$|\s(?:다|모두|둘 다)\s(?:됩니다|가능합니다).*$|\s/\s.*$",
+    r"|\s?(?:으로|로)\s?처리.*$|\s(?:다|모두|둘 다)\s(?:됩니다|가능합니다).*$|\s/\s.*$|(?:만|으로만|로만)\s?가능.*$",
 )
 
 WARRANTY_KEYWORD = re.compile(r"warrant(?:y|ied)|guarantee|보증|무상\s?(?:A/S|AS|수리|교체)|하자\s?보수|A/S 기간", re.I)
 _WARRANTY_NUMBER = re.compile(r"(?P<n>\d{1,2})\s?(?:-\s?)?(?P<u>years?|yrs?|months?|mos?|년|개월)(?![A-Za-z])", re.I)
 
 DISCOUNT = re.compile(
-    r"(?P<a>\d{1,2}(?:\.\d+)?)\s?(?:%|퍼센트|percent)\s?(?:의\s)?(?:추가\s)?(?:할인|discount|off|DC|D/C|rebate|reduction)"
-    r"|(?:할인|discount|DC|D/C)\s?(?:율|rate)?\s?(?:of|은|는|:|을|를)?\s?(?:an? )?(?:additional |extra |추가 )?(?P<b>\d{1,2}(?:\.\d+)?)\s?(?:%|퍼센트|percent)",
+    r"(?P<a>\d{1,2}(?:[.,]\d+)?)\s?(?:%|퍼센트|percent)\s?(?:의\s)?(?:추가\s)?(?:할인|discount|off|DC|D/C|rebate|reduction|Rabatt|remise|descuento|sconto)"
+    r"|(?:할인|discount|DC|D/C|Rabatt|remise|descuento|sconto)\s?(?:율|rate)?\s?(?:of|von|de|di|은|는|:|을|를)?\s?(?:an? )?(?:additional |extra |추가 )?(?P<b>\d{1,2}(?:[.,]\d+)?)\s?(?:%|퍼센트|percent)",
     re.I,
 )
+"""A discount percentage: '5% discount', '할인 10%', '12,5 % Rabatt'."""
 VAT = re.compile(
     r"(?P<exempt>면세|영세율|비과세|VAT[- ]?(?:exempt|free)|exempt(?:ed)? from VAT|zero[- ]rated|0\s?% VAT|tax[- ]exempt)"
     r"|(?P<ex>부가(?:가치)?세\s?(?:별도|미포함|제외|불포함)|VAT\s?(?:별도|미포함|제외|excluded|not included|extra|excl\.?)|excl(?:uding|usive of|\.)?\s?VAT|plus VAT|\+\s?VAT|net of VAT|before VAT)"
@@ -275,7 +276,7 @@ def find_discounts(clause: str) -> list[Found]:
     """Discount percentages stated in a clause (not deposits or VAT)."""
     result = []
     for match in DISCOUNT.finditer(clause):
-        raw = match.group("a") or match.group("b")
+        raw = (match.group("a") or match.group("b")).replace(",", ".")  # 12,5 % → 12.5
         value = float(raw)
         if 0 < value < 100:
             result.append(Found(raw, match.start(), match.end()))

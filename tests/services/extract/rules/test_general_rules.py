@@ -1,0 +1,114 @@
+"""General rules from the generalisation work (issue 16), each on the smallest text that shows it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from services.extract.rules import RulesEngine, terms
+from services.extract.rules.items import ProductMention, is_product_name, tidy_product
+from services.extract.rules.money import find_money
+from services.extract.rules.numbers import parse_number
+from shared.events import NormalizedMessage, NormalizedThread
+
+ENGINE = RulesEngine()
+
+
+def _thread(*texts: tuple[str, str]) -> NormalizedThread:
+    senders = {"buyer": ("Mina Park", "mina@buyer-co.com"), "supplier": ("Tom Reed", "tom@valve-works.com")}
+    messages = [
+        NormalizedMessage(
+            message_id=f"m{i}@test",
+            sender_name=senders[role][0],
+            sender_email=senders[role][1],
+            role=role,  # type: ignore[arg-type]
+            date=datetime(2026, 1, i + 1, tzinfo=UTC),
+            text=text,
+            content_hash=f"h{i}",
+        )
+        for i, (role, text) in enumerate(texts)
+    ]
+    return NormalizedThread(thread_id="t", subject="RFQ", messages=messages)
+
+
+def test_a_correction_replaces_the_value_it_names_on_the_line_it_refers_to() -> None:
+    thread = _thread(
+        ("buyer", "Hello,\nPlease quote the items below.\n"),
+        (
+            "supplier",
+            "Hi Mina,\n1. Ball valve BV-50: 100 pcs, USD 12.00\n2. Gate valve GV-80: 40 pcs, USD 30.00\n",
+        ),
+        ("supplier", "Hi Mina,\nSorry, a typo: line 2 unit price should read USD 33.00, not USD 30.00.\n"),
+    )
+    items = ENGINE.extract_sync(thread).facts.items
+    assert [(i.quantity, i.unit_price) for i in items] == [(100, 12), (40, 33)]
+
+
+@pytest.mark.parametrize(
+    ("text", "value"), [("예산은 2.5억이고", 250_000_000), ("1.2억입니다", 120_000_000), ("3만5천원", 35_000)]
+)
+def test_korean_magnitudes_without_a_currency_are_won(text: str, value: float) -> None:
+    assert [(m.value, m.currency) for m in find_money(text)] == [(value, "KRW")]
+
+
+@pytest.mark.parametrize("text", ["10만 개", "월 1만 대 생산", "3억억 원", "1만장당"])
+def test_a_magnitude_with_a_counter_is_no_amount(text: str) -> None:
+    assert find_money(text) == []
+
+
+def test_swiss_and_european_numbers() -> None:
+    assert parse_number("12'480.00") == 12480
+    assert [f.value for f in terms.find_discounts("we grant 7,5 % Rabatt on the pumps")] == ["7.5"]
+
+
+@pytest.mark.parametrize(
+    ("written", "name"),
+    [
+        ("Description: Carbon block cartridge CTO-20", "Carbon block cartridge CTO-20"),
+        ("볼스크류 BSR-2010 (리드 10, C5 등급", "볼스크류 BSR-2010"),
+        ("Digital gauge DPG-1600 (range 30mm)", "Digital gauge DPG-1600"),
+        ("2   Stamped bracket SE-4410-B", "Stamped bracket SE-4410-B"),
+    ],
+)
+def test_names_lose_labels_remarks_and_line_numbers(written: str, name: str) -> None:
+    tidied = tidy_product(ProductMention(written, 10, 10 + len(written)))
+    assert tidied is not None and tidied.name == name
+    assert written[tidied.start - 10 : tidied.end - 10] == name
+
+
+@pytest.mark.parametrize("phrase", ["300개 이상", "5톤급", "20ft FCL", "bottles/h", "사장님", "롤당", "mm range"])
+def test_bands_containers_rates_and_people_are_no_products(phrase: str) -> None:
+    mention = tidy_product(ProductMention(phrase, 0, len(phrase)))
+    assert mention is None or not is_product_name(mention.name)
+
+
+@pytest.mark.parametrize(
+    ("clause", "terms_found"),
+    [
+        ("결제: 계약금 30%, 잔금 70% 설치 완료 후", "계약금 30%, 잔금 70% 설치 완료 후"),
+        ("세금계산서 발행 후 30일 현금 결제입니다", "세금계산서 발행 후 30일 현금"),
+        ("결제는 선입금(계좌이체)만 가능합니다", "선입금(계좌이체)"),
+    ],
+)
+def test_korean_payment_phrases(clause: str, terms_found: str) -> None:
+    found = terms.find_payment_terms(clause)
+    assert found is not None and found.value == terms_found
+
+
+def test_a_revised_quotation_drops_the_line_it_leaves_out() -> None:
+    thread = _thread(
+        ("buyer", "Hello,\nPlease quote pumps, tubing and a calibration kit.\n"),
+        (
+            "supplier",
+            "Hi Mina,\nDosing pump HP-400 - 2 pcs - CHF 12'480.00\nTubing set TS-400 - 4 sets - CHF 380.00\n"
+            "Calibration kit CK-4 - 1 pc - CHF 1'150.00\n",
+        ),
+        ("supplier", "Hi Mina,\nDosing pump HP-400 - 2 pcs - CHF 11'900.00\nTubing set TS-400 - 4 sets - CHF 380.00\n"),
+    )
+    items = ENGINE.extract_sync(thread).facts.items
+    assert [(i.product, i.unit_price) for i in items] == [("Dosing pump HP-400", 11900), ("Tubing set TS-400", 380)]
+
+
+def test_an_apology_accepts_nothing() -> None:
+    assert not terms.ACCEPT.search("Please accept our apologies for the error.")
