@@ -63,6 +63,12 @@ class Store(Protocol):
         atomically: callers racing on one key share one value and take one counter value (no gaps)."""
         ...
 
+    async def read_counted(self, key: str, counted: str, counter: str, prefix: str) -> tuple[bytes | None, str | None]:
+        """``key``'s value and ``counted``'s, in one atomic step; while ``key`` is absent, an absent ``counted`` is
+        first set as by :meth:`set_counted` (a quote's state and number: the first quote of a thread takes its
+        number in the round trip that reads its state)."""
+        ...
+
     async def hset(self, key: str, field: str, value: bytes | str) -> None: ...
 
     async def hget(self, key: str, field: str) -> bytes | None: ...
@@ -201,6 +207,13 @@ class MemoryStore:
         self._data[key] = text.encode()
         self._expiry.pop(key, None)
         return text
+
+    async def read_counted(self, key: str, counted: str, counter: str, prefix: str) -> tuple[bytes | None, str | None]:
+        current = await self.get(key)
+        if current is not None:
+            number = await self.get(counted)
+            return current, number.decode() if number is not None else None
+        return None, await self.set_counted(counted, counter, prefix)
 
     async def hset(self, key: str, field: str, value: bytes | str) -> None:
         bucket = self._data.get(key) if self._alive(key) else None
@@ -374,6 +387,18 @@ redis.call('SET', KEYS[1], value)
 return value
 """
 
+# KEYS: 1 = the key read, 2 = the counted key, 3 = the counter; ARGV: 1 = prefix. Returns both values; the counter
+# moves only when both keys are absent.
+_READ_COUNTED = """
+local current = redis.call('GET', KEYS[1])
+local counted = redis.call('GET', KEYS[2])
+if (not current) and (not counted) then
+    counted = ARGV[1] .. string.format('%06d', redis.call('INCR', KEYS[3]))
+    redis.call('SET', KEYS[2], counted)
+end
+return {current, counted}
+"""
+
 
 class RedisStore:
     """The real store: redis-py's asyncio client."""
@@ -388,6 +413,7 @@ class RedisStore:
         self._guarded_writes = self._client.register_script(_GUARDED_WRITES)
         self._compare_and_set = self._client.register_script(_COMPARE_AND_SET)
         self._set_counted = self._client.register_script(_SET_COUNTED)
+        self._read_counted = self._client.register_script(_READ_COUNTED)
 
     def _k(self, key: str) -> str:
         return f"{self._ns}:{key}"
@@ -414,6 +440,15 @@ class RedisStore:
     async def set_counted(self, key: str, counter: str, prefix: str) -> str:
         value = await self._set_counted(keys=[self._k(key), self._k(counter)], args=[prefix])
         return _as_bytes(value).decode()
+
+    async def read_counted(self, key: str, counted: str, counter: str, prefix: str) -> tuple[bytes | None, str | None]:
+        current, number = await self._read_counted(
+            keys=[self._k(key), self._k(counted), self._k(counter)], args=[prefix]
+        )
+        return (
+            _as_bytes(current) if current else None,
+            _as_bytes(number).decode() if number else None,
+        )
 
     async def hset(self, key: str, field: str, value: bytes | str) -> None:
         await self._client.hset(self._k(key), field, value)  # type: ignore[misc]

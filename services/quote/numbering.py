@@ -173,12 +173,9 @@ class QuoteBook:
         thread_started_at: datetime | None = None,
     ) -> Decision:
         """The verdict for these facts against the stored state (reads only, except a new number)."""
-        state_key, number_key = self._keys(tenant, thread_id)
-        stored = await self.store.read(keys=[state_key, number_key])
-        raw, existing = stored.values[state_key], stored.values[number_key]
+        raw, number = await self._read_numbered(tenant, thread_id, today)  # one round trip, numbered if new
         order = FactsOrder(thread_version, extracted_at, thread_started_at)
         if raw is None:
-            number = existing.decode() if existing else await self._new_number(tenant, thread_id, today)
             claimed = _State(number, 1, facts_hash, thread_version, extracted_at, False, thread_started_at)
             return Decision(Verdict.NEW, claimed.slot, expected=None, claim=claimed.dumps())
         state = _State.loads(raw)
@@ -256,12 +253,17 @@ class QuoteBook:
             return await self.store.delete_if_equals(state_key, decision.claim)
         return await self.store.compare_and_set(state_key, decision.claim, decision.expected)
 
-    async def _new_number(self, tenant: str, thread_id: str, today: date) -> str:
-        """The thread's number: the next counter value, unless a concurrent delivery of the thread took one
-        first. One atomic step, so racing deliveries take one counter value, not one each (gaps) with a
-        later value winning over an earlier one."""
-        _, key = self._keys(tenant, thread_id)
-        return await self.store.set_counted(key, f"quote-counter:{tenant}:{today.year}", f"Q-{today.year}-")
+    async def _read_numbered(self, tenant: str, thread_id: str, today: date) -> tuple[bytes | None, str]:
+        """The thread's stored state and its number; a thread without state and number takes the next counter
+        value in the same atomic step (racing deliveries take one counter value, not one each: no gaps, and
+        no later value winning over an earlier one)."""
+        state_key, number_key = self._keys(tenant, thread_id)
+        raw, number = await self.store.read_counted(
+            state_key, number_key, f"quote-counter:{tenant}:{today.year}", f"Q-{today.year}-"
+        )
+        if raw is None and number is None:  # read_counted numbers every thread that has no state
+            raise RuntimeError(f"no quote number for {thread_id}")
+        return raw, number or ""
 
     async def claim_pending(self, tenant: str, thread_id: str) -> bool:
         """Whether a revision is claimed but not yet recorded (its document is on its way)."""
