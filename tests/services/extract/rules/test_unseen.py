@@ -13,24 +13,17 @@ scored separately (here and in bench/bench_extract.py) with the evaluation harne
 
 from __future__ import annotations
 
-import mailbox
-import re
-from collections import Counter
-
 import pytest
 
-from shared.events import KeyFacts
 from tests.services.extract.rules.fixture_threads import (
-    FIXTURES,
-    HELDOUT,
     UNSEEN,
-    assemble,
-    expected,
-    pairs,
+    check_mboxes_assemble,
+    check_split_layout,
+    f1_report,
     thread_dirs,
 )
 
-metrics = pytest.importorskip("services.trainer.evaluation.metrics")
+pytest.importorskip("services.trainer.evaluation.metrics")
 
 UNSEEN_DIRS = thread_dirs(UNSEEN)
 
@@ -45,38 +38,13 @@ gets better, never tune the engine on these threads."""
 
 
 def test_unseen_split_is_large_well_formed_and_in_three_languages() -> None:
-    assert len(UNSEEN_DIRS) >= 40
-    languages = Counter(expected(folder)["language"] for folder in UNSEEN_DIRS)
-    assert set(languages) == {"ko", "en", "mixed"}
-    assert languages["ko"] >= 0.3 * len(UNSEEN_DIRS) and languages["en"] >= 0.3 * len(UNSEEN_DIRS)
-    assert languages["mixed"] >= 0.15 * len(UNSEEN_DIRS)
-    others = {p.name for p in thread_dirs(FIXTURES)} | {p.name for p in thread_dirs(HELDOUT)}
-    for folder in UNSEEN_DIRS:
-        assert re.fullmatch(r"un\d{2}-[a-z0-9-]+", folder.name), folder.name
-        assert folder.name not in others
-        document = expected(folder)
-        assert set(document) == {"expected", "vat_status", "incoterm_place", "language", "notes"}, folder.name
-        KeyFacts.model_validate(document["expected"])
-        assert document["vat_status"] in (None, "excluded", "included", "exempt"), folder.name
-        assert document["notes"].strip(), folder.name
+    check_split_layout(UNSEEN_DIRS, r"un\d{2}-[a-z0-9-]+")
 
 
 def test_every_unseen_mbox_assembles_into_one_thread() -> None:
-    lengths = set()
-    for folder in UNSEEN_DIRS:
-        messages = list(mailbox.mbox(folder / "thread.mbox"))
-        assert messages, folder.name
-        assert all(m["Message-ID"] for m in messages), folder.name
-        assert all(m["In-Reply-To"] and m["References"] for m in messages[1:]), folder.name
-        assert len(assemble(folder).messages) == len(messages), folder.name
-        lengths.add(len(messages))
-    assert min(lengths) == 1 and max(lengths) >= 6
+    check_mboxes_assemble(UNSEEN_DIRS)
 
 
 def test_unseen_key_fact_f1_with_the_spec_metric() -> None:
-    scored = pairs(UNSEEN_DIRS)
-    report = metrics.key_fact_f1(scored)
-    per_thread = zip(scored, UNSEEN_DIRS, strict=True)
-    worst = sorted((round(metrics.key_fact_f1([pair]).f1, 3), folder.name) for pair, folder in per_thread)[:10]
-    fields = {name: round(f1, 3) for name, f1 in report.field_f1().items()}
-    assert report.f1 >= UNSEEN_F1_FLOOR, f"unseen F1 {report.f1:.3f}; per field {fields}; weakest threads {worst}"
+    f1, report = f1_report(UNSEEN_DIRS)
+    assert f1 >= UNSEEN_F1_FLOOR, f"unseen {report}"
