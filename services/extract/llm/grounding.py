@@ -18,6 +18,7 @@ from datetime import date
 from typing import Any, Literal
 
 from services.extract.llm.numbers import Mention, as_days, as_months, close_number, find_numbers, same_number
+from services.extract.rules.money import find_currencies
 from shared.events import (
     ITEM_FIELDS,
     PARTY_FIELDS,
@@ -31,20 +32,6 @@ from shared.events import (
 Kind = Literal["text", "signature", "header", "attachment"]
 Side = Literal["supplier", "buyer", "any"]
 
-CURRENCY_MARKERS: dict[str, tuple[str, ...]] = {
-    "KRW": ("krw", "원", "₩", "won"),
-    "USD": ("usd", "$", "달러", "dollar", "us$"),
-    "JPY": ("jpy", "¥", "엔", "yen", "円"),
-    "EUR": ("eur", "€", "유로", "euro"),
-    "GBP": ("gbp", "£", "파운드", "pound"),
-    "CNY": ("cny", "rmb", "위안", "yuan", "元"),
-    "AUD": ("aud", "a$", "호주 달러", "australian dollar"),
-    "CAD": ("cad", "c$", "캐나다 달러", "canadian dollar"),
-    "CHF": ("chf", "swiss franc", "스위스 프랑"),
-    "HKD": ("hkd", "hk$", "홍콩 달러"),
-    "SGD": ("sgd", "s$", "싱가포르 달러"),
-    "VND": ("vnd", "동", "dong"),
-}
 SHIPPING_MARKERS: dict[str, tuple[str, ...]] = {
     "air": ("air", "항공", "비행기"),
     "sea": ("sea", "ocean", "vessel", "해상", "선박", "배편"),
@@ -224,6 +211,15 @@ class ThreadText:
         corpus = "".join(s.squashed for s in self.sources if s.kind != "header")
         return sum(w in corpus for w in words) / len(words) >= threshold
 
+    def find_currency(self, code: str) -> list[Support]:
+        """Where a source writes the currency `code`, by the rules engine's one currency pattern (money.py)."""
+        found = []
+        for source in self.sources:
+            spans = find_currencies(source.text, code)
+            if spans:
+                found.append(Support(source, *spans[0]))
+        return found
+
     def find_markers(self, markers: tuple[str, ...]) -> list[Support]:
         found = []
         for source in self.sources:
@@ -317,8 +313,7 @@ def _supports(text: ThreadText, path: str, value: Any) -> list[Support] | None:
             )
         )
     if name == "currency":
-        code = str(value).upper()
-        return text.find_markers((code.casefold(), *CURRENCY_MARKERS.get(code, ())))
+        return text.find_currency(str(value))
     if name == "shipping_method":
         return text.find_markers(SHIPPING_MARKERS.get(str(value), (str(value),)))
     if name == "incoterm":

@@ -38,6 +38,19 @@ CURRENCY_SYMBOL = "".join(sorted(k for k in PREFIX_CURRENCIES if len(k) == 1))
 """The one-character currency signs, for a character class."""
 
 
+CURRENCY_MENTION = re.compile(
+    rf"(?<![A-Za-z])(?:{_alternation(dict.fromkeys([*PREFIX_CURRENCIES, *SUFFIX_CURRENCIES, *CURRENCY_NAMES]))})(?![A-Za-z])",
+    re.IGNORECASE,
+)
+"""Any written currency (a symbol, code or word, beside an amount or not); the one currency pattern other
+modules (the LLM grounding) use to find where a currency is stated."""
+
+
+def find_currencies(text: str, code: str) -> list[tuple[int, int]]:
+    """Where `text` writes the currency with ISO 4217 `code` ('USD' in 'US$ 5', '5 달러', 'usd'), left to right."""
+    return [m.span() for m in CURRENCY_MENTION.finditer(text) if currency_code(m.group()) == code.upper()]
+
+
 def currency_code(token: str) -> str | None:
     """The ISO 4217 code of a written currency ('₩', 'usd', '달러', 'won'), None when it is not one."""
     for table in (PREFIX_CURRENCIES, SUFFIX_CURRENCIES, CURRENCY_NAMES):

@@ -93,7 +93,9 @@ SUFFIX_CURRENCIES: Mapping[str, str] = MappingProxyType(
 )
 """Codes and words written after an amount (10,000원, 0.42 USD, 4.850,00 EUR), to ISO 4217."""
 
-CURRENCY_NAMES: Mapping[str, str] = MappingProxyType({"won": "KRW"})
+CURRENCY_NAMES: Mapping[str, str] = MappingProxyType(
+    {"won": "KRW", "dollar": "USD", "yen": "JPY", "yuan": "CNY", "VND": "VND", "dong": "VND"}
+)
 """Currency names a document states ('Currency: won') that are never written beside an amount."""
 
 MAGNITUDES: Mapping[str, float] = MappingProxyType(

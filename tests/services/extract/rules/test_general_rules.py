@@ -6,9 +6,10 @@ from datetime import UTC, datetime
 
 import pytest
 
+from services.extract.llm.grounding import ThreadText, _supports
 from services.extract.rules import RulesEngine, terms
 from services.extract.rules.items import ProductMention, is_product_name, tidy_product
-from services.extract.rules.money import find_money
+from services.extract.rules.money import find_currencies, find_money
 from services.extract.rules.numbers import parse_number
 from shared.events import NormalizedMessage, NormalizedThread
 
@@ -112,3 +113,20 @@ def test_a_revised_quotation_drops_the_line_it_leaves_out() -> None:
 
 def test_an_apology_accepts_nothing() -> None:
     assert not terms.ACCEPT.search("Please accept our apologies for the error.")
+
+
+@pytest.mark.parametrize(
+    ("text", "code", "found"),
+    [
+        ("Price US$ 5.20 per pc", "USD", ["US$"]),
+        ("개당 5,000원, 통화: won", "KRW", ["원", "won"]),
+        ("a wonderful offer", "KRW", []),
+        ("4.850,00 EUR or €4,850", "EUR", ["EUR", "€"]),
+        ("A$ 3 a kit", "AUD", ["A$"]),
+        ("5 달러", "USD", ["달러"]),
+    ],
+)
+def test_the_currency_pattern_is_written_once_for_rules_and_grounding(text: str, code: str, found: list[str]) -> None:
+    assert [text[a:b] for a, b in find_currencies(text, code)] == found
+    supports = _supports(ThreadText(_thread(("supplier", text))), "currency", code) or []
+    assert [s.source.text[s.start : s.end] for s in supports] == found[:1]
