@@ -364,10 +364,15 @@ FIELD_LABEL = re.compile(
     r"^(?:product|item|article|goods|model|description|품명|제품명|품목|상품명|모델)\s?[:：]\s?", re.I
 )
 """A field label written in front of a product name ('Description: …', '품명: …')."""
-_TRAILING_REMARK = re.compile(r"\s*\((?:[^()]*\)\s*|[^)]*)$")
+_TRAILING_REMARK = re.compile(
+    rf"\s*\((?:[^()]*\)\s*|[^)]*)$|,\s?(?:{NUMBER})\s?(?:units?|pcs|pieces?|sets?|nos|ea)\.?$", re.I
+)
 """A remark in parentheses after a name ('(range 30mm)', '(블록 2개 포함, …)'), or one cut off at its start."""
-_LINE_NUMBER = re.compile(r"^\d{1,2}\s{2,}(?=\S)")
-"""'2   Stamped bracket …': the line number of a column-aligned table."""
+_LINE_NUMBER = re.compile(
+    r"^\d{1,2}\s{2,}(?=\S)|^(?:option|alternative|variant|옵션|제안|대안)\s?(?:[A-Z]|\d{1,2})\s?(?:[-–:.)]\s?|\s(?=\S))",
+    re.I,
+)
+"""'2   Stamped bracket …' / 'Option B - Automatic filler …': a table's line number or an offer's option label."""
 _QUANTITY_PHRASE = re.compile(
     rf"^(?:{NUMBER})\s?(?:{KOREAN_UNIT}|{ENGLISH_UNIT})?\s?(?:이상|이하|미만|초과|부터|까지|급|or more|and (?:above|up)|\+)?(?:\s?구간)?$|^(?:이상|이하|미만|초과)\b",
     re.I,

@@ -335,6 +335,53 @@ def read_table_row(reading: ClauseReading, row: TableRow) -> None:
         )
 
 
+_SCOPE_AFTER = re.compile(
+    r"\s?(?:discount|rabatt|remise|descuento|sconto|reduction|off)?\s?(?:on|off|for|auf|sur)\s(?:the\s|all\s|your\s|our\s)?"
+    r"(?P<w>[A-Za-z][\w-]*(?:\s[A-Za-z][\w-]*)?)",
+    re.IGNORECASE,
+)
+_SCOPE_BEFORE = re.compile(r"(?P<w>[가-힣A-Za-z][\w-]*)(?:만|에\s?(?:대해|한해|한하여)|만\s?특별히)\s?(?:\S+\s?){0,2}$")
+"""'5% discount on the pumps' / '3% off the gloves' / '엔드밀만 5% 할인': the words naming what a discount is on."""
+_TOOLING_WORDS = frozenset({"tool", "tooling", "mould", "mold", "금형", "툴"})
+_TOOLING_NAMES = re.compile(r"(?i)\b(?:die|mou?ld|tool(?:ing)?)\b|금형")
+
+
+def _forms(word: str) -> set[str]:
+    """A word and its singular ('gloves' → glove, 'boxes' → box), casefolded, to match a plural to a name."""
+    word = word.casefold()
+    forms = {word}
+    if word.endswith("s") and not word.endswith("ss") and len(word) > 3:
+        forms.add(word[:-1])
+        if word.endswith("es"):
+            forms.add(word[:-2])
+    return forms
+
+
+def discount_scope(lines: list[ItemState], text: str, start: int, end: int) -> list[ItemState]:
+    """The lines a discount names as its scope ('on the gloves', 'on the tool', '엔드밀만'): every line whose name
+    shares a word with it; none when the discount names no line (then the usual focus decides)."""
+    words: list[str] = []
+    if (after := _SCOPE_AFTER.match(text, end)) is not None:
+        words += after.group("w").split()
+    if (before := _SCOPE_BEFORE.search(text[max(0, start - 24) : start])) is not None:
+        words.append(before.group("w"))
+    named = [w for w in words if len(w) >= 2]
+    if not named:
+        return []
+    forms = set().union(*(_forms(w) for w in named))
+    found = []
+    for line in lines:
+        name = line.best_name()[0] or ""
+        name_forms = set().union(set(), *(_forms(w) for w in re.findall(r"[\w-]+", name)))
+        if (
+            (forms & _TOOLING_WORDS and _TOOLING_NAMES.search(name))
+            or forms & name_forms
+            or any(not w.isascii() and w in name for w in named)
+        ):
+            found.append(line)
+    return found if len(found) < len(lines) or len(lines) == 1 else []
+
+
 def read_discounts(reading: ClauseReading, tier_quantities: list[Quantity]) -> None:
     """'5% discount' / '10% 할인': for the product named, else the message's item, else every item so far."""
     state, text = reading.state, reading.text
@@ -343,8 +390,13 @@ def read_discounts(reading: ClauseReading, tier_quantities: list[Quantity]) -> N
             continue
         threshold = next((q for q in tier_quantities if q.low), None)
         mention_target = target_item(reading.mentions, found.start, found.end)
+        scoped = discount_scope(state.items, text, found.start, found.end)
         targets: list[ItemState]
-        if mention_target is not None:
+        if scoped:
+            targets = scoped
+        elif (line := reading.referenced_line()) is not None:
+            targets = [line]
+        elif mention_target is not None:
             targets = [mention_target]
         elif state.message_focus is not None and len(state.items) <= 1:
             targets = [state.message_focus]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -73,7 +74,7 @@ def resolve(views: list[MessageView], state: ThreadState) -> Resolved:
     scalars, evidence = resolve_scalars(state)
     confidence = {name: scalar_confidence(state, name, chosen) for name, chosen in scalars.items()}
     vat_status, place = resolve_vat_and_place(state, evidence, confidence)
-    resolved_items = [resolve_item(item, index, state) for index, item in enumerate(items_kept(state))]
+    resolved_items = [resolve_item(item, index, state) for index, item in enumerate(items_kept(state, views))]
     for resolved_item in resolved_items:
         evidence += resolved_item.evidence
         confidence.update(resolved_item.confidence)
@@ -171,16 +172,72 @@ def resolve_vat_and_place(
     return vat_status, place
 
 
-def items_kept(state: ThreadState) -> list[ItemState]:
-    """Lines the thread stated something about, less those a revised quotation left out; a thread that only
-    names a product keeps its first one."""
+def items_kept(state: ThreadState, views: list[MessageView] | None = None) -> list[ItemState]:
+    """Lines the thread stated something about, less those a revised quotation left out, less the options the
+    buyer did not choose; a thread that only names a product keeps its first one."""
     kept = [item for item in state.items if item.stated_anything()]
     revision = latest_requotation(kept)
     if revision is not None:
         kept = [item for item in kept if not _left_out(item, revision)]
+    if views:
+        kept = _chosen_option(kept, views)
     if not kept and state.items:
         kept = [state.items[0]] if state.items[0].name else []
     return kept
+
+
+_OPTION = re.compile(
+    r"(?<![\w])(?:option|opt\.|alternative|variant|proposal|옵션|제안|대안)\s?(?P<k>[A-Za-z]|\d{1,2})(?![A-Za-z0-9]|[.,]\d)"
+    r"|(?<![\w])(?P<k2>[A-Z]|\d)\s?안(?![가-힣])",
+    re.IGNORECASE,
+)
+"""'Option B' / 'option 2' / '제안 B' / 'B안': an offered alternative, by its letter or number."""
+
+
+def _option_key(match: re.Match[str]) -> str:
+    return (match.group("k") or match.group("k2")).upper()
+
+
+def _line_around(views: list[MessageView], source: Source) -> str:
+    """The line of its message a source stands on (where an option label is written)."""
+    for view in views:
+        same = view.message_id == source.message_id and view.attachment == source.attachment
+        if same and view.text[source.start : source.end] == source.text:
+            end = view.text.find("\n", source.end)
+            return view.text[view.text.rfind("\n", 0, source.start) + 1 : end if end >= 0 else None]
+    return ""
+
+
+def _chosen_option(kept: list[ItemState], views: list[MessageView]) -> list[ItemState]:
+    """When the supplier offers lines as options ('Option A …', '제안 B …') and the buyer later names one ('we've
+    decided on Option B'), only the chosen option is a line of the deal; the buyer's own unpriced request, which
+    the options answer, goes too. Lines offered outside the options stay."""
+    labels: dict[str, ItemState] = {}
+    offered_at = -1
+    for item in kept:
+        prices = [s for s in item.price.statements if s.role == "supplier" and not s.question]
+        for statement in prices[:1]:
+            line = _line_around(views, statement.sources[0])
+            found = list(_OPTION.finditer(line))
+            if found:
+                labels.setdefault(_option_key(found[0]), item)
+                offered_at = max(offered_at, statement.order)
+    if len(set(map(id, labels.values()))) < 2:
+        return kept
+    chosen: ItemState | None = None
+    for view in views:
+        if view.role == "supplier" or view.index <= offered_at:
+            continue
+        for match in _OPTION.finditer(view.body):
+            chosen = labels.get(_option_key(match), chosen)
+    if chosen is None:
+        return kept
+    options = set(map(id, labels.values()))
+    return [
+        item
+        for item in kept
+        if item is chosen or (id(item) not in options and any(s.role == "supplier" for s in item.price.statements))
+    ]
 
 
 def _supplier_priced_at(item: ItemState) -> set[int]:

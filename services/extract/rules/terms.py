@@ -101,10 +101,12 @@ _WARRANTY_NUMBER = re.compile(r"(?P<n>\d{1,2})\s?(?:-\s?)?(?P<u>years?|yrs?|mont
 
 DISCOUNT = re.compile(
     r"(?P<a>\d{1,2}(?:[.,]\d+)?)\s?(?:%|퍼센트|percent)\s?(?:의\s)?(?:추가\s)?(?:할인|discount|off|DC|D/C|rebate|reduction|Rabatt|remise|descuento|sconto)"
-    r"|(?:할인|discount|DC|D/C|Rabatt|remise|descuento|sconto)\s?(?:율|rate)?\s?(?:of|von|de|di|은|는|:|을|를)?\s?(?:an? )?(?:additional |extra |추가 )?(?P<b>\d{1,2}(?:[.,]\d+)?)\s?(?:%|퍼센트|percent)",
+    r"|(?:할인|discount|DC|D/C|Rabatt|remise|descuento|sconto)\s?(?:율|rate)?\s?(?:of|von|de|di|은|는|:|을|를)?\s?(?:an? )?(?:additional |extra |추가 )?(?P<b>\d{1,2}(?:[.,]\d+)?)\s?(?:%|퍼센트|percent)"
+    r"|\b(?:less|minus)\s(?:an?\s)?(?:extra\s|further\s)?(?P<c>\d{1,2}(?:[.,]\d+)?)\s?%"
+    r"|\b(?:do|give|offer|grant|allow)\s(?:you\s)?(?:an?\s)?(?:extra\s|further\s)?(?P<d>\d{1,2}(?:[.,]\d+)?)\s?%\s(?=on\s|off\s|for\s(?:the|all|your|line)\b)",
     re.I,
 )
-"""A discount percentage: '5% discount', '할인 10%', '12,5 % Rabatt'."""
+"""A discount percentage: '5% discount', '할인 10%', '12,5 % Rabatt', 'less 3%', 'I can do 3% on the gloves'."""
 VAT = re.compile(
     r"(?P<exempt>면세|영세율|비과세|VAT[- ]?(?:exempt|free)|exempt(?:ed)? from VAT|zero[- ]rated|0\s?% VAT|tax[- ]exempt)"
     r"|(?P<ex>부가(?:가치)?세\s?(?:별도|미포함|제외|불포함)|VAT\s?(?:별도|미포함|제외|excluded|not included|extra|excl\.?)|excl(?:uding|usive of|\.)?\s?VAT|plus VAT|\+\s?VAT|net of VAT|before VAT)"
@@ -276,7 +278,7 @@ def find_discounts(clause: str) -> list[Found]:
     """Discount percentages stated in a clause (not deposits or VAT)."""
     result = []
     for match in DISCOUNT.finditer(clause):
-        raw = (match.group("a") or match.group("b")).replace(",", ".")  # 12,5 % → 12.5
+        raw = next(g for g in match.group("a", "b", "c", "d") if g).replace(",", ".")  # 12,5 % → 12.5
         value = float(raw)
         if 0 < value < 100:
             result.append(Found(raw, match.start(), match.end()))

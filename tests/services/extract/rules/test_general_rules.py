@@ -130,3 +130,82 @@ def test_the_currency_pattern_is_written_once_for_rules_and_grounding(text: str,
     assert [text[a:b] for a, b in find_currencies(text, code)] == found
     supports = _supports(ThreadText(_thread(("supplier", text))), "currency", code) or []
     assert [s.source.text[s.start : s.end] for s in supports] == found[:1]
+
+
+@pytest.mark.parametrize(
+    ("reply", "discounts"),
+    [
+        ("Jessica, I can do 3% on the gloves. Kits stay as quoted.", [3, None]),
+        ("We can grant 7,5 % Rabatt on the kits. Gloves unchanged.", [None, 7.5]),
+        ("5% off line 2, the rest as quoted.", [None, 5]),
+        ("We can give 4% off the whole order.", [4, 4]),
+    ],
+)
+def test_a_discount_applies_to_the_lines_it_names(reply: str, discounts: list[float | None]) -> None:
+    thread = _thread(
+        ("buyer", "Hello,\nPlease quote 200 boxes of nitrile gloves and 15 composite kits CK-7.\n"),
+        (
+            "supplier",
+            "Hi Mina,\nNitrile exam gloves M - 200 boxes - USD 6.20\nComposite kit CK-7 - 15 kits - USD 139.00\n",
+        ),
+        ("supplier", f"Hi Mina,\n{reply}\n"),
+    )
+    items = ENGINE.extract_sync(thread).facts.items
+    assert [i.discount_percent for i in items] == discounts
+
+
+def test_a_discount_on_the_tool_is_on_the_die() -> None:
+    thread = _thread(
+        ("buyer", "Hello,\nPlease quote the progressive die and 50,000 stamped brackets SB-10.\n"),
+        (
+            "supplier",
+            "Hi Mina,\nProgressive die PD-10 - 1 set - EUR 38,750.00\nStamped bracket SB-10 - 50,000 pcs - EUR 0.186\n",
+        ),
+        ("supplier", "Hi Mina,\nwe can grant a discount of 12.5 % on the tool.\n"),
+    )
+    items = ENGINE.extract_sync(thread).facts.items
+    assert sorted((i.unit_price, i.discount_percent) for i in items) == [(0.186, None), (33906.25, 12.5)]
+
+
+def test_a_korean_discount_names_its_line_with_man() -> None:
+    thread = _thread(
+        ("buyer", "안녕하세요,\n초경 엔드밀 D10 50EA, 초경 드릴 D6.8 40EA 견적 부탁드립니다.\n"),
+        ("supplier", "안녕하세요,\n초경 엔드밀 D10 - 50EA - 23,400원\n초경 드릴 D6.8 - 40EA - 18,700원\n"),
+        ("supplier", "주임님, 엔드밀만 5% 할인 적용해서 드리겠습니다. 드릴은 기존 단가입니다.\n"),
+    )
+    items = ENGINE.extract_sync(thread).facts.items
+    assert [i.discount_percent for i in items] == [5, None]
+
+
+@pytest.mark.parametrize(
+    ("choice", "chosen"),
+    [
+        ("We've decided on Option B. Please confirm.", ("Automatic filler NF-4H", 46900)),
+        ("Option A works for us.", ("Semi-automatic filler NF-200", 18400)),
+    ],
+)
+def test_only_the_option_the_buyer_chooses_is_a_line(choice: str, chosen: tuple[str, float]) -> None:
+    thread = _thread(
+        ("buyer", "Hello,\nPlease quote a filling machine for our sauces. Send all solutions you have.\n"),
+        (
+            "supplier",
+            "Hi Mina,\nOption A - Semi-automatic filler NF-200, 1 unit: AUD 18,400\n"
+            "Option B - Automatic filler NF-4H, 1 unit: AUD 46,900\n",
+        ),
+        ("buyer", f"Hi Tom,\n{choice}\n"),
+    )
+    items = ENGINE.extract_sync(thread).facts.items
+    assert [(i.product, i.unit_price) for i in items] == [chosen]
+
+
+def test_options_stay_lines_until_the_buyer_chooses() -> None:
+    thread = _thread(
+        ("buyer", "Hello,\nPlease quote a filling machine.\n"),
+        (
+            "supplier",
+            "Hi Mina,\nOption A - Semi-automatic filler NF-200, 1 unit: AUD 18,400\n"
+            "Option B - Automatic filler NF-4H, 1 unit: AUD 46,900\n",
+        ),
+    )
+    items = ENGINE.extract_sync(thread).facts.items
+    assert {i.unit_price for i in items} >= {18400, 46900}
