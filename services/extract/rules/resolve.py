@@ -7,6 +7,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from services.extract.rules import items
 from services.extract.rules.confidence import combined, fact_confidence, statement_confidence
 from services.extract.rules.negotiation import (
     BudgetStatement,
@@ -181,6 +182,7 @@ def items_kept(state: ThreadState, views: list[MessageView] | None = None) -> li
         kept = [item for item in kept if not _left_out(item, revision)]
     if views:
         kept = _chosen_option(kept, views)
+        kept = _answered_requests(kept, views)
     if not kept and state.items:
         kept = [state.items[0]] if state.items[0].name else []
     return kept
@@ -238,6 +240,46 @@ def _chosen_option(kept: list[ItemState], views: list[MessageView]) -> list[Item
         for item in kept
         if item is chosen or (id(item) not in options and any(s.role == "supplier" for s in item.price.statements))
     ]
+
+
+def _words(item: ItemState) -> set[str]:
+    """The plain words (no codes, no numbers, two letters or more) of every name a line was given."""
+    names = [m.name for m in item.names] or ([item.name] if item.name else [])
+    return {t for name in names for t in items.product_tokens(name) if len(t) >= 2 and not re.search(r"\d", t)}
+
+
+def _numbers(item: ItemState, views: list[MessageView]) -> set[str]:
+    """Numbers of two digits or more in a line's names and the lines the supplier priced it on ('DW-500K  500A')."""
+    lines = [m.name for m in item.names]
+    lines += [_line_around(views, s.sources[0]) for s in item.price.statements if s.role == "supplier"]
+    return set(re.findall(r"\d{2,}", " ".join(lines)))
+
+
+def _answered_requests(kept: list[ItemState], views: list[MessageView]) -> list[ItemState]:
+    """A buyer's generic request ('CO2/MAG 용접기 500A급', '모션데스크 1600 x 800') and the supplier's priced line that
+    answers it under a model name ('CO2/MAG 용접기 DW-500K'): one line, named as the offer names it. The request's
+    words must all be in the priced line's name; the request's numbers decide between several such lines."""
+    priced = [i for i in kept if any(s.role == "supplier" and not s.question for s in i.price.statements)]
+    if not priced:
+        return kept
+    result = list(kept)
+    for request in kept:
+        if request in priced or not request.names or any(m.role == "supplier" for m in request.names):
+            continue
+        words = _words(request)
+        candidates = [offer for offer in priced if words and words <= _words(offer)]
+        if len(candidates) > 1:
+            numbers = set(re.findall(r"\d{2,}", " ".join(m.name for m in request.names)))
+            candidates = [offer for offer in candidates if numbers & _numbers(offer, views)]
+        if len(candidates) != 1:
+            continue
+        offer = candidates[0]
+        for name in ("quantity", "price", "discount"):
+            track, asked = getattr(offer, name), getattr(request, name)
+            track.statements = sorted([*asked.statements, *track.statements], key=lambda s: s.order)
+        offer.tiers = sorted([*request.tiers, *offer.tiers], key=lambda t: t.order)
+        result.remove(request)
+    return result
 
 
 def _supplier_priced_at(item: ItemState) -> set[int]:

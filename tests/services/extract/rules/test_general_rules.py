@@ -209,3 +209,18 @@ def test_options_stay_lines_until_the_buyer_chooses() -> None:
     )
     items = ENGINE.extract_sync(thread).facts.items
     assert {i.unit_price for i in items} >= {18400, 46900}
+
+
+def test_a_generic_request_is_the_model_the_supplier_offers_for_it() -> None:
+    thread = _thread(
+        ("buyer", "안녕하세요,\n견적 요청드립니다.\n- CO2 용접기 500A급 20대\n- CO2 용접기 350A급 10대\n"),
+        (
+            "supplier",
+            "견적 드립니다.\nCO2 용접기 DW-500K - 20대 - 385만원\nCO2 용접기 DW-350K - 10대 - 268만원\n",
+        ),
+    )
+    items = ENGINE.extract_sync(thread).facts.items
+    assert [(i.product, i.quantity, i.unit_price) for i in items] == [
+        ("CO2 용접기 DW-500K", 20, 3850000),
+        ("CO2 용접기 DW-350K", 10, 2680000),
+    ]
